@@ -1,0 +1,102 @@
+"""Part plans: which bytes go to which URL, exactly as the server decided.
+
+Servers choose part sizes from a few MiB to hundreds of MB and number parts from 0 or
+from 1; the engine never computes a plan of its own, it only checks that the one it was
+given is coherent before sending a byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ProtocolError
+from ..redact import redact_url
+
+__all__ = ["PartSpec", "UploadPlan"]
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One part: its number, its byte range in the file, and where to PUT it."""
+
+    number: int
+    offset: int
+    length: int
+    url: str = field(default="", repr=False)
+    expires_at: float | None = None
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+    def __repr__(self) -> str:
+        return (
+            f"PartSpec(number={self.number}, offset={self.offset}, length={self.length}, "
+            f"url={redact_url(self.url)!r})"
+        )
+
+
+@dataclass
+class UploadPlan:
+    """What the server answered to "I want to upload N bytes".
+
+    ``parts`` lists the parts still to send (all of them, or only the missing ones when
+    the server resumed an earlier upload); ``num_parts`` and ``total_bytes`` always
+    describe the whole file.  ``details`` keeps target-specific fields.
+    """
+
+    upload_id: str
+    total_bytes: int
+    num_parts: int
+    parts: list[PartSpec]
+    is_resume: bool = False
+    integrity_algorithm: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def check_against(self, size: int) -> None:
+        """Raise :class:`ProtocolError` unless the plan fits a file of ``size`` bytes."""
+        if self.total_bytes != size:
+            raise ProtocolError(
+                f"the server planned an upload of {self.total_bytes} bytes for a file of "
+                f"{size} bytes (upload {self.upload_id}); refusing to send mismatched parts"
+            )
+        check_parts(self.parts, size, complete=not self.is_resume, upload_id=self.upload_id)
+        if not self.is_resume and len(self.parts) != self.num_parts:
+            raise ProtocolError(
+                f"the server announced {self.num_parts} parts but listed {len(self.parts)} "
+                f"(upload {self.upload_id})"
+            )
+
+    @property
+    def bytes_already_uploaded(self) -> int:
+        """Bytes the server already holds (non-zero only when resuming)."""
+        return self.total_bytes - sum(part.length for part in self.parts)
+
+
+def check_parts(
+    parts: Iterable[PartSpec], size: int, *, complete: bool, upload_id: str = ""
+) -> None:
+    """Check that ``parts`` lie inside the file, do not overlap and (if ``complete``)
+    cover every byte of it."""
+    ordered = sorted(parts, key=lambda part: part.offset)
+    position = 0
+    numbers: set[int] = set()
+    for part in ordered:
+        if part.number in numbers:
+            raise ProtocolError(f"part {part.number} is listed twice (upload {upload_id})")
+        numbers.add(part.number)
+        if part.offset < 0 or part.length < 0 or part.end > size:
+            raise ProtocolError(
+                f"part {part.number} covers bytes {part.offset}..{part.end}, outside the "
+                f"file's {size} bytes (upload {upload_id})"
+            )
+        if part.offset < position or (complete and part.offset != position):
+            raise ProtocolError(
+                f"part {part.number} starts at byte {part.offset}, expected {position}: the "
+                f"part plan has gaps or overlaps (upload {upload_id})"
+            )
+        position = part.end
+    if complete and position != size:
+        raise ProtocolError(f"the part plan covers {position} of {size} bytes (upload {upload_id})")

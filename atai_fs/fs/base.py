@@ -1,0 +1,204 @@
+"""A generic fsspec filesystem over any upload target.
+
+:class:`UploadFileSystem` implements fsspec's write side (``open(..., "wb")``,
+``put_file``, ``put``, ``pipe_file``) once, on top of the engine; each protocol adds a
+small subclass that builds its :class:`~atai_fs.engine.target.UploadTarget` and, where
+the API allows, the read side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from fsspec.asyn import AsyncFileSystem, sync
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
+from ..engine.body import DEFAULT_CHUNK_SIZE
+from ..engine.retry import RetryPolicy
+from ..engine.sources import BytesSource, FileSource
+from ..engine.target import UploadTarget
+from ..engine.uploader import TransferConfig, Uploader
+from ..errors import InvalidRequest
+from ..http import HttpClient
+from .file import UploadFile
+
+__all__ = ["UploadFileSystem"]
+
+
+class UploadFileSystem(AsyncFileSystem):
+    """fsspec write side shared by every upload protocol.
+
+    Storage options common to all protocols:
+
+    ``max_concurrency``
+        Part PUTs in flight at once, across all uploads of this filesystem.
+    ``spool_threshold``
+        Bytes a write of unknown size (or one part of a known-size write) keeps in memory
+        before spilling to an unlinked temporary file in ``spool_dir``.
+    ``chunk_size``
+        Bytes read from a source and sent at a time within a part.
+    ``retry``
+        A :class:`~atai_fs.engine.retry.RetryPolicy` (or a dict of its fields).
+    """
+
+    #: Concrete subclasses set this in ``__init__``.
+    http: HttpClient
+
+    def __init__(
+        self,
+        *,
+        max_concurrency: int = 8,
+        spool_threshold: int = 8 << 20,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        spool_dir: str | None = None,
+        retry: RetryPolicy | dict[str, Any] | None = None,
+        asynchronous: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
+        batch_size: int | None = None,
+        **storage_options: Any,
+    ) -> None:
+        super().__init__(
+            asynchronous=asynchronous, loop=loop, batch_size=batch_size, **storage_options
+        )
+        if isinstance(retry, dict):
+            retry = RetryPolicy(**retry)
+        self.transfer = TransferConfig(
+            max_concurrency=int(max_concurrency),
+            chunk_size=int(chunk_size),
+            spool_threshold=int(spool_threshold),
+            spool_dir=spool_dir,
+            retry=retry or RetryPolicy(),
+        )
+        self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._limiters = weakref.WeakKeyDictionary()
+
+    # -- to be provided by each protocol ----------------------------------------------
+
+    def _make_target(self, path: str, **options: Any) -> UploadTarget:
+        """The upload target for ``path`` (already stripped of the protocol)."""
+        raise NotImplementedError
+
+    # -- shared machinery --------------------------------------------------------------
+
+    def _part_limiter(self) -> asyncio.Semaphore:
+        """The semaphore bounding part PUTs of this filesystem in the running loop."""
+        loop = asyncio.get_running_loop()
+        limiter = self._limiters.get(loop)
+        if limiter is None:
+            limiter = self._limiters[loop] = asyncio.Semaphore(self.transfer.max_concurrency)
+        return limiter
+
+    def _uploader(
+        self,
+        target: UploadTarget,
+        *,
+        callback: Callback | None = None,
+        checkpoint: bool = False,
+        limiter: asyncio.Semaphore | None = None,
+    ) -> Uploader:
+        return Uploader(
+            target,
+            limiter=limiter or self._part_limiter(),
+            config=self.transfer,
+            callback=callback,
+            checkpoint=checkpoint,
+        )
+
+    def _write_name(self, path: str) -> str:
+        """The stripped name for writing ``path``; refuses names that cannot be files."""
+        raw = str(path)
+        name = self._strip_protocol(raw)
+        if not name or raw.endswith("/") or name == self.root_marker:
+            raise InvalidRequest(
+                f"cannot write to {raw!r}: a file name is required and must not end with "
+                "'/'; to copy files into a directory use put(..., 'PROTOCOL://dir/')"
+            )
+        return name
+
+    # -- fsspec write API --------------------------------------------------------------
+
+    async def _put_file(
+        self,
+        lpath: str,
+        rpath: str,
+        callback: Callback = DEFAULT_CALLBACK,
+        mode: str = "overwrite",
+        **kwargs: Any,
+    ) -> Any:
+        """Upload a local file, streaming parts straight from disk in parallel."""
+        name = self._write_name(rpath)
+        target = self._make_target(name, **kwargs)
+        source = FileSource(lpath)
+        try:
+            result = await self._uploader(target, callback=callback).upload(source)
+        finally:
+            source.close()
+        self.invalidate_cache(name)
+        return result
+
+    async def _pipe_file(
+        self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any
+    ) -> Any:
+        """Upload bytes held in memory (no copy)."""
+        name = self._write_name(path)
+        target = self._make_target(name, **kwargs)
+        result = await self._uploader(target).upload(BytesSource(value))
+        self.invalidate_cache(name)
+        return result
+
+    def _open(
+        self,
+        path: str,
+        mode: str = "rb",
+        block_size: int | None = None,
+        autocommit: bool = True,
+        cache_options: dict[str, Any] | None = None,
+        size: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if mode == "rb":
+            return self._open_read(
+                path, block_size=block_size, cache_options=cache_options, **kwargs
+            )
+        if mode not in ("wb", "xb"):
+            raise InvalidRequest(
+                f"mode {mode!r} is not supported: upload targets take whole files, so open "
+                "with 'wb' (or 'rb' to read)"
+            )
+        name = self._write_name(path)
+        if mode == "xb" and self.exists(name):
+            raise FileExistsError(f"{self.protocol[0]}://{name} already exists (mode 'xb')")
+        target = self._make_target(name, **kwargs)
+        # The uploader is created on the filesystem's loop, where its semaphore lives.
+        uploader = self._run_on_loop(self._new_uploader_async(target))
+        return UploadFile(
+            self,
+            name,
+            uploader,
+            mode="wb",
+            size=size,
+            autocommit=autocommit,
+            block_size=block_size,
+        )
+
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if "w" in mode or "x" in mode:
+            self._write_name(path)  # refuse "dir/" before fsspec strips the slash
+        return super().open(path, mode=mode, **kwargs)
+
+    async def _new_uploader_async(self, target: UploadTarget) -> Uploader:
+        return self._uploader(target)
+
+    def _run_on_loop(self, coroutine: Any) -> Any:
+        return sync(self.loop, lambda: coroutine)
+
+    def _open_read(self, path: str, **kwargs: Any) -> Any:
+        raise InvalidRequest(f"{self.protocol[0]}:// files cannot be read back")
+
+    async def _makedirs(self, path: str, exist_ok: bool = False) -> None:
+        """Directories are implied by names containing '/': nothing to create."""
+
+    async def _mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+        """Directories are implied by names containing '/': nothing to create."""

@@ -1,0 +1,262 @@
+"""The one place that sends HTTP: sessions, timeouts, auth scoping, transport errors.
+
+Every request of every target goes through :class:`HttpClient`, which is what makes the
+security rules enforceable in one spot:
+
+* the API key is attached only to requests whose origin is the API's own origin, never
+  to presigned storage URLs or other hosts;
+* transport failures become :class:`~atai_fs.errors.RequestFailed` with redacted text
+  (aiohttp's own messages can contain a presigned URL and its signature);
+* every request has a timeout.
+
+One aiohttp session exists per client and event loop, with a connection pool sized to
+the configured concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import logging
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from .errors import ConfigurationError, ProtocolError, RequestFailed
+from .redact import redact_text, redact_url
+
+__all__ = ["HttpClient", "HttpResponse", "Timeouts", "check_endpoint"]
+
+log = logging.getLogger("atai_fs")
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds allowed per phase of a request.
+
+    ``api`` bounds a whole control-plane call; ``connect`` bounds connection set-up;
+    ``read`` bounds the wait for any data on a transfer (a part PUT or a download may
+    run for minutes, but a silent socket for this long is dead).
+    """
+
+    connect: float = 30.0
+    api: float = 120.0
+    read: float = 300.0
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """A finished response whose (small) body was read in full."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """Parse the body as JSON, or raise :class:`ProtocolError` saying what came instead."""
+        try:
+            return jsonlib.loads(self.body)
+        except ValueError:
+            snippet = redact_text(self.text[:200])
+            raise ProtocolError(
+                f"expected JSON from the server, got {len(self.body)} bytes starting with "
+                f"{snippet!r} (HTTP {self.status})",
+                status=self.status,
+                retryable=self.status >= 500,
+            ) from None
+
+
+def check_endpoint(url: str, *, allow_http: bool = False) -> str:
+    """Validate an API base URL: absolute http(s), TLS unless loopback or opted out."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"endpoint_url {redact_url(url)!r} is not an absolute http(s) URL; pass "
+            "something like 'https://api.u1.archetypeai.app/v0.5'"
+        )
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS and not allow_http:
+        raise ConfigurationError(
+            f"endpoint_url {redact_url(url)!r} uses plain http to a non-loopback host, which "
+            "would send the API key unencrypted; use https, or pass allow_http=True if you "
+            "really mean it"
+        )
+    return url.rstrip("/")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class HttpClient:
+    """Sends requests for one filesystem; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        *,
+        api_base: str,
+        api_key: str | None,
+        pool_size: int,
+        timeouts: Timeouts | None = None,
+        verify_tls: bool = True,
+    ) -> None:
+        self.api_base = api_base.rstrip("/")
+        self._api_origin = _origin(self.api_base)
+        self._api_path = urlsplit(self.api_base).path.rstrip("/") + "/"
+        self._api_key = api_key
+        self.pool_size = pool_size
+        self.timeouts = timeouts or Timeouts()
+        self.verify_tls = verify_tls
+        self._sessions: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, aiohttp.ClientSession
+        ] = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        return f"HttpClient(api_base={self.api_base!r}, pool_size={self.pool_size})"
+
+    # -- sessions --------------------------------------------------------------------
+
+    def session(self) -> aiohttp.ClientSession:
+        """The session of the running event loop, created on first use."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.pool_size,
+                limit_per_host=0,
+                ssl=None if self.verify_tls else False,
+                enable_cleanup_closed=False,
+            )
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect),
+                auto_decompress=False,
+                # aiohttp would otherwise add Accept-Encoding and a User-Agent to storage
+                # PUTs; presigned URLs only sign what they were made for.
+                skip_auto_headers=("Accept-Encoding",),
+            )
+            self._sessions[loop] = session
+        return session
+
+    async def close(self) -> None:
+        """Close the session of the running loop (others close with their loops)."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.pop(loop, None)
+        if session is not None and not session.closed:
+            await session.close()
+
+    def close_all_sync(self) -> None:
+        """Best-effort close of every session, for finalizers (never raises)."""
+        for loop, session in list(self._sessions.items()):
+            if session.closed:
+                continue
+            try:
+                if loop.is_running() and not loop.is_closed():
+                    asyncio.run_coroutine_threadsafe(session.close(), loop)
+                elif not loop.is_closed():
+                    connector = session.connector
+                    if connector is not None:
+                        connector._close()  # no loop to await on: drop the sockets
+            except Exception:  # finalizers must not raise
+                pass
+        self._sessions.clear()
+
+    # -- requests --------------------------------------------------------------------
+
+    def is_api_url(self, url: str) -> bool:
+        """Whether ``url`` lies under the API base (same origin and path prefix), the only
+        place the key may go.  Storage URLs can share the API's host, not its path."""
+        return _origin(url) == self._api_origin and urlsplit(url).path.startswith(
+            self._api_path
+        )
+
+    def api_url(self, path: str) -> str:
+        """Join the API base and a path that is already URL-encoded."""
+        return f"{self.api_base}/{path.lstrip('/')}"
+
+    def _headers_for(
+        self, url: str, extra: Mapping[str, str] | None, *, authorize: bool
+    ) -> dict[str, str]:
+        headers = dict(extra or {})
+        if authorize and self._api_key and self.is_api_url(url):
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        else:
+            headers.pop("Authorization", None)
+        return headers
+
+    def redact(self, text: str) -> str:
+        """Redact the API key, bearer tokens and URL query values from ``text``."""
+        return redact_text(text, (self._api_key,))
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+        authorize: bool = True,
+    ) -> HttpResponse:
+        """Send one request and read the whole (small) response body.
+
+        Transport failures raise a retryable :class:`RequestFailed`; HTTP error statuses
+        are returned, not raised, since only the target knows its error format.
+        """
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(total=self.timeouts.api, connect=self.timeouts.connect)
+        request_headers = self._headers_for(url, headers, authorize=authorize)
+        try:
+            async with self.session().request(
+                method,
+                url,
+                json=json,
+                params=params,
+                data=data,
+                headers=request_headers,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                log.debug("%s %s -> %d", method, redact_url(url), response.status)
+                return HttpResponse(response.status, response.headers, body)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise self._transport_error(method, url, exc) from None
+
+    async def put_body(
+        self, url: str, body: Any, *, length: int, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse:
+        """PUT a streamed body of exactly ``length`` bytes (never chunked encoding) to a
+        presigned URL, which carries its own authority: never with the API key."""
+        request_headers = {"Content-Length": str(length), **(headers or {})}
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
+        )
+        return await self.send(
+            "PUT", url, data=body, headers=request_headers, timeout=timeout, authorize=False
+        )
+
+    def _transport_error(self, method: str, url: str, exc: BaseException) -> RequestFailed:
+        kind = type(exc).__name__
+        detail = self.redact(str(exc)) if str(exc) else kind
+        if isinstance(exc, asyncio.TimeoutError):
+            detail = "timed out"
+        return RequestFailed(
+            f"{method} {redact_url(url)} failed: {kind}: {detail}; it will be retried if "
+            "attempts remain, otherwise check the network and the endpoint URL",
+            retryable=True,
+        )

@@ -1,0 +1,1 @@
+"""One module per upload API: its JSON, its errors, its limits."""

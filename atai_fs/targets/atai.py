@@ -1,0 +1,301 @@
+"""Archetype AI Files API: the control-plane calls and the upload target.
+
+Spec: ``atai-files-api.md``.  This module knows the API's JSON in and out, its error
+envelopes, its limits and its part plans; the engine knows nothing of them.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from ..engine.body import PartBody
+from ..engine.plan import PartSpec, UploadPlan
+from ..engine.retry import parse_retry_after
+from ..errors import AtaiFsError, FileTooLarge, InvalidRequest, ProtocolError, error_for_status
+from ..http import HttpClient, HttpResponse
+from .presigned import put_part_presigned
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "MAX_FILE_SIZE",
+    "AtaiApi",
+    "AtaiUploadTarget",
+    "guess_file_type",
+]
+
+DEFAULT_ENDPOINT = "https://api.u1.archetypeai.app/v0.5"
+
+#: Direct-to-cloud uploads accept files up to 250 GB (spec section 7).
+MAX_FILE_SIZE = 250 * 10**9
+
+_EXTRA_TYPES = {
+    ".parquet": "application/x-parquet",
+    ".jsonl": "application/x-ndjson",
+    ".ndjson": "application/x-ndjson",
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".txt": "text/plain",
+    ".arrow": "application/vnd.apache.arrow.file",
+    ".feather": "application/vnd.apache.arrow.file",
+}
+
+_STATUS_HINTS = {
+    401: "check the API key (api_key=... or the ATAI_API_KEY environment variable)",
+    403: "the API key is valid but lacks permission for this; ask an org admin",
+    404: "check the name; it may have been deleted, or the upload may have expired",
+    409: "the server state changed under this request (e.g. the upload was already "
+    "completed or aborted, or a resumed upload differs in type or size)",
+    413: "the file is over the server's size limit",
+    429: "the API rate limit was exceeded; lower max_concurrency or retry later",
+}
+
+
+def guess_file_type(name: str) -> str:
+    """MIME type for ``name``: the API wants one at initiate; unknown types are binary."""
+    lowered = name.lower()
+    for suffix, mime in _EXTRA_TYPES.items():
+        if lowered.endswith(suffix):
+            return mime
+    guessed, _ = mimetypes.guess_type(lowered, strict=False)
+    return guessed or "application/octet-stream"
+
+
+def encode_file_id(name: str) -> str:
+    """A file name as one URL path segment (``/`` and everything else escaped)."""
+    return quote(name, safe="")
+
+
+def _parse_time(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise ProtocolError(
+            f"{what}: the server's answer lacks a valid {name!r} field (got {value!r:.80})"
+        )
+    return value
+
+
+def _part_spec(item: Any, what: str) -> PartSpec:
+    if not isinstance(item, Mapping):
+        raise ProtocolError(f"{what}: a part descriptor is not an object")
+    return PartSpec(
+        number=_field(item, "part_number", int, what),
+        offset=_field(item, "offset", int, what),
+        length=_field(item, "length", int, what),
+        url=_field(item, "url", str, what),
+        expires_at=_parse_time(item.get("expires_at")),
+    )
+
+
+class AtaiApi:
+    """Single-attempt calls to the Files API; callers wrap them in the retry policy."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        upload_id: str | None = None,
+    ) -> HttpResponse:
+        """Send one API request; raise the mapped error for any non-2xx answer."""
+        response = await self.http.send(method, self.http.api_url(path), json=json, params=params)
+        if 200 <= response.status < 300:
+            return response
+        raise self.error(response, what, upload_id=upload_id)
+
+    async def call_json(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
+        response = await self.call(method, path, what=what, **kwargs)
+        return response.json()
+
+    def error(
+        self, response: HttpResponse, what: str, *, upload_id: str | None = None
+    ) -> AtaiFsError:
+        """Turn an error response (either envelope, or none) into a clear exception."""
+        code, detail = _parse_envelope(response)
+        hint = _STATUS_HINTS.get(response.status, "")
+        message = f"{what} failed: HTTP {response.status}"
+        if code:
+            message += f" {code}"
+        if detail:
+            message += f": {detail}"
+        if hint:
+            message += f" ({hint})"
+        if upload_id:
+            message += f" [upload {upload_id}]"
+        return error_for_status(
+            response.status,
+            self.http.redact(message),
+            code=code,
+            upload_id=upload_id,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+
+    # -- direct-to-cloud upload ------------------------------------------------------
+
+    async def initiate(
+        self, name: str, file_type: str, size: int, *, resume_if_started: bool = False
+    ) -> UploadPlan:
+        what = f"initiating the upload of atai://{name}"
+        body: dict[str, Any] = {"filename": name, "file_type": file_type, "num_bytes": size}
+        if resume_if_started:
+            body["resume_if_started"] = True
+        data = await self.call_json("POST", "files/uploads/initiate", what=what, json=body)
+        if not isinstance(data, Mapping):
+            raise ProtocolError(f"{what}: the answer is not a JSON object")
+        parts = [_part_spec(item, what) for item in _field(data, "parts", list, what)]
+        total = data.get("total_bytes")
+        num_parts = data.get("num_parts")
+        return UploadPlan(
+            upload_id=_field(data, "upload_id", str, what),
+            total_bytes=total if isinstance(total, int) else sum(p.length for p in parts),
+            num_parts=num_parts if isinstance(num_parts, int) else len(parts),
+            parts=parts,
+            is_resume=bool(data.get("is_resume", False)),
+            integrity_algorithm=data.get("integrity_algorithm") or None,
+            details={"file_uid": data.get("file_uid"), "file_name": data.get("file_name")},
+        )
+
+    async def part_urls(self, upload_id: str, numbers: Sequence[int]) -> list[PartSpec]:
+        what = "refreshing part URLs"
+        data = await self.call_json(
+            "POST",
+            f"files/uploads/{quote(upload_id, safe='')}/parts/urls",
+            what=what,
+            json={"part_numbers": list(numbers)},
+            upload_id=upload_id,
+        )
+        if not isinstance(data, Mapping):
+            raise ProtocolError(f"{what}: the answer is not a JSON object")
+        return [_part_spec(item, what) for item in _field(data, "parts", list, what)]
+
+    async def checkpoint(self, upload_id: str, tokens: Mapping[int, str]) -> None:
+        await self.call(
+            "POST",
+            f"files/uploads/{quote(upload_id, safe='')}/parts/checkpoint",
+            what="checkpointing parts",
+            json={"parts": _token_list(tokens)},
+            upload_id=upload_id,
+        )
+
+    async def complete(
+        self, upload_id: str, tokens: Mapping[int, str], *, integrity_checksum: str | None = None
+    ) -> Mapping[str, Any]:
+        body: dict[str, Any] = {"parts": _token_list(tokens)}
+        if integrity_checksum is not None:
+            body["integrity_checksum"] = integrity_checksum
+        what = "completing the upload"
+        data = await self.call_json(
+            "POST",
+            f"files/uploads/{quote(upload_id, safe='')}/complete",
+            what=what,
+            json=body,
+            upload_id=upload_id,
+        )
+        if not isinstance(data, Mapping):
+            raise ProtocolError(f"{what}: the answer is not a JSON object")
+        return data
+
+    async def abort(self, upload_id: str) -> None:
+        await self.call(
+            "POST",
+            f"files/uploads/{quote(upload_id, safe='')}/abort",
+            what="aborting the upload",
+            json={},
+            upload_id=upload_id,
+        )
+
+
+def _token_list(tokens: Mapping[int, str]) -> list[dict[str, Any]]:
+    return [{"part_number": n, "part_token": tokens[n]} for n in sorted(tokens)]
+
+
+def _parse_envelope(response: HttpResponse) -> tuple[str | None, str]:
+    """(first error code, all messages and suggestions) from either error envelope."""
+    try:
+        data = response.json()
+    except ProtocolError:
+        text = " ".join(response.text.split())
+        return None, text[:300]
+    if isinstance(data, Mapping) and isinstance(data.get("errors"), list):
+        codes, messages = [], []
+        for item in data["errors"]:
+            if not isinstance(item, Mapping):
+                continue
+            if item.get("code"):
+                codes.append(str(item["code"]))
+            text = str(item.get("message") or "")
+            if item.get("suggestion"):
+                text += f" ({item['suggestion']})"
+            if text:
+                messages.append(text)
+        return (codes[0] if codes else None), "; ".join(messages)
+    if isinstance(data, Mapping) and "detail" in data:
+        return None, str(data["detail"])
+    return None, str(data)[:300]
+
+
+class AtaiUploadTarget:
+    """One ``atai://`` file as an :class:`~atai_fs.engine.target.UploadTarget`."""
+
+    def __init__(
+        self,
+        api: AtaiApi,
+        name: str,
+        *,
+        file_type: str | None = None,
+        resume_if_started: bool = False,
+    ) -> None:
+        self.api = api
+        self.name = name
+        self.file_type = file_type or guess_file_type(name)
+        self.resume_if_started = resume_if_started
+        self.description = f"atai://{name}"
+
+    def check_size(self, size: int) -> None:
+        """Refuse sizes the API cannot take, before any request."""
+        if size < 0:
+            raise InvalidRequest(f"{self.description}: size must not be negative, got {size}")
+        if size > MAX_FILE_SIZE:
+            raise FileTooLarge(
+                f"{self.description}: {size} bytes is over the Files API limit of "
+                f"{MAX_FILE_SIZE} bytes (250 GB); split the data into several files"
+            )
+
+    async def initiate(self, size: int) -> UploadPlan:
+        self.check_size(size)
+        return await self.api.initiate(
+            self.name, self.file_type, size, resume_if_started=self.resume_if_started
+        )
+
+    async def refresh_urls(self, plan: UploadPlan, numbers: Sequence[int]) -> list[PartSpec]:
+        return await self.api.part_urls(plan.upload_id, numbers)
+
+    async def put_part(self, part: PartSpec, body: PartBody) -> str:
+        return await put_part_presigned(self.api.http, part, body)
+
+    async def checkpoint(self, plan: UploadPlan, tokens: Mapping[int, str]) -> None:
+        await self.api.checkpoint(plan.upload_id, tokens)
+
+    async def complete(self, plan: UploadPlan, tokens: Mapping[int, str]) -> Mapping[str, Any]:
+        return await self.api.complete(plan.upload_id, tokens)
+
+    async def abort(self, plan: UploadPlan) -> None:
+        await self.api.abort(plan.upload_id)
