@@ -1,0 +1,93 @@
+"""Bad input gets a clear error, mapped to the builtin exception Python users expect."""
+
+from __future__ import annotations
+
+import pytest
+
+from atai_fs import (
+    ATAIFileSystem,
+    AuthError,
+    ConfigurationError,
+    Conflict,
+    FileTooLarge,
+    InvalidRequest,
+    NotFound,
+)
+
+
+def test_missing_api_key_fails_before_any_request(emulator, monkeypatch):
+    monkeypatch.delenv("ATAI_API_KEY", raising=False)
+    fs = ATAIFileSystem(endpoint_url=emulator.endpoint_url, skip_instance_cache=True)
+    with pytest.raises(ConfigurationError, match="ATAI_API_KEY") as info:
+        fs.pipe_file("x.txt", b"data")
+    assert isinstance(info.value, ValueError)
+    assert "api_key=" in str(info.value)
+    assert emulator.stats.api_requests == 0
+
+
+def test_api_key_falls_back_to_the_environment(emulator, monkeypatch):
+    monkeypatch.setenv("ATAI_API_KEY", emulator.api_key)
+    monkeypatch.setenv("ATAI_API_ENDPOINT", emulator.endpoint_url)
+    fs = ATAIFileSystem(skip_instance_cache=True)
+    fs.pipe_file("env.txt", b"from env")
+    assert emulator.stats.requests_by_route["complete"] == 1
+
+
+@pytest.mark.parametrize("path", ["atai://", "", "atai://dir/", "dir/sub/"])
+def test_opening_a_directory_name_for_writing_is_a_value_error(fs, emulator, path):
+    with pytest.raises(ValueError, match="must not end with '/'"):
+        fs.open(path, "wb")
+    with pytest.raises(ValueError):
+        fs.pipe_file(path, b"x")
+    assert emulator.stats.api_requests == 0
+
+
+def test_size_over_the_api_limit_fails_before_initiate(fs, emulator):
+    with pytest.raises(FileTooLarge, match="250 GB") as info:
+        fs.open("huge.bin", "wb", size=250 * 10**9 + 1)
+    assert isinstance(info.value, ValueError)
+    assert emulator.stats.api_requests == 0
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://example.com", "not a url", "http://example.com/v0.5"])
+def test_bad_endpoint_url_is_refused(endpoint):
+    with pytest.raises(ConfigurationError):
+        ATAIFileSystem(api_key="k", endpoint_url=endpoint, skip_instance_cache=True)
+
+
+def test_wrong_api_key_is_a_permission_error_without_the_key(emulator):
+    fs = ATAIFileSystem(
+        api_key="wrong-secret-key", endpoint_url=emulator.endpoint_url, skip_instance_cache=True
+    )
+    with pytest.raises(PermissionError) as info:
+        fs.pipe_file("x.txt", b"data")
+    assert isinstance(info.value, AuthError)
+    assert info.value.status == 401
+    assert "ATAI_API_KEY" in str(info.value)
+    assert "wrong-secret-key" not in str(info.value)
+    assert "wrong-secret-key" not in repr(info.value)
+
+
+def test_unknown_upload_is_file_not_found(fs):
+    with pytest.raises(FileNotFoundError) as info:
+        fs._run_on_loop(fs.api.complete("upl_does_not_exist", {}))
+    assert isinstance(info.value, NotFound)
+    assert info.value.status == 404
+    assert "upload_not_found" in str(info.value)
+
+
+def test_resume_with_a_different_size_is_a_conflict(fs):
+    fs._run_on_loop(fs.api.initiate("data.csv", "text/csv", 100))
+    with pytest.raises(FileExistsError) as info:
+        fs._run_on_loop(fs.api.initiate("data.csv", "text/csv", 200, resume_if_started=True))
+    assert isinstance(info.value, Conflict)
+    assert info.value.status == 409
+
+
+def test_completing_twice_is_a_conflict(fs):
+    plan = fs._run_on_loop(fs.api.initiate("empty.txt", "text/plain", 0))
+    (part,) = plan.parts
+    assert part.length == 0
+    fs.pipe_file("other.txt", b"")  # the engine handles empty files; here we drive the API
+    with pytest.raises(InvalidRequest):
+        fs._run_on_loop(fs.api.complete(plan.upload_id, {part.number: '"bogus"'}))
