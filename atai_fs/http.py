@@ -16,13 +16,14 @@ the configured concurrency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json as jsonlib
 import logging
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -178,9 +179,7 @@ class HttpClient:
     def is_api_url(self, url: str) -> bool:
         """Whether ``url`` lies under the API base (same origin and path prefix), the only
         place the key may go.  Storage URLs can share the API's host, not its path."""
-        return _origin(url) == self._api_origin and urlsplit(url).path.startswith(
-            self._api_path
-        )
+        return _origin(url) == self._api_origin and urlsplit(url).path.startswith(self._api_path)
 
     def api_url(self, path: str) -> str:
         """Join the API base and a path that is already URL-encoded."""
@@ -249,6 +248,58 @@ class HttpClient:
         return await self.send(
             "PUT", url, data=body, headers=request_headers, timeout=timeout, authorize=False
         )
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        max_redirects: int = 5,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Open a response whose body the caller streams (downloads).
+
+        Redirects are followed here, not by aiohttp, so that each hop gets its own auth
+        decision: a download redirected to a presigned storage URL on another host (or
+        outside the API path) never carries the API key.
+        """
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
+        )
+        for _ in range(max_redirects + 1):
+            try:
+                response = await self.session().request(
+                    method,
+                    url,
+                    headers=self._headers_for(url, headers, authorize=True),
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                raise self._transport_error(method, url, exc) from None
+            log.debug("%s %s -> %d", method, redact_url(url), response.status)
+            location = response.headers.get("Location")
+            if response.status in (301, 302, 303, 307, 308) and location:
+                response.release()
+                url = urljoin(url, location)
+                continue
+            try:
+                yield response
+            finally:
+                response.release()
+            return
+        raise RequestFailed(f"{method} {redact_url(url)}: more than {max_redirects} redirects")
+
+    async def iter_body(
+        self, response: aiohttp.ClientResponse, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        """The body of a streamed response in chunks, transport errors made retryable."""
+        try:
+            async for chunk in response.content.iter_chunked(chunk_size):
+                yield chunk
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise self._transport_error(response.method, str(response.url), exc) from None
 
     def _transport_error(self, method: str, url: str, exc: BaseException) -> RequestFailed:
         kind = type(exc).__name__

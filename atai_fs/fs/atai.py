@@ -2,19 +2,48 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import uuid
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigurationError
-from ..http import HttpClient, Timeouts, check_endpoint
+from fsspec.asyn import _run_coros_in_chunks
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
+from ..errors import ConfigurationError, InvalidRequest, NotFound
+from ..http import HttpClient, HttpResponse, Timeouts, check_endpoint
 from ..targets.atai import DEFAULT_ENDPOINT, AtaiApi, AtaiUploadTarget
 from .base import UploadFileSystem
+from .listing import build_tree, directory_entry
+from .read_file import RangeReadFile
 
 __all__ = ["ATAIFileSystem"]
 
 #: Extra connections beyond the part PUTs, for control-plane calls made meanwhile.
 _CONTROL_CONNECTIONS = 4
+
+#: Metadata records per listing request; the API allows up to 1000.
+DEFAULT_LIST_PAGE_SIZE = 1000
+
+_STATUS_EXPLANATIONS = {
+    "FILE_STATUS_CORRUPT": "the file is corrupt (its checksum did not match at upload)",
+    "FILE_STATUS_REGISTERED": "the file is still being processed after its upload",
+    "FILE_STATUS_INGESTING": "the file is still being ingested",
+    "FILE_STATUS_UNKNOWN": "the file's status is unknown to the service",
+}
+
+
+def _file_entry(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """An fsspec info dict from a Files API metadata object (every API field kept)."""
+    entry: dict[str, Any] = {
+        "name": metadata["file_id"],
+        "size": int(metadata.get("num_bytes") or 0),
+        "type": "file",
+    }
+    entry.update((k, v) for k, v in metadata.items() if k not in ("file_id", "num_bytes"))
+    return entry
 
 
 class ATAIFileSystem(UploadFileSystem):
@@ -52,9 +81,13 @@ class ATAIFileSystem(UploadFileSystem):
         allow_http: bool = False,
         verify_tls: bool = True,
         timeouts: Timeouts | None = None,
+        list_page_size: int = DEFAULT_LIST_PAGE_SIZE,
         **kwargs: Any,
     ) -> None:
         super().__init__(max_concurrency=max_concurrency, **kwargs)
+        if not 1 <= list_page_size <= 1000:
+            raise InvalidRequest("list_page_size must be between 1 and 1000")
+        self.list_page_size = list_page_size
         self.api_key = api_key or os.environ.get("ATAI_API_KEY") or None
         endpoint = endpoint_url or os.environ.get("ATAI_API_ENDPOINT") or DEFAULT_ENDPOINT
         self.endpoint_url = check_endpoint(endpoint, allow_http=allow_http)
@@ -89,3 +122,230 @@ class ATAIFileSystem(UploadFileSystem):
     ) -> AtaiUploadTarget:
         self._require_key()
         return AtaiUploadTarget(self.api, path, file_type=file_type or content_type)
+
+    # -- read side: listing -------------------------------------------------------------
+
+    def invalidate_cache(self, path: str | None = None) -> None:
+        """Forget cached listings (one listing fills every directory, so all of them)."""
+        self.dircache.clear()
+
+    async def _api_call(self, operation: Any, what: str) -> Any:
+        self._require_key()
+        return await self.transfer.retry.run(operation, what=what)
+
+    async def _list_all(self) -> list[dict[str, Any]]:
+        """Every file of the organisation, following cursors (or shards) to the end."""
+        files: list[dict[str, Any]] = []
+        page, cursor = await self._api_call(
+            lambda: self.api.list_page(limit=self.list_page_size), "listing files"
+        )
+        files.extend(_file_entry(item) for item in page)
+        if cursor is None and len(page) >= 1000:
+            # A shard-form server: the first answer was shard 0, keep going shard by shard.
+            index = 1
+            while True:
+                shard = await self._api_call(
+                    lambda index=index: self.api.list_shard(index, 1000), "listing files"
+                )
+                files.extend(_file_entry(item) for item in shard)
+                if len(shard) < 1000:
+                    break
+                index += 1
+        while cursor is not None:
+            page, cursor = await self._api_call(
+                lambda after=cursor: self.api.list_page(limit=self.list_page_size, after=after),
+                "listing files",
+            )
+            files.extend(_file_entry(item) for item in page)
+        return files
+
+    async def _tree(self, refresh: bool = False) -> Mapping[str, list[dict[str, Any]]]:
+        """Directory name -> entries, from the cache or one full listing."""
+        if refresh or "" not in self.dircache:
+            tree = build_tree(await self._list_all())
+            self.dircache.clear()
+            self.dircache.update(tree)
+        return self.dircache
+
+    async def _ls(self, path: str, detail: bool = True, refresh: bool = False, **kwargs: Any):
+        name = self._strip_protocol(path)
+        tree = await self._tree(refresh=refresh)
+        entries = tree.get(name)
+        if entries is None:
+            entries = [await self._info(name)]  # ls of a file lists the file itself
+        return list(entries) if detail else [entry["name"] for entry in entries]
+
+    async def _info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        name = self._strip_protocol(path)
+        if name == self.root_marker:
+            return directory_entry(name)
+        cached = self.dircache.get(self._parent(name)) if "" in self.dircache else None
+        if cached is not None:
+            for entry in cached:
+                if entry["name"] == name:
+                    return dict(entry)
+        try:
+            metadata = await self._api_call(
+                lambda: self.api.metadata(name), f"reading the metadata of atai://{name}"
+            )
+            return _file_entry(metadata)
+        except NotFound:
+            pass
+        if name in await self._tree():
+            return directory_entry(name)
+        raise NotFound(f"atai://{name} does not exist", status=404)
+
+    # -- read side: bytes -----------------------------------------------------------------
+
+    def _open_read(
+        self,
+        path: str,
+        block_size: int | None = None,
+        cache_options: dict[str, Any] | None = None,
+        cache_type: str = "readahead",
+        size: int | None = None,
+        **kwargs: Any,
+    ) -> RangeReadFile:
+        return RangeReadFile(
+            self,
+            self._strip_protocol(path),
+            mode="rb",
+            block_size=block_size,
+            cache_type=cache_type,
+            cache_options=cache_options,
+            size=size,
+        )
+
+    async def _resolve_range(
+        self, name: str, start: int | None, end: int | None
+    ) -> tuple[int, int | None]:
+        if (start is not None and start < 0) or (end is not None and end < 0):
+            size = (await self._info(name))["size"]
+            if start is not None and start < 0:
+                start = max(0, size + start)
+            if end is not None and end < 0:
+                end = max(0, size + end)
+        return start or 0, end
+
+    async def _cat_file(
+        self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
+    ) -> bytes:
+        """Bytes ``[start, end)`` of a file, with an HTTP ``Range`` request.
+
+        A server that ignores ``Range`` (answers 200 with the whole body) is handled by
+        streaming past the unwanted bytes, never holding the whole body.
+        """
+        name = self._strip_protocol(path)
+        first, end = await self._resolve_range(name, start, end)
+        if end is not None and end <= first:
+            return b""
+        return await self._api_call(
+            lambda: self._fetch(name, first, end), f"downloading atai://{name}"
+        )
+
+    async def _fetch(self, name: str, first: int, end: int | None) -> bytes:
+        ranged = first > 0 or end is not None
+        headers = {}
+        if ranged:
+            headers["Range"] = f"bytes={first}-" + ("" if end is None else str(end - 1))
+        async with self.http.stream("GET", self.api.download_url(name), headers=headers) as resp:
+            if resp.status == 416:
+                return b""
+            if resp.status not in (200, 206):
+                raise await self._download_error(name, resp)
+            if resp.status == 206 or not ranged:
+                return await resp.read()
+            # 200 to a ranged request: skip to ``first`` and stop at ``end`` while streaming.
+            pieces, position = [], 0
+            async for chunk in self.http.iter_body(resp, self.transfer.chunk_size):
+                lo, hi = max(first - position, 0), len(chunk)
+                if end is not None:
+                    hi = min(hi, end - position)
+                if lo < hi:
+                    pieces.append(chunk[lo:hi])
+                position += len(chunk)
+                if end is not None and position >= end:
+                    break
+            return b"".join(pieces)
+
+    async def _download_error(self, name: str, resp: Any) -> Exception:
+        response = HttpResponse(resp.status, resp.headers, await resp.read())
+        error = self.api.error(response, f"downloading atai://{name}")
+        if resp.status == 400:
+            reason = await self._why_not_downloadable(name)
+            error.message = f"{error.message}; {reason}"
+        return error
+
+    async def _why_not_downloadable(self, name: str) -> str:
+        try:
+            metadata = await self.api.metadata(name)
+        except NotFound:
+            return "the file was deleted"
+        except Exception:  # the original error is what matters
+            return "the file may still be uploading, deleted or corrupt"
+        status = str(metadata.get("file_status", ""))
+        return _STATUS_EXPLANATIONS.get(
+            status, f"the file is not downloadable in status {status or 'unknown'}"
+        )
+
+    async def _get_file(
+        self, rpath: str, lpath: str, callback: Callback = DEFAULT_CALLBACK, **kwargs: Any
+    ) -> None:
+        """Stream a file to disk in chunks; the local name appears only when complete."""
+        if os.path.isdir(lpath):
+            return
+        name = self._strip_protocol(rpath)
+        await self._api_call(
+            lambda: self._download_to(name, lpath, callback), f"downloading atai://{name}"
+        )
+
+    async def _download_to(self, name: str, lpath: str, callback: Callback) -> None:
+        partial = f"{lpath}.atai-partial-{uuid.uuid4().hex[:8]}"
+        try:
+            async with self.http.stream("GET", self.api.download_url(name)) as resp:
+                if resp.status != 200:
+                    raise await self._download_error(name, resp)
+                if resp.content_length is not None:
+                    callback.set_size(resp.content_length)
+                with open(partial, "wb") as out:
+                    async for chunk in self.http.iter_body(resp, self.transfer.chunk_size):
+                        out.write(chunk)
+                        callback.relative_update(len(chunk))
+            os.replace(partial, lpath)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+
+    # -- deleting -------------------------------------------------------------------------
+
+    async def _rm_file(self, path: str, **kwargs: Any) -> None:
+        name = self._strip_protocol(path)
+        try:
+            await self._api_call(lambda: self.api.delete(name), f"deleting atai://{name}")
+        finally:
+            self.invalidate_cache()
+
+    async def _rm(
+        self,
+        path: str | list[str],
+        recursive: bool = False,
+        maxdepth: int | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Delete files (a prefix with ``recursive=True``), several requests at a time."""
+        paths = await self._expand_path(path, recursive=recursive, maxdepth=maxdepth)
+        tree = await self._tree()
+        files = [p for p in paths if p not in tree]  # directories vanish with their files
+        await _run_coros_in_chunks(
+            [self._rm_file(p) for p in files],
+            batch_size=batch_size or self.transfer.max_concurrency,
+            nofiles=True,
+        )
+        self.invalidate_cache()
+
+    async def _rmdir(self, path: str) -> None:
+        """Pseudo-directories vanish with their last file; removing an empty one is a no-op."""
+        name = self._strip_protocol(path)
+        if (await self._tree()).get(name):
+            raise OSError(errno.ENOTEMPTY, f"atai://{name} is not empty")

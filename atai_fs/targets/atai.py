@@ -222,6 +222,69 @@ class AtaiApi:
             upload_id=upload_id,
         )
 
+    # -- files plane -------------------------------------------------------------------
+
+    async def metadata(self, name: str) -> Mapping[str, Any]:
+        """One file's metadata object; :class:`NotFound` for an unknown name."""
+        what = f"reading the metadata of atai://{name}"
+        data = await self.call_json("GET", f"files/metadata/{encode_file_id(name)}", what=what)
+        if not isinstance(data, Mapping) or not isinstance(data.get("file_id"), str):
+            raise ProtocolError(f"{what}: the answer is not a metadata object")
+        return data
+
+    async def list_page(
+        self, *, limit: int, after: str | None = None
+    ) -> tuple[list[Mapping[str, Any]], str | None]:
+        """One page of the org's file metadata and the cursor of the next page (or None).
+
+        Accepts both forms the API is known to answer with: the cursor object
+        (``{data, has_more, next_cursor}``) and the bare shard array.
+        """
+        what = "listing files"
+        params = {"limit": str(limit)}
+        if after is not None:
+            params["after"] = after
+        data = await self.call_json("GET", "files/metadata", what=what, params=params)
+        if isinstance(data, list):
+            return _metadata_items(data, what), None
+        if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
+            raise ProtocolError(f"{what}: the answer is neither a page object nor an array")
+        cursor = data.get("next_cursor")
+        more = bool(data.get("has_more")) and isinstance(cursor, str) and bool(cursor)
+        return _metadata_items(data["data"], what), (cursor if more else None)
+
+    async def list_shard(self, index: int, size: int) -> list[Mapping[str, Any]]:
+        """One shard of the shard form (for servers that ignore cursor parameters)."""
+        what = "listing files"
+        params = {"shard_index": str(index), "max_items_per_shard": str(size)}
+        data = await self.call_json("GET", "files/metadata", what=what, params=params)
+        if not isinstance(data, list):
+            raise ProtocolError(f"{what}: expected an array for shard {index}")
+        return _metadata_items(data, what)
+
+    async def delete(self, name: str) -> None:
+        await self.call(
+            "DELETE", f"files/delete/{encode_file_id(name)}", what=f"deleting atai://{name}"
+        )
+
+    async def info(self) -> Mapping[str, Any]:
+        """Org totals (``num_files``, ``num_bytes``, ...)."""
+        data = await self.call_json("GET", "files/info", what="reading org file totals")
+        if not isinstance(data, Mapping):
+            raise ProtocolError("reading org file totals: the answer is not an object")
+        return data
+
+    def download_url(self, name: str) -> str:
+        return self.http.api_url(f"files/download/{encode_file_id(name)}")
+
+
+def _metadata_items(items: list[Any], what: str) -> list[Mapping[str, Any]]:
+    good = [item for item in items if isinstance(item, Mapping)]
+    for item in good:
+        if not isinstance(item.get("file_id"), str):
+            raise ProtocolError(f"{what}: a metadata entry lacks 'file_id'")
+    return good
+
 
 def _token_list(tokens: Mapping[int, str]) -> list[dict[str, Any]]:
     return [{"part_number": n, "part_token": tokens[n]} for n in sorted(tokens)]

@@ -1,0 +1,107 @@
+"""The ``atai-fs`` command: run the emulator, run the demo.
+
+Exit codes: 0 success, 1 error (one line on stderr, no traceback unless ``--debug``),
+2 usage error (argparse's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .errors import AtaiFsError
+
+__all__ = ["main"]
+
+
+def _size(text: str) -> int:
+    """Parse a byte size such as ``8388608``, ``64KiB``, ``8MiB`` or ``400MB``."""
+    units = {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "kb": 10**3, "mb": 10**6, "gb": 10**9}
+    lowered = text.strip().lower()
+    for suffix, factor in units.items():
+        if lowered.endswith(suffix):
+            return int(float(lowered[: -len(suffix)]) * factor)
+    try:
+        return int(lowered)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 8MiB)") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atai-fs",
+        description="fsspec filesystems for upload APIs: tools and an offline emulator.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the Files API emulator in the foreground",
+        description="Run an emulator of the Archetype AI Files API on this machine, for "
+        "offline tests of pipelines. Point clients at the printed endpoint URL.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any)")
+    serve.add_argument("--data-dir", help="where files persist (default: a temporary dir)")
+    serve.add_argument("--api-key", default="test-key", help="the key clients must send")
+    serve.add_argument("--part-size", type=_size, help="part size of upload plans (default 8MiB)")
+    serve.add_argument(
+        "--part-number-base", type=int, choices=(0, 1), default=1, help="first part number"
+    )
+    serve.add_argument(
+        "--url-lifetime", type=float, default=3600.0, help="presigned URL lifetime, seconds"
+    )
+    serve.add_argument(
+        "--integrity-algorithm",
+        choices=("none", "crc32c"),
+        default="none",
+        help="whole-file checksum announced at initiate and checked at complete",
+    )
+
+    demo = commands.add_parser(
+        "demo",
+        help="write a DataFrame to an embedded emulator and read it back",
+        description="Start an embedded emulator (no API key needed), write a pandas "
+        "DataFrame with to_parquet('atai://...'), list it, read it back and compare.",
+    )
+    demo.add_argument("--rows", type=int, default=1_000_000, help="rows of the demo DataFrame")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``atai-fs`` console script."""
+    args = _build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
+    try:
+        if args.command == "serve":
+            from .emulator import serve
+
+            serve(
+                host=args.host,
+                port=args.port,
+                data_dir=args.data_dir,
+                api_key=args.api_key,
+                part_size=args.part_size,
+                part_number_base=args.part_number_base,
+                url_lifetime=args.url_lifetime,
+                integrity_algorithm=args.integrity_algorithm,
+            )
+        elif args.command == "demo":
+            from .demo import run_demo
+
+            run_demo(rows=args.rows)
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except (AtaiFsError, OSError, ValueError, ImportError) as exc:
+        if args.debug:
+            raise
+        print(f"atai-fs: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The per-application bundle every handler works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .config import EmulatorConfig
+from .state import FileIndex, UploadRegistry
+from .stats import EmulatorStats
+from .storage import PresignedStorage
+
+
+@dataclass
+class EmulatorContext:
+    """Configuration, counters, storage and state of one emulated service."""
+
+    config: EmulatorConfig
+    stats: EmulatorStats
+    storage: PresignedStorage
+    uploads: UploadRegistry
+    files: FileIndex
+
+    def origin(self, request: web.Request) -> str:
+        """Scheme and host for presigned URLs: where the client reached us, unless configured."""
+        if self.config.public_url:
+            return self.config.public_url.rstrip("/")
+        return str(request.url.origin())
+
+
+CONTEXT_KEY = web.AppKey("atai_emulator_context", EmulatorContext)
+
+
+def context_of(request: web.Request) -> EmulatorContext:
+    return request.app[CONTEXT_KEY]

@@ -1,0 +1,228 @@
+"""Running the emulator: in a background thread (tests, notebooks) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+
+from .app import build_app
+from .config import (
+    API_PREFIX,
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_PART_SIZE,
+    DEFAULT_SIMPLE_UPLOAD_LIMIT,
+    EmulatorConfig,
+)
+from .context import CONTEXT_KEY
+from .state import UploadView
+from .stats import EmulatorStats
+
+_SHUTDOWN_TIMEOUT = 5.0
+"""Seconds in-flight requests get to finish when the server stops."""
+
+
+class ATAIEmulator:
+    """An emulated Archetype AI Files API on loopback, served from a background thread.
+
+    Use as a context manager (or call :meth:`start` / :meth:`stop`)::
+
+        with ATAIEmulator(part_size=64 * 1024) as emu:
+            client = ArchetypeAI(emu.api_key, api_endpoint=emu.endpoint_url)
+
+    ``data_dir=None`` stores files in a temporary directory removed at stop; a given
+    ``data_dir`` persists completed files across emulator instances.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        api_key: str = "test-key",
+        part_size: int | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        part_number_base: int = 1,
+        url_lifetime: float = 3600.0,
+        integrity_algorithm: str = "none",
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        simple_upload_limit: int = DEFAULT_SIMPLE_UPLOAD_LIMIT,
+        public_url: str | None = None,
+    ) -> None:
+        self._temporary = data_dir is None
+        # Built now so bad options fail here, not in the server thread.
+        self._config = EmulatorConfig(
+            data_dir=Path(data_dir) if data_dir is not None else Path(),
+            api_key=api_key,
+            part_size=DEFAULT_PART_SIZE if part_size is None else part_size,
+            part_number_base=part_number_base,
+            url_lifetime=url_lifetime,
+            integrity_algorithm=integrity_algorithm,
+            max_file_size=max_file_size,
+            simple_upload_limit=simple_upload_limit,
+            public_url=public_url,
+        )
+        self.host = host
+        self._requested_port = port
+        self.port: int | None = None
+        self.stats = EmulatorStats()
+        self._app: web.Application | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._startup_error: BaseException | None = None
+
+    # -- public view -----------------------------------------------------------------
+    @property
+    def config(self) -> EmulatorConfig:
+        return self._config
+
+    @property
+    def api_key(self) -> str:
+        return self._config.api_key
+
+    @property
+    def data_dir(self) -> Path:
+        return self._config.data_dir
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://HOST:PORT/v0.5``: pass it as the client's API endpoint."""
+        if self.port is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        return f"http://{self.host}:{self.port}{API_PREFIX}"
+
+    @property
+    def uploads(self) -> dict[str, UploadView]:
+        """upload_id -> read-only view (``.state``, ``.filename``, ``.num_bytes``, ...)."""
+        if self._app is None:
+            return {}
+        return self._app[CONTEXT_KEY].uploads.views()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> ATAIEmulator:
+        """Start serving; returns once the port is bound (or raises what prevented it)."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        if self._temporary:
+            tmp = Path(tempfile.mkdtemp(prefix="atai-emulator-"))
+            self._config = dataclasses.replace(self._config, data_dir=tmp)
+        self._startup_error = None
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name="atai-emulator", daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
+            self._remove_temporary_dir()
+            raise self._startup_error
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (in-flight requests get a few seconds) and remove a temporary data_dir."""
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._thread = None
+        self.port = None
+        self._remove_temporary_dir()
+
+    def __enter__(self) -> ATAIEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url if self.port is not None else "stopped"
+        return f"ATAIEmulator({where}, data_dir={str(self.data_dir)!r})"
+
+    # -- server thread ---------------------------------------------------------------
+    def _run(self, ready: threading.Event) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        runner: web.AppRunner | None = None
+        try:
+            try:
+                self._app = build_app(self._config, self.stats)
+                runner = web.AppRunner(
+                    self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
+                )
+                loop.run_until_complete(runner.setup())
+                site = web.TCPSite(runner, self.host, self._requested_port)
+                loop.run_until_complete(site.start())
+                self.port = runner.addresses[0][1]
+            except BaseException as exc:
+                self._startup_error = exc
+                return
+            finally:
+                ready.set()
+            loop.run_forever()
+        finally:
+            if runner is not None:
+                loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    def _remove_temporary_dir(self) -> None:
+        if self._temporary:
+            shutil.rmtree(self._config.data_dir, ignore_errors=True)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    data_dir: str | Path | None = None,
+    api_key: str = "test-key",
+    part_size: int | None = None,
+    part_number_base: int = 1,
+    url_lifetime: float = 3600.0,
+    integrity_algorithm: str = "none",
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    simple_upload_limit: int = DEFAULT_SIMPLE_UPLOAD_LIMIT,
+    public_url: str | None = None,
+) -> None:
+    """Serve in the foreground until Ctrl-C; prints one line with the endpoint URL.
+
+    Same options as :class:`ATAIEmulator`; ``data_dir=None`` uses a temporary directory
+    removed on exit.
+    """
+    emulator = ATAIEmulator(
+        data_dir=data_dir,
+        api_key=api_key,
+        part_size=part_size,
+        host=host,
+        port=port,
+        part_number_base=part_number_base,
+        url_lifetime=url_lifetime,
+        integrity_algorithm=integrity_algorithm,
+        max_file_size=max_file_size,
+        simple_upload_limit=simple_upload_limit,
+        public_url=public_url,
+    ).start()
+    try:
+        print(
+            f"ATAI Files API emulator listening on {emulator.endpoint_url} "
+            f"(data_dir: {emulator.data_dir})",
+            flush=True,
+        )
+        threading.Event().wait()  # the server runs in its thread until Ctrl-C
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()

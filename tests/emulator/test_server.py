@@ -1,0 +1,106 @@
+"""Running the emulator: thread lifecycle, temporary data_dir, stats, in-process app."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+import requests
+from aiohttp import web
+
+from atai_fs.emulator import ATAIEmulator, EmulatorConfig, build_app
+
+
+def test_context_manager_serves_then_stops_and_removes_temporary_dir():
+    with ATAIEmulator() as emu:
+        assert emu.endpoint_url.startswith("http://127.0.0.1:")
+        assert emu.endpoint_url.endswith("/v0.5")
+        data_dir = emu.data_dir
+        assert data_dir.is_dir()
+    assert not data_dir.exists()
+    with pytest.raises(RuntimeError):
+        _ = emu.endpoint_url
+
+
+def test_given_data_dir_is_kept(tmp_path):
+    with ATAIEmulator(data_dir=tmp_path / "keep") as emu:
+        assert emu.data_dir == tmp_path / "keep"
+    assert (tmp_path / "keep" / "blobs").is_dir()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"part_number_base": 2}, {"part_size": 0}, {"integrity_algorithm": "md5"}, {"api_key": ""}],
+)
+def test_bad_options_fail_at_construction(options):
+    with pytest.raises(ValueError):
+        ATAIEmulator(**options)
+
+
+def test_port_in_use_fails_at_start():
+    with ATAIEmulator() as emu:
+        other = ATAIEmulator(port=int(emu.endpoint_url.split(":")[2].split("/")[0]))
+        with pytest.raises(OSError):
+            other.start()
+
+
+async def test_stats_count_routes_and_reset(emu, open_api):
+    async with open_api() as api:
+        await api.upload("count.csv", b"12345")
+        await api.ok("GET", "files/info")
+        await api.call("GET", "files/info", auth=False)
+    by_route = emu.stats.requests_by_route
+    assert by_route == {"initiate": 1, "storage_put": 1, "complete": 1, "info": 2}
+    assert emu.stats.api_requests == 4  # storage PUTs are not API requests
+    assert (emu.stats.part_puts, emu.stats.bytes_received) == (1, 5)
+    emu.stats.reset()
+    assert emu.stats.snapshot() == {
+        "api_requests": 0,
+        "requests_by_route": {},
+        "part_puts": 0,
+        "puts_in_flight": 0,
+        "max_puts_in_flight": 0,
+        "bytes_received": 0,
+        "bytes_served": 0,
+    }
+
+
+async def test_build_app_runs_in_the_callers_event_loop(tmp_path):
+    config = EmulatorConfig(data_dir=tmp_path, api_key="k")
+    runner = web.AppRunner(build_app(config))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/v0.5/files/info"
+            async with session.get(url, headers={"Authorization": "Bearer k"}) as r:
+                assert r.status == 200
+                assert (await r.json())["num_files"] == 0
+    finally:
+        await runner.cleanup()
+
+
+def test_serve_prints_the_endpoint_and_stops_on_ctrl_c(tmp_path):
+    code = (
+        "from atai_fs.emulator import serve; "
+        f"serve(port=0, data_dir={str(tmp_path)!r}, api_key='cli-key', part_size=1024)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    try:
+        line = proc.stdout.readline()
+        endpoint = line.split(" on ")[1].split()[0]
+        assert endpoint.startswith("http://127.0.0.1:") and endpoint.endswith("/v0.5")
+        r = requests.get(f"{endpoint}/files/info", headers={"Authorization": "Bearer cli-key"})
+        assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+        proc.stdout.close()
