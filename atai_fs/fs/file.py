@@ -7,9 +7,11 @@ Two write modes, chosen by whether the total size is known when the file is open
   an unlinked temporary file).  At close the upload is initiated with the exact size and
   the parts are sent concurrently, streamed from the spool.
 * **Known size** (``open(path, "wb", size=N)``): the upload is initiated at open; each
-  part is collected in its own small spool while the writer writes and is sent as soon
-  as it is full, so parts go out while the writer is still writing.  At most
+  part is collected in its own spool while the writer writes and is sent as soon as it
+  is full, so parts go out while the writer is still writing.  At most
   ``max_concurrency`` finished parts wait for the network; beyond that ``write`` blocks.
+  The parts held share one ``spool_threshold`` of memory and spill to disk beyond it,
+  so memory does not grow with the server's part size.
 
 Either way a file becomes visible only through a successful complete.  An exception in
 a ``with`` block, a file collected without ``close()``, or any failure aborts the upload
@@ -117,11 +119,12 @@ class UploadFile(AbstractBufferedFile):
             self._send_full_parts()
 
     def _new_spool(self, base_offset: int) -> SpoolSource:
-        return SpoolSource(
-            self._config.spool_threshold,
-            base_offset=base_offset,
-            spool_dir=self._config.spool_dir,
-        )
+        # Known-size writes hold up to max_concurrency + 1 parts at once; they share one
+        # spool_threshold of memory so the total stays bounded whatever the part size.
+        memory = self._config.spool_threshold
+        if self._expected_size is not None:
+            memory //= self._config.max_concurrency + 1
+        return SpoolSource(memory, base_offset=base_offset, spool_dir=self._config.spool_dir)
 
     def _start_next_part(self) -> None:
         self._part_spool = self._new_spool(self._parts[0].offset) if self._parts else None
