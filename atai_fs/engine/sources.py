@@ -121,6 +121,12 @@ class SpoolSource:
         self._readable = False
         return length
 
+    def truncate(self) -> None:
+        """Forget everything written (a retried download starts over)."""
+        self.close()
+        self._memory = bytearray()
+        self._size = 0
+
     def _roll_to_disk(self) -> None:
         # The spool outlives this call; close() releases it.
         self._file = tempfile.TemporaryFile(prefix="atai-fs-spool-", dir=self._spool_dir)  # noqa: SIM115

@@ -12,6 +12,7 @@ from typing import Any
 from fsspec.asyn import _run_coros_in_chunks
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
+from ..engine.sources import SpoolSource
 from ..errors import ConfigurationError, InvalidRequest, NotFound
 from ..http import HttpClient, HttpResponse, Timeouts, check_endpoint
 from ..targets.atai import DEFAULT_ENDPOINT, AtaiApi, AtaiUploadTarget
@@ -315,6 +316,31 @@ class ATAIFileSystem(UploadFileSystem):
         finally:
             if os.path.exists(partial):
                 os.remove(partial)
+
+    # -- copying --------------------------------------------------------------------------
+
+    async def _cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
+        """Copy within the API (it has no server-side copy): download into a spool,
+        bounded in memory like any unknown-size write, then upload it in parts."""
+        source_name = self._strip_protocol(path1)
+        target = self._make_target(self._write_name(path2), **kwargs)
+        spool = SpoolSource(self.transfer.spool_threshold, spool_dir=self.transfer.spool_dir)
+        try:
+            await self._api_call(
+                lambda: self._download_into(source_name, spool), f"copying atai://{source_name}"
+            )
+            await self._uploader(target).upload(spool)
+        finally:
+            spool.close()
+        self.invalidate_cache()
+
+    async def _download_into(self, name: str, spool: SpoolSource) -> None:
+        spool.truncate()
+        async with self.http.stream("GET", self.api.download_url(name)) as resp:
+            if resp.status != 200:
+                raise await self._download_error(name, resp)
+            async for chunk in self.http.iter_body(resp, self.transfer.chunk_size):
+                spool.write(chunk)
 
     # -- deleting -------------------------------------------------------------------------
 

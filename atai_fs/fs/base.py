@@ -129,6 +129,7 @@ class UploadFileSystem(AsyncFileSystem):
     ) -> Any:
         """Upload a local file, streaming parts straight from disk in parallel."""
         name = self._write_name(rpath)
+        await self._refuse_existing_if(mode, name)
         target = self._make_target(name, **kwargs)
         source = FileSource(lpath)
         try:
@@ -143,10 +144,16 @@ class UploadFileSystem(AsyncFileSystem):
     ) -> Any:
         """Upload bytes held in memory (no copy)."""
         name = self._write_name(path)
+        await self._refuse_existing_if(mode, name)
         target = self._make_target(name, **kwargs)
         result = await self._uploader(target).upload(BytesSource(value))
         self.invalidate_cache(name)
         return result
+
+    async def _refuse_existing_if(self, mode: str, name: str) -> None:
+        """fsspec's ``mode="create"``: refuse to replace an existing file."""
+        if mode == "create" and await self._exists(name):
+            raise FileExistsError(f"{self.protocol[0]}://{name} already exists (mode='create')")
 
     def _open(
         self,
