@@ -12,12 +12,42 @@ ranged downloads and delete. Completed files persist in ``data_dir``.
         emu.stats.part_puts   # live counters, see EmulatorStats
         emu.uploads           # upload_id -> view with .state, .filename, .num_parts, ...
 
+        emu.orphans()         # uploads still in progress: tests assert there are none
+
 In-process async use: ``build_app(EmulatorConfig(data_dir=...))`` gives the
-``web.Application``; ``serve(...)`` runs it in the foreground (``atai-fs serve``).
+``web.Application``; ``serve(...)`` runs it in the foreground (``atai-fs serve``) and
+takes the same keyword arguments as ``ATAIEmulator``.
+
+Misbehaving on purpose (all off by default)::
+
+    ATAIEmulator(
+        seed=0,                          # fault RNG: same seed + same requests = same failures
+        faults=["route=storage_put,action=status,status=503,probability=0.1,retry_after=1"],
+        rate_limit=True,                 # 100 requests/min, bursts of 20/s, on API routes
+        rate_limit_per_minute=100, rate_limit_burst_per_second=20,
+        latency=0.03,                    # seconds before every request, API and storage
+        put_bandwidth=16e6,              # bytes/s per storage PUT (one TCP path)
+        link_bandwidth=400e6,            # bytes/s shared by all concurrent storage PUTs
+        ignore_range=True,               # downloads answer 200 with the whole body
+        redirect_downloads=True,         # downloads answer 307 to a presigned storage GET
+        max_page_size=2,                 # cursor listings cap ``limit`` at this
+    )
+    emu.faults.add(route="complete", action="reset", nth=1)    # or add(Fault(...))
+    emu.faults.add(route="*", action="latency", delay=0.5, times=3)
+    emu.faults.fired                     # {Fault: times applied}; emu.faults.clear()
+
+``Fault`` fields: ``route`` (a ``stats.requests_by_route`` name, or ``"*"`` for every route
+the action applies to), ``action`` (``status``, ``reset``, ``slow``, ``latency``,
+``malformed_json``, ``truncated_json``, ``wrong_etag``, ``expire_url``), ``status``,
+``retry_after``, ``body``, ``delay``, and the trigger ``times`` / ``nth`` / ``probability``;
+see :class:`~atai_fs.emulator.faults.Fault`. ``parse_fault("key=value,...")`` reads the
+same fields (``format_fault`` writes them); a fault that cannot apply to its route, or any
+nonsense, is a ``ValueError``.
 
 Presigned part URLs look like
 ``http://HOST:PORT/storage/{upload_id}/{part_number}?X-Amz-Expires={unix}&X-Amz-Signature={hex}``
-(see :mod:`atai_fs.emulator.storage`).
+(see :mod:`atai_fs.emulator.storage`). With ``redirect_downloads``, downloads redirect to
+``http://HOST:PORT/storage/files/{file_uid}?X-Amz-Expires=...&X-Amz-Signature=...``.
 
 CHOICES for the spec's open points (section 10). The real service may differ; clients
 must not depend on any of these.
@@ -54,7 +84,8 @@ must not depend on any of these.
     overwriting a name does not affect uploads in progress for it.
 15. In-progress uploads live until complete, abort or emulator stop (memory only; parts on
     disk are wiped at the next start). Presigned URLs live ``url_lifetime`` seconds (default
-    3600); ``parts/urls`` always signs fresh URLs; ``expires_at`` is rounded down to the second.
+    3600), whether from initiate, ``parts/urls`` (which always signs fresh ones) or a download
+    redirect; ``expires_at`` is rounded down to the second.
 16. Part PUT: ``Content-Length`` required (411 ``MissingContentLength``, also for chunked
     bodies); length other than the part's: 400; an ``Authorization`` header: 400 (S3 refuses
     two auth mechanisms); bad signature: 403 ``SignatureDoesNotMatch``; expired: 403
@@ -69,7 +100,11 @@ must not depend on any of these.
 20. Download: 200 ``application/octet-stream`` with ``Content-Length``, ``Accept-Ranges:
     bytes`` and ``ETag: "<file_uid>"``; one ``Range`` (``a-b``, ``a-``, ``-n``) gives 206 with
     ``Content-Range``; unsatisfiable: 416 with ``Content-Range: bytes */size``; several
-    ranges or bad syntax: ignored (200).
+    ranges or bad syntax: ignored (200). ``ignore_range``: every ``Range`` is ignored (200, no
+    ``Accept-Ranges``). ``redirect_downloads``: 307 with ``Location`` a presigned storage GET
+    URL (signed like part URLs, no bearer key), which answers like the API download (single
+    range, 416) with S3 XML errors: an ``Authorization`` header is 400 ``InvalidArgument``,
+    a file deleted or overwritten since is 404 ``NoSuchKey``. Both count in ``bytes_served``.
 21. ``POST /files`` and ``/files/base64``: the first part that has a filename, whatever its
     field name; type from the part's ``Content-Type`` unless absent or
     ``application/octet-stream``, then from the extension. Over ``simple_upload_limit``
@@ -80,19 +115,47 @@ must not depend on any of these.
     (older files exist); ``prev_cursor`` is set when newer files exist. ``limit`` 1..1000
     (default 100); ``after`` with ``before``, bad cursor or bad limit: 400. Shards are in
     ``file_index`` order; ``shard_index=-1`` returns the first 1000. ``file_type`` filters by
-    exact MIME match in both forms.
+    exact MIME match in both forms. ``max_page_size`` (default 1000) caps cursor pages
+    silently: ``limit`` above it returns that many, with ``next_cursor`` for the rest.
 23. Only completed files are listed and counted (corrupt ones included, not counted in
     ``num_ingested``). Completed files are ``FILE_STATUS_INGESTED``, ``ingested: true``,
     ``file_attributes: {"metadata_status": "not_extracted"}``; complete answers
     ``file_status: "Registered"``. ``file_index`` is the 0-based position in oldest-first
     order, so it shifts after deletions.
-24. No rate limiting.
+24. Rate limiting is off unless ``rate_limit=True``. Then one limiter per emulator (one org)
+    admits authenticated API requests through two token buckets, both needing a token: one
+    of ``rate_limit_per_minute`` (100) refilled at that rate per minute, one of
+    ``rate_limit_burst_per_second`` (20) refilled at that rate per second. A refused request
+    takes no token and gets 429 ``RATE_LIMIT_EXCEEDED`` with ``Retry-After`` in whole seconds
+    (rounded up, at least 1); counted in ``stats.rate_limited``. Storage URLs and requests
+    with a bad key (401) are not limited; no ``X-RateLimit-*`` headers.
 25. Every error uses the ``{"errors": [...]}`` envelope (401 ``UNAUTHORIZED`` included),
     each with ``error_uid = "err-<uuid4>"``; storage errors are S3 XML.
+
+Not in the spec (test switches, all off by default):
+
+26. Faults (:mod:`.faults` decides, :mod:`.injection` applies) come after latency and before
+    the error envelope, auth and rate limit: an injected ``status`` answers before auth is
+    checked. Error bodies: the envelope with a code from the status (503
+    ``service_unavailable``, 429 ``RATE_LIMIT_EXCEEDED``, 500 ``internal_error``, ...) on
+    API routes, S3 XML (503 ``SlowDown``, 500 ``InternalError``, ...) on storage. ``reset``
+    resets the TCP connection (RST): after half the request body when there is one (the
+    handler does not run), otherwise after half the response body (the handler ran).
+    ``malformed_json``/``truncated_json``/``wrong_etag`` run the handler, then damage the
+    answer. Faults are tried in the order added; every matching one counts the request (for
+    ``nth``), the first that fires is applied. Note aiohttp's client retries an idempotent
+    request (PUT, GET) once after a reset, so one ``reset`` may go unseen by it.
+27. Shaping (:mod:`.shaping`, :mod:`.pacing`): ``latency`` is slept before every request.
+    Storage PUT bodies are read in 64 KiB chunks, each waiting on a per-PUT pacer
+    (``put_bandwidth``) and one shared pacer (``link_bandwidth``): virtual clocks that book
+    ``len / rate`` seconds per chunk and sleep until then, banking at most 50 ms of idle
+    time. Downloads are not shaped.
+28. ``emu.orphans()``: the uploads still ``in_progress`` (never completed nor aborted).
 """
 
 from .app import build_app
 from .config import EmulatorConfig
+from .faults import Fault, FaultInjector, format_fault, parse_fault
 from .server import ATAIEmulator, serve
 from .state import UploadView
 from .stats import EmulatorStats
@@ -101,7 +164,11 @@ __all__ = [
     "ATAIEmulator",
     "EmulatorConfig",
     "EmulatorStats",
+    "Fault",
+    "FaultInjector",
     "UploadView",
     "build_app",
+    "format_fault",
+    "parse_fault",
     "serve",
 ]

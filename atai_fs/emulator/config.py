@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .faults import Fault
+
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 """8 MiB, the part size of the spec's initiate example."""
 
@@ -22,6 +24,9 @@ API_PREFIX = "/v0.5"
 """Path prefix of every API route; ``endpoint_url`` ends with it."""
 
 INTEGRITY_ALGORITHMS = ("none", "crc32c")
+
+MAX_PAGE_SIZE = 1000
+"""Largest documented metadata page; ``limit`` above it is a 400."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,26 @@ class EmulatorConfig:
     """Origin put in presigned URLs (e.g. behind a proxy); ``None`` uses the request's origin."""
     signing_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     """Key of the presigned-URL HMAC; fresh per instance so URLs never outlive their emulator."""
+    max_page_size: int = MAX_PAGE_SIZE
+    """Cursor listings return at most this many files per page, whatever ``limit`` asks."""
+    ignore_range: bool = False
+    """Downloads ignore ``Range`` and answer 200 with the whole body (no range support)."""
+    redirect_downloads: bool = False
+    """Downloads answer 307 to a presigned storage GET URL instead of the bytes."""
+    rate_limit: bool = False
+    """Enforce the documented rate limit on API routes (429 ``RATE_LIMIT_EXCEEDED``)."""
+    rate_limit_per_minute: float = 100
+    rate_limit_burst_per_second: float = 20
+    latency: float = 0.0
+    """Seconds added before every request, API and storage alike."""
+    put_bandwidth: float | None = None
+    """Bytes/s cap of each storage PUT body (one TCP path); ``None``: unlimited."""
+    link_bandwidth: float | None = None
+    """Bytes/s shared by all concurrent storage PUT bodies (the uplink); ``None``: unlimited."""
+    faults: tuple[Fault, ...] = ()
+    """Faults active from the start; more can be added while running (``emu.faults``)."""
+    seed: int | None = 0
+    """Seed of the fault injector's RNG: the same seed and requests give the same failures."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -62,3 +87,17 @@ class EmulatorConfig:
             )
         if self.max_file_size < 0 or self.simple_upload_limit < 0:
             raise ValueError("size limits must not be negative")
+        if self.max_page_size < 1:
+            raise ValueError(f"max_page_size must be at least 1, got {self.max_page_size}")
+        if not (self.rate_limit_per_minute > 0 and self.rate_limit_burst_per_second > 0):
+            raise ValueError("rate_limit_per_minute and rate_limit_burst_per_second must be > 0")
+        if not self.latency >= 0:
+            raise ValueError(f"latency must not be negative, got {self.latency}")
+        for name in ("put_bandwidth", "link_bandwidth"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive bytes/s or None, got {value}")
+        object.__setattr__(self, "faults", tuple(self.faults))
+        for fault in self.faults:
+            if not isinstance(fault, Fault):
+                raise TypeError(f"faults must be Fault objects, got {type(fault).__name__}")

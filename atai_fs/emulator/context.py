@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from .config import EmulatorConfig
+from .faults import FaultInjector
+from .ratelimit import RateLimiter
+from .shaping import NetworkShaper
 from .state import FileIndex, UploadRegistry
 from .stats import EmulatorStats
 from .storage import PresignedStorage
@@ -21,6 +24,9 @@ class EmulatorContext:
     storage: PresignedStorage
     uploads: UploadRegistry
     files: FileIndex
+    faults: FaultInjector
+    shaper: NetworkShaper
+    rate_limiter: RateLimiter | None
 
     def origin(self, request: web.Request) -> str:
         """Scheme and host for presigned URLs: where the client reached us, unless configured."""

@@ -15,11 +15,14 @@ from .context import EmulatorContext, context_of
 from .errors import ApiError, bad_request, not_found
 from .params import name_problem, query_int, raise_if_any
 from .state import FILE_STATUS_CORRUPT, FILE_STATUS_INGESTED, FileRecord, new_file_uid
+from .transfer import send_file
 
 _FILES = API_PREFIX + "/files"
 _CHUNK = 1 << 20
 _MAX_PAGE = 1000
 _DEFAULT_PAGE = 100
+BLOB_PREFIX = "files"
+"""Storage key prefix under which completed files are exposed to presigned GETs."""
 _MULTIPART_OVERHEAD = 1 << 20
 """Slack over ``simple_upload_limit`` for multipart framing before a body is refused unread."""
 
@@ -178,6 +181,7 @@ def _cursor_page(
     limit = query_int(request, "limit", _DEFAULT_PAGE)
     if not 1 <= limit <= _MAX_PAGE:
         raise bad_request("invalid_parameter", f"'limit' must be between 1 and {_MAX_PAGE}")
+    limit = min(limit, context_of(request).config.max_page_size)
     # An empty cursor is no cursor: clients often send "after=" on the first page.
     after, before = request.query.get("after") or None, request.query.get("before") or None
     if after is not None and before is not None:
@@ -233,7 +237,10 @@ async def metadata_get(request: web.Request) -> web.Response:
 
 
 async def download(request: web.Request) -> web.StreamResponse:
-    """The file's bytes, streamed from disk; one ``Range`` is honoured (206/416)."""
+    """The file's bytes, streamed from disk; one ``Range`` is honoured (206/416).
+
+    With ``redirect_downloads``, a 307 to a presigned storage GET URL instead.
+    """
     ctx = context_of(request)
     record = _existing(ctx, request.match_info["file_id"])
     if record.file_status == FILE_STATUS_CORRUPT:
@@ -242,71 +249,20 @@ async def download(request: web.Request) -> web.StreamResponse:
             f"{record.file_id!r} is corrupt (its integrity check failed)",
             "Upload the file again",
         )
-    size = record.num_bytes
-    headers = {
-        "Content-Type": "application/octet-stream",
-        "Accept-Ranges": "bytes",
-        "ETag": f'"{record.file_uid}"',
-    }
-    try:
-        byte_range = parse_range(request.headers.get("Range"), size)
-    except _Unsatisfiable:
-        return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
-    status, start, end = 200, 0, size
-    if byte_range is not None:
-        status, (start, end) = 206, byte_range
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    response = web.StreamResponse(status=status, headers=headers)
-    response.content_length = end - start
-    await response.prepare(request)
-    if request.method == "HEAD":
-        return response
-    with open(ctx.files.blob_path(record.file_uid), "rb") as blob:
-        blob.seek(start)
-        remaining = end - start
-        while remaining > 0:
-            chunk = blob.read(min(_CHUNK, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            await response.write(chunk)
-            ctx.stats.add_bytes_served(len(chunk))
-    await response.write_eof()
-    return response
-
-
-class _Unsatisfiable(Exception):
-    pass
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """Half-open ``(start, end)`` of a single-range ``Range`` header.
-
-    None means "send the whole file": no header, a syntax we ignore (RFC 9110 allows
-    ignoring Range), or several ranges. Raises ``_Unsatisfiable`` for a 416.
-    """
-    if not header or not header.startswith("bytes="):
-        return None
-    spec = header[len("bytes=") :].strip()
-    if "," in spec:
-        return None
-    first, dash, last = spec.partition("-")
-    if not dash or not (first or last) or not (first.isdigit() or not first):
-        return None
-    if last and not last.isdigit():
-        return None
-    if not first:  # suffix: the last N bytes
-        n = int(last)
-        if n == 0 or size == 0:
-            raise _Unsatisfiable
-        return max(0, size - n), size
-    start = int(first)
-    if last and int(last) < start:
-        return None
-    if start >= size:
-        raise _Unsatisfiable
-    end = min(int(last) + 1, size) if last else size
-    return start, end
+    if ctx.config.redirect_downloads:
+        url, _ = ctx.storage.presign_get(
+            f"{BLOB_PREFIX}/{record.file_uid}", ctx.origin(request), ctx.config.url_lifetime
+        )
+        return web.Response(status=307, headers={"Location": url})
+    headers = {"Content-Type": "application/octet-stream", "ETag": f'"{record.file_uid}"'}
+    return await send_file(
+        request,
+        ctx.files.blob_path(record.file_uid),
+        record.num_bytes,
+        headers,
+        honour_range=not ctx.config.ignore_range,
+        on_bytes=ctx.stats.add_bytes_served,
+    )
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ import dataclasses
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -18,10 +19,12 @@ from .config import (
     DEFAULT_MAX_FILE_SIZE,
     DEFAULT_PART_SIZE,
     DEFAULT_SIMPLE_UPLOAD_LIMIT,
+    MAX_PAGE_SIZE,
     EmulatorConfig,
 )
 from .context import CONTEXT_KEY
-from .state import UploadView
+from .faults import Fault, FaultInjector, parse_fault
+from .state import IN_PROGRESS, UploadView
 from .stats import EmulatorStats
 
 _SHUTDOWN_TIMEOUT = 5.0
@@ -37,7 +40,9 @@ class ATAIEmulator:
             client = ArchetypeAI(emu.api_key, api_endpoint=emu.endpoint_url)
 
     ``data_dir=None`` stores files in a temporary directory removed at stop; a given
-    ``data_dir`` persists completed files across emulator instances.
+    ``data_dir`` persists completed files across emulator instances. The other options
+    are those of :class:`~atai_fs.emulator.EmulatorConfig`; ``faults`` may mix
+    :class:`~atai_fs.emulator.Fault` objects and :func:`~atai_fs.emulator.parse_fault` text.
     """
 
     def __init__(
@@ -53,6 +58,18 @@ class ATAIEmulator:
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
         simple_upload_limit: int = DEFAULT_SIMPLE_UPLOAD_LIMIT,
         public_url: str | None = None,
+        *,
+        seed: int | None = 0,
+        faults: Iterable[Fault | str] = (),
+        rate_limit: bool = False,
+        rate_limit_per_minute: float = 100,
+        rate_limit_burst_per_second: float = 20,
+        latency: float = 0.0,
+        put_bandwidth: float | None = None,
+        link_bandwidth: float | None = None,
+        ignore_range: bool = False,
+        redirect_downloads: bool = False,
+        max_page_size: int = MAX_PAGE_SIZE,
     ) -> None:
         self._temporary = data_dir is None
         # Built now so bad options fail here, not in the server thread.
@@ -66,7 +83,20 @@ class ATAIEmulator:
             max_file_size=max_file_size,
             simple_upload_limit=simple_upload_limit,
             public_url=public_url,
+            seed=seed,
+            faults=tuple(parse_fault(f) if isinstance(f, str) else f for f in faults),
+            rate_limit=rate_limit,
+            rate_limit_per_minute=rate_limit_per_minute,
+            rate_limit_burst_per_second=rate_limit_burst_per_second,
+            latency=latency,
+            put_bandwidth=put_bandwidth,
+            link_bandwidth=link_bandwidth,
+            ignore_range=ignore_range,
+            redirect_downloads=redirect_downloads,
+            max_page_size=max_page_size,
         )
+        self.faults = FaultInjector(self._config.faults, self._config.seed)
+        """Faults to inject: ``emu.faults.add(route=..., action=...)``, ``.clear()``, ``.fired``."""
         self.host = host
         self._requested_port = port
         self.port: int | None = None
@@ -102,6 +132,10 @@ class ATAIEmulator:
         if self._app is None:
             return {}
         return self._app[CONTEXT_KEY].uploads.views()
+
+    def orphans(self) -> list[UploadView]:
+        """Uploads still in progress: left by a client that crashed or forgot to abort."""
+        return [view for view in self.uploads.values() if view.state == IN_PROGRESS]
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> ATAIEmulator:
@@ -159,7 +193,7 @@ class ATAIEmulator:
         runner: web.AppRunner | None = None
         try:
             try:
-                self._app = build_app(self._config, self.stats)
+                self._app = build_app(self._config, self.stats, self.faults)
                 runner = web.AppRunner(
                     self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
                 )
@@ -196,11 +230,23 @@ def serve(
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     simple_upload_limit: int = DEFAULT_SIMPLE_UPLOAD_LIMIT,
     public_url: str | None = None,
+    *,
+    seed: int | None = 0,
+    faults: Iterable[Fault | str] = (),
+    rate_limit: bool = False,
+    rate_limit_per_minute: float = 100,
+    rate_limit_burst_per_second: float = 20,
+    latency: float = 0.0,
+    put_bandwidth: float | None = None,
+    link_bandwidth: float | None = None,
+    ignore_range: bool = False,
+    redirect_downloads: bool = False,
+    max_page_size: int = MAX_PAGE_SIZE,
 ) -> None:
     """Serve in the foreground until Ctrl-C; prints one line with the endpoint URL.
 
     Same options as :class:`ATAIEmulator`; ``data_dir=None`` uses a temporary directory
-    removed on exit.
+    removed on exit. ``faults`` may be :func:`parse_fault` strings (command-line use).
     """
     emulator = ATAIEmulator(
         data_dir=data_dir,
@@ -214,6 +260,17 @@ def serve(
         max_file_size=max_file_size,
         simple_upload_limit=simple_upload_limit,
         public_url=public_url,
+        seed=seed,
+        faults=faults,
+        rate_limit=rate_limit,
+        rate_limit_per_minute=rate_limit_per_minute,
+        rate_limit_burst_per_second=rate_limit_burst_per_second,
+        latency=latency,
+        put_bandwidth=put_bandwidth,
+        link_bandwidth=link_bandwidth,
+        ignore_range=ignore_range,
+        redirect_downloads=redirect_downloads,
+        max_page_size=max_page_size,
     ).start()
     try:
         print(

@@ -189,6 +189,13 @@ class FileIndex:
     def get(self, file_id: str) -> FileRecord | None:
         return self._files.get(file_id)
 
+    def blob_of_uid(self, file_uid: str) -> Path | None:
+        """The blob of the current file whose ``file_uid`` this is (None once replaced/deleted)."""
+        for record in self._files.values():
+            if record.file_uid == file_uid:
+                return self.blob_path(file_uid)
+        return None
+
     def register(
         self,
         *,

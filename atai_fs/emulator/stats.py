@@ -16,7 +16,9 @@ class EmulatorStats:
       ``info``, ``simple_upload``, ``storage_put``); every attempt counts, failed or not.
     - ``part_puts``: storage PUTs that stored a part (answered 200).
     - ``puts_in_flight`` / ``max_puts_in_flight``: storage PUTs being received now / at peak.
-    - ``bytes_received``: part bytes stored by storage PUTs; ``bytes_served``: download bytes.
+    - ``bytes_received``: part bytes stored by storage PUTs; ``bytes_served``: download bytes
+      sent, by the API or through a redirect to a presigned storage GET.
+    - ``rate_limited``: requests answered 429 by the rate limiter.
     """
 
     def __init__(self) -> None:
@@ -28,6 +30,7 @@ class EmulatorStats:
         self._max_puts_in_flight = 0
         self._bytes_received = 0
         self._bytes_served = 0
+        self._rate_limited = 0
 
     # -- writers (server side) ---------------------------------------------------------
     def count_request(self, route: str | None, *, api: bool) -> None:
@@ -53,6 +56,10 @@ class EmulatorStats:
     def add_bytes_served(self, n: int) -> None:
         with self._lock:
             self._bytes_served += n
+
+    def count_rate_limited(self) -> None:
+        with self._lock:
+            self._rate_limited += 1
 
     # -- readers (any thread) ----------------------------------------------------------
     @property
@@ -91,6 +98,11 @@ class EmulatorStats:
         with self._lock:
             return self._bytes_served
 
+    @property
+    def rate_limited(self) -> int:
+        with self._lock:
+            return self._rate_limited
+
     def snapshot(self) -> dict[str, Any]:
         """All counters at one instant."""
         with self._lock:
@@ -102,6 +114,7 @@ class EmulatorStats:
                 "max_puts_in_flight": self._max_puts_in_flight,
                 "bytes_received": self._bytes_received,
                 "bytes_served": self._bytes_served,
+                "rate_limited": self._rate_limited,
             }
 
     def reset(self) -> None:
@@ -113,6 +126,7 @@ class EmulatorStats:
             self._max_puts_in_flight = self._puts_in_flight
             self._bytes_received = 0
             self._bytes_served = 0
+            self._rate_limited = 0
 
     def __repr__(self) -> str:
         return f"EmulatorStats({self.snapshot()})"

@@ -15,6 +15,11 @@ with a per-emulator secret. Checks, in S3's order: an ``Authorization`` header (
 auth mechanisms), signature (403 ``SignatureDoesNotMatch``), expiry (403 ``AccessDenied`` /
 ``Request has expired``), unknown or released key (404 ``NoSuchUpload``), missing length or
 chunked body (411 ``MissingContentLength``), length other than reserved (400).
+
+The owner may also *expose* read-only objects under a key prefix (a resolver maps the
+rest of the key to a file) and *presign* GET URLs for them, signed the same way over
+``"GET\n{path}\n{expiry}"``. GETs run the same checks (unknown object: 404
+``NoSuchKey``) and honour one ``Range`` unless told not to.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +39,11 @@ from aiohttp import web
 
 from .errors import s3_error
 from .stats import EmulatorStats
+from .transfer import iter_body, send_file
 
 ROUTE_PREFIX = "/storage"
 ROUTE_NAME = "storage_put"
+GET_ROUTE_NAME = "storage_get"
 _CHUNK = 1 << 20
 _KEY_RE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
@@ -67,6 +75,7 @@ class PresignedStorage:
         self._slots: dict[str, _Slot] = {}
         self._objects: dict[str, StoredObject] = {}
         self._generation = 0
+        self._exposed: dict[str, tuple[Callable[[str], Path | None], bool]] = {}
         # Keys never outlive the process that reserved them: start from an empty tree.
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -94,16 +103,30 @@ class PresignedStorage:
     def get(self, key: str) -> StoredObject | None:
         return self._objects.get(key)
 
+    def expose(
+        self, prefix: str, resolve: Callable[[str], Path | None], *, ranges: bool = True
+    ) -> None:
+        """Serve GETs of ``{prefix}/{name}`` from ``resolve(name)`` (None: no such object)."""
+        self._exposed[prefix] = (resolve, ranges)
+
     def presign_put(self, key: str, origin: str, lifetime: float) -> tuple[str, float]:
         """A PUT URL for ``key`` valid for ``lifetime`` seconds, and its expiry (Unix time)."""
+        return self._presign("PUT", key, origin, lifetime)
+
+    def presign_get(self, key: str, origin: str, lifetime: float) -> tuple[str, float]:
+        """A GET URL for an exposed ``key`` valid for ``lifetime`` seconds, and its expiry."""
+        return self._presign("GET", key, origin, lifetime)
+
+    def _presign(self, method: str, key: str, origin: str, lifetime: float) -> tuple[str, float]:
         expiry = f"{time.time() + lifetime:.3f}"
         path = f"{ROUTE_PREFIX}/{key}"
-        signature = self._sign("PUT", path, expiry)
+        signature = self._sign(method, path, expiry)
         url = f"{origin}{path}?X-Amz-Expires={expiry}&X-Amz-Signature={signature}"
         return url, float(expiry)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_put(ROUTE_PREFIX + "/{key:.+}", self.handle_put, name=ROUTE_NAME)
+        app.router.add_get(ROUTE_PREFIX + "/{key:.+}", self.handle_get, name=GET_ROUTE_NAME)
 
     # -- client side -----------------------------------------------------------------
     async def handle_put(self, request: web.Request) -> web.StreamResponse:
@@ -118,32 +141,9 @@ class PresignedStorage:
     async def _put(self, request: web.Request) -> tuple[web.StreamResponse, int | None]:
         key = request.match_info["key"]
         path = request.rel_url.raw_path
-        if "Authorization" in request.headers:
-            return s3_error(
-                400,
-                "InvalidArgument",
-                "Only one auth mechanism allowed; only the X-Amz-Signature query "
-                "parameter or the Authorization header should be specified",
-                path,
-            ), None
-        expiry = request.query.get("X-Amz-Expires", "")
-        signature = request.query.get("X-Amz-Signature", "")
-        if not expiry or not signature:
-            return s3_error(
-                403,
-                "AccessDenied",
-                "Query-string authentication requires X-Amz-Expires and X-Amz-Signature",
-                path,
-            ), None
-        if not hmac.compare_digest(signature, self._sign("PUT", path, expiry)):
-            return s3_error(
-                403,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided.",
-                path,
-            ), None
-        if time.time() > float(expiry):
-            return s3_error(403, "AccessDenied", "Request has expired", path), None
+        refusal = self._check_signature(request, "PUT")
+        if refusal is not None:
+            return refusal, None
         slot = self._slots.get(key)
         if slot is None:
             return s3_error(404, "NoSuchUpload", "The specified upload does not exist.", path), None
@@ -176,7 +176,7 @@ class PresignedStorage:
         received = 0
         try:
             with open(tmp, "wb") as out:
-                async for chunk in request.content.iter_chunked(_CHUNK):
+                async for chunk in iter_body(request, _CHUNK):
                     received += len(chunk)
                     if received > slot.length:
                         break
@@ -199,6 +199,63 @@ class PresignedStorage:
         etag = f'"{digest.hexdigest()}"'
         self._objects[key] = StoredObject(key, received, etag, target)
         return web.Response(status=200, headers={"ETag": etag}), received
+
+    async def handle_get(self, request: web.Request) -> web.StreamResponse:
+        key = request.match_info["key"]
+        path = request.rel_url.raw_path
+        refusal = self._check_signature(request, "GET")
+        if refusal is not None:
+            return refusal
+        prefix, _, name = key.partition("/")
+        exposed = self._exposed.get(prefix)
+        target = exposed[0](name) if exposed is not None and name else None
+        try:
+            size = target.stat().st_size if target is not None else None
+        except FileNotFoundError:
+            size = None
+        if target is None or size is None:
+            return s3_error(404, "NoSuchKey", "The specified key does not exist.", path)
+        assert exposed is not None
+        headers = {"Content-Type": "application/octet-stream", "ETag": f'"{name}"'}
+        return await send_file(
+            request,
+            target,
+            size,
+            headers,
+            honour_range=exposed[1],
+            on_bytes=self._stats.add_bytes_served,
+        )
+
+    def _check_signature(self, request: web.Request, method: str) -> web.Response | None:
+        """The S3 error for a request whose query signature does not hold, in S3's order."""
+        path = request.rel_url.raw_path
+        if "Authorization" in request.headers:
+            return s3_error(
+                400,
+                "InvalidArgument",
+                "Only one auth mechanism allowed; only the X-Amz-Signature query "
+                "parameter or the Authorization header should be specified",
+                path,
+            )
+        expiry = request.query.get("X-Amz-Expires", "")
+        signature = request.query.get("X-Amz-Signature", "")
+        if not expiry or not signature:
+            return s3_error(
+                403,
+                "AccessDenied",
+                "Query-string authentication requires X-Amz-Expires and X-Amz-Signature",
+                path,
+            )
+        if not hmac.compare_digest(signature, self._sign(method, path, expiry)):
+            return s3_error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+                path,
+            )
+        if time.time() > float(expiry):
+            return s3_error(403, "AccessDenied", "Request has expired", path)
+        return None
 
     def _sign(self, method: str, path: str, expiry: str) -> str:
         message = f"{method}\n{path}\n{expiry}".encode()

@@ -337,3 +337,20 @@ async def test_files_persist_across_emulator_restart_on_same_data_dir(tmp_path, 
             await api.ok("POST", "files", data=form("new.csv", b"n"))
             page = await api.ok("GET", "files/metadata", params={"limit": "1"})
     assert page["data"][0]["file_id"] == "new.csv"
+
+
+async def test_max_page_size_caps_cursor_pages(make_emu, open_api):
+    emu = make_emu(max_page_size=2)
+    async with open_api(emu) as api:
+        for name in ("a", "b", "c", "d", "e"):
+            await api.ok("POST", "files", data=form(f"{name}.csv", b"x"))
+        names, params, pages = [], {"limit": "100"}, 0
+        while True:
+            page = await api.ok("GET", "files/metadata", params=params)
+            pages += 1
+            names += [f["file_id"] for f in page["data"]]
+            if not page["has_more"]:
+                break
+            params = {"limit": "100", "after": page["next_cursor"]}
+    assert pages == 3
+    assert names == ["e.csv", "d.csv", "c.csv", "b.csv", "a.csv"]

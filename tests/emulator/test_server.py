@@ -66,6 +66,7 @@ async def test_stats_count_routes_and_reset(emu, open_api):
         "max_puts_in_flight": 0,
         "bytes_received": 0,
         "bytes_served": 0,
+        "rate_limited": 0,
     }
 
 
@@ -104,3 +105,29 @@ def test_serve_prints_the_endpoint_and_stops_on_ctrl_c(tmp_path):
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
         proc.stdout.close()
+
+
+async def test_orphans_are_the_uploads_left_in_progress(emu, open_api):
+    async with open_api() as api:
+        await api.upload("done.csv", b"done")
+        aborted = await api.initiate("aborted.csv", 5)
+        await api.ok("POST", f"files/uploads/{aborted['upload_id']}/abort")
+        left = await api.initiate("left.csv", 5)
+    assert [view.upload_id for view in emu.orphans()] == [left["upload_id"]]
+    assert emu.orphans()[0].filename == "left.csv"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_page_size": 0},
+        {"latency": -1},
+        {"put_bandwidth": 0},
+        {"link_bandwidth": -5},
+        {"rate_limit_per_minute": 0},
+        {"faults": ["route=initiate,action=wrong_etag"]},
+    ],
+)
+def test_bad_new_options_fail_at_construction(options):
+    with pytest.raises(ValueError):
+        ATAIEmulator(**options)

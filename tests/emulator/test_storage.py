@@ -159,3 +159,16 @@ async def test_url_expires_at_matches_url_lifetime(make_emu, open_api):
         init = await api.initiate("lifetime.csv", 10)
     expires = calendar.timegm(time.strptime(init["parts"][0]["expires_at"], "%Y-%m-%dT%H:%M:%SZ"))
     assert abs(expires - (time.time() + 120)) < 5
+
+
+async def test_parts_urls_honours_a_short_url_lifetime(make_emu, open_api):
+    emu = make_emu(url_lifetime=0.2)
+    async with open_api(emu) as api:
+        init = await api.initiate("short.csv", 10)
+        fresh = await api.ok(
+            "POST", f"files/uploads/{init['upload_id']}/parts/urls", json={"part_numbers": [1]}
+        )
+        await asyncio.sleep(0.25)
+        assert (await api.put(fresh["parts"][0]["url"], b"x" * 10)).status == 403
+    expiry = float(URL(fresh["parts"][0]["url"]).query["X-Amz-Expires"])
+    assert expiry - time.time() < 0

@@ -1,0 +1,316 @@
+"""Fault injection: what may go wrong (:class:`Fault`) and when it does (:class:`FaultInjector`).
+
+This module decides *which* fault fires for a request; :mod:`.injection` makes it happen.
+Decisions use one seeded ``random.Random`` under a lock, so a test thread may add and
+clear faults while the server runs, and the same seed with the same sequence of requests
+gives the same failures.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, fields
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+API_JSON_ROUTES = frozenset(
+    {
+        "initiate",
+        "parts_urls",
+        "checkpoint",
+        "complete",
+        "metadata_list",
+        "metadata_get",
+        "delete",
+        "info",
+        "simple_upload",
+        "base64_upload",
+    }
+)
+"""API routes whose success body is JSON."""
+
+STORAGE_ROUTES = frozenset({"storage_put", "storage_get"})
+ROUTES = API_JSON_ROUTES | {"abort", "download"} | STORAGE_ROUTES
+"""Route names, as counted in ``EmulatorStats.requests_by_route``; ``"*"`` means all."""
+
+ANY_ROUTE = "*"
+
+_EVERYWHERE = ROUTES
+ACTION_ROUTES: dict[str, frozenset[str]] = {
+    "status": _EVERYWHERE,
+    "reset": _EVERYWHERE,
+    "slow": _EVERYWHERE,
+    "latency": _EVERYWHERE,
+    "malformed_json": API_JSON_ROUTES,
+    "truncated_json": API_JSON_ROUTES,
+    "wrong_etag": frozenset({"storage_put"}),
+    "expire_url": STORAGE_ROUTES,
+}
+"""Each action and the routes it can apply to."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way for the emulator to misbehave, and when.
+
+    Actions:
+
+    - ``status``: answer ``status`` (default 503) with an error body: the ``{"errors": [...]}``
+      envelope on API routes, S3 XML on storage; ``retry_after`` (seconds, or an HTTP date
+      string) adds a ``Retry-After`` header; ``body`` replaces the body (e.g. an HTML page
+      from a proxy). The handler does not run.
+    - ``reset``: a request with a body has half of it read, then the TCP connection is
+      reset (the handler does not run); a request without a body is handled and its
+      response is cut after half its body (side effects happened, the client cannot know).
+    - ``slow``: a storage PUT receives its body over ``delay`` seconds; every other route
+      sends its response body over ``delay`` seconds.
+    - ``latency``: sleep ``delay`` seconds, then handle normally.
+    - ``malformed_json`` / ``truncated_json`` (JSON API routes): the handler runs and its
+      status is kept; the body becomes non-JSON / the first half of the real JSON.
+    - ``wrong_etag`` (``storage_put``): the part is stored, the ``ETag`` answered is not
+      the MD5 of what was received.
+    - ``expire_url`` (``storage_put``, ``storage_get``): 403 ``AccessDenied`` /
+      ``Request has expired`` although the URL is valid.
+
+    Triggering: by default every matching request. ``times=N``: the next N matching
+    requests. ``nth=K``: only the K-th matching request (1-based). ``probability=p``: each
+    matching request with the seeded RNG; with ``times`` it fires at most N times.
+    ``route="*"`` matches every route the action applies to.
+    """
+
+    route: str
+    action: str = "status"
+    status: int = 503
+    retry_after: float | str | None = None
+    body: str | None = None
+    delay: float = 1.0
+    times: int | None = None
+    nth: int | None = None
+    probability: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTION_ROUTES:
+            raise ValueError(
+                f"unknown fault action {self.action!r}; one of {sorted(ACTION_ROUTES)}"
+            )
+        if self.route != ANY_ROUTE and self.route not in ROUTES:
+            raise ValueError(f"unknown route {self.route!r}; one of {sorted(ROUTES)} or '*'")
+        if self.route != ANY_ROUTE and self.route not in ACTION_ROUTES[self.action]:
+            raise ValueError(
+                f"action {self.action!r} does not apply to route {self.route!r}; it applies "
+                f"to {sorted(ACTION_ROUTES[self.action])}"
+            )
+        if not 400 <= self.status <= 599:
+            raise ValueError(f"status must be an HTTP error status (400-599), got {self.status}")
+        _check_retry_after(self.retry_after)
+        if not math.isfinite(self.delay) or self.delay < 0:
+            raise ValueError(f"delay must be a non-negative number of seconds, got {self.delay}")
+        if self.times is not None and self.times < 1:
+            raise ValueError(f"times must be at least 1, got {self.times}")
+        if self.nth is not None and self.nth < 1:
+            raise ValueError(f"nth is 1-based, got {self.nth}")
+        if self.probability is not None and not 0 < self.probability <= 1:
+            raise ValueError(f"probability must be in (0, 1], got {self.probability}")
+        if self.nth is not None and (self.times is not None or self.probability is not None):
+            raise ValueError("nth cannot be combined with times or probability")
+
+    def matches(self, route: str) -> bool:
+        if self.route == ANY_ROUTE:
+            return route in ACTION_ROUTES[self.action]
+        return route == self.route
+
+    @property
+    def retry_after_header(self) -> str | None:
+        """The ``Retry-After`` value: whole seconds as an integer, or the date string."""
+        if self.retry_after is None or isinstance(self.retry_after, str):
+            return self.retry_after
+        value = float(self.retry_after)
+        return str(int(value)) if value.is_integer() else str(value)
+
+
+def _check_retry_after(value: float | str | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, str):
+        if value.strip().isdigit():
+            return
+        try:
+            parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"retry_after must be seconds or an HTTP date such as "
+                f"'Wed, 21 Oct 2015 07:28:00 GMT', got {value!r}"
+            ) from None
+        return
+    if isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"retry_after must be a non-negative number of seconds, got {value!r}")
+
+
+# -- command-line syntax ---------------------------------------------------------------
+_INT_FIELDS = {"status", "times", "nth"}
+_FLOAT_FIELDS = {"delay", "probability"}
+_FIELD_NAMES = [f.name for f in fields(Fault)]
+
+
+def parse_fault(text: str) -> Fault:
+    """A :class:`Fault` from ``key=value`` pairs separated by commas.
+
+    Keys are the field names, e.g. ``"route=storage_put,action=status,status=503,
+    probability=0.1,retry_after=1"``. ``retry_after`` may be an HTTP date: its commas
+    are kept (a piece without ``=`` continues the previous value).
+    """
+    pairs: dict[str, str] = {}
+    last: str | None = None
+    for piece in text.split(","):
+        key, eq, value = piece.partition("=")
+        if not eq:
+            if last is None or not piece.strip():
+                raise ValueError(f"fault {text!r}: expected key=value, got {piece.strip()!r}")
+            pairs[last] += "," + piece
+            continue
+        key = key.strip()
+        if key not in _FIELD_NAMES:
+            raise ValueError(f"fault {text!r}: unknown key {key!r}; keys are {_FIELD_NAMES}")
+        if key in pairs:
+            raise ValueError(f"fault {text!r}: {key!r} given twice")
+        pairs[key] = value
+        last = key
+    if "route" not in pairs:
+        raise ValueError(f"fault {text!r}: 'route' is required, e.g. route=storage_put")
+    values: dict[str, Any] = {}
+    for key, raw in pairs.items():
+        raw = raw.strip()
+        try:
+            if key in _INT_FIELDS:
+                values[key] = int(raw)
+            elif key in _FLOAT_FIELDS:
+                values[key] = float(raw)
+            elif key == "retry_after":
+                values[key] = _number_or_text(raw)
+            else:
+                values[key] = raw
+        except ValueError:
+            raise ValueError(f"fault {text!r}: {key}={raw!r} is not a number") from None
+    return Fault(**values)
+
+
+def format_fault(fault: Fault) -> str:
+    """The :func:`parse_fault` text of ``fault`` (fields left at their default omitted)."""
+    default = {f.name: f.default for f in fields(Fault)}
+    parts = [f"route={fault.route}", f"action={fault.action}"]
+    for name in _FIELD_NAMES[2:]:
+        value = getattr(fault, name)
+        if value != default[name]:
+            parts.append(f"{name}={value}")
+    return ",".join(parts)
+
+
+def _number_or_text(raw: str) -> float | str:
+    try:
+        return float(raw)
+    except ValueError:
+        return raw
+
+
+# -- deciding ------------------------------------------------------------------------------
+class _Entry:
+    __slots__ = ("fault", "fired", "seen")
+
+    def __init__(self, fault: Fault) -> None:
+        self.fault = fault
+        self.seen = 0
+        self.fired = 0
+
+
+class FaultInjector:
+    """The faults of one emulator; thread-safe, so tests may change them while it serves.
+
+    Every matching fault counts the request (for ``nth``); the first one, in the order
+    added, that decides to fire is applied. Exhausted faults stay listed in :attr:`fired`.
+    """
+
+    def __init__(self, faults: tuple[Fault, ...] | list[Fault] = (), seed: int | None = 0) -> None:
+        self._lock = threading.Lock()
+        self._seed = seed
+        self._rng = random.Random(seed)
+        self._entries: list[_Entry] = []
+        for fault in faults:
+            self.add(fault)
+
+    def add(self, fault: Fault | None = None, /, **fields: Any) -> Fault:
+        """Add ``fault``, or one built from ``fields`` (``add(route="initiate", status=500)``)."""
+        if fault is None:
+            fault = Fault(**fields)
+        elif fields:
+            raise TypeError("pass either a Fault or its fields, not both")
+        if not isinstance(fault, Fault):
+            raise TypeError(f"expected a Fault, got {type(fault).__name__}")
+        with self._lock:
+            self._entries.append(_Entry(fault))
+        return fault
+
+    def clear(self) -> None:
+        """Remove every fault and forget what fired; the RNG restarts from the seed."""
+        with self._lock:
+            self._entries.clear()
+            self._rng = random.Random(self._seed)
+
+    @property
+    def faults(self) -> list[Fault]:
+        """Faults that may still fire, in the order added."""
+        with self._lock:
+            return [e.fault for e in self._entries if not _exhausted(e)]
+
+    @property
+    def fired(self) -> dict[Fault, int]:
+        """How many requests each fault was applied to (equal faults are summed)."""
+        counts: Counter[Fault] = Counter()
+        with self._lock:
+            for entry in self._entries:
+                counts[entry.fault] += entry.fired
+        return dict(counts)
+
+    @property
+    def total_fired(self) -> int:
+        with self._lock:
+            return sum(e.fired for e in self._entries)
+
+    def pick(self, route: str | None) -> Fault | None:
+        """The fault to apply to this request of ``route``, if any (server side)."""
+        if route is None:
+            return None
+        with self._lock:
+            chosen: _Entry | None = None
+            for entry in self._entries:
+                if not entry.fault.matches(route):
+                    continue
+                entry.seen += 1
+                if chosen is None and self._fires(entry):
+                    chosen = entry
+            if chosen is None:
+                return None
+            chosen.fired += 1
+            return chosen.fault
+
+    def _fires(self, entry: _Entry) -> bool:
+        fault = entry.fault
+        if fault.nth is not None:
+            return entry.seen == fault.nth
+        if fault.times is not None and entry.fired >= fault.times:
+            return False
+        if fault.probability is not None:
+            return self._rng.random() < fault.probability
+        return True
+
+    def __repr__(self) -> str:
+        return f"FaultInjector(faults={self.faults!r}, seed={self._seed!r})"
+
+
+def _exhausted(entry: _Entry) -> bool:
+    fault = entry.fault
+    if fault.nth is not None:
+        return entry.seen >= fault.nth
+    return fault.times is not None and entry.fired >= fault.times
