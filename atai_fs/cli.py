@@ -60,6 +60,38 @@ def _build_parser() -> argparse.ArgumentParser:
         default="none",
         help="whole-file checksum announced at initiate and checked at complete",
     )
+    serve.add_argument(
+        "--max-page-size", type=int, default=1000, help="cap on metadata page size (limit)"
+    )
+    network = serve.add_argument_group("network shaping (behave like a distant service)")
+    network.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    network.add_argument("--put-bandwidth", type=_size, help="bytes/s cap per part PUT (16MB)")
+    network.add_argument("--link-bandwidth", type=_size, help="bytes/s cap shared by all PUTs")
+    faults = serve.add_argument_group("faults (seeded, so failures reproduce)")
+    faults.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault, e.g. 'route=storage_put,action=status,status=503,"
+        "probability=0.1,retry_after=1' (repeatable)",
+    )
+    faults.add_argument("--seed", type=int, default=0, help="seed of probabilistic faults")
+    faults.add_argument(
+        "--rate-limit",
+        action="store_true",
+        help="enforce the documented 100 requests/min with bursts of 20/s (429 + Retry-After)",
+    )
+    faults.add_argument("--rate-limit-per-minute", type=int, default=100)
+    faults.add_argument("--rate-limit-burst-per-second", type=int, default=20)
+    faults.add_argument(
+        "--ignore-range", action="store_true", help="answer ranged downloads with 200 + all"
+    )
+    faults.add_argument(
+        "--redirect-downloads",
+        action="store_true",
+        help="redirect downloads to presigned storage URLs",
+    )
 
     demo = commands.add_parser(
         "demo",
@@ -77,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
     try:
         if args.command == "serve":
-            from .emulator import serve
+            from .emulator import parse_fault, serve
 
             serve(
                 host=args.host,
@@ -88,6 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 part_number_base=args.part_number_base,
                 url_lifetime=args.url_lifetime,
                 integrity_algorithm=args.integrity_algorithm,
+                max_page_size=args.max_page_size,
+                latency=args.latency,
+                put_bandwidth=args.put_bandwidth,
+                link_bandwidth=args.link_bandwidth,
+                faults=[parse_fault(spec) for spec in args.fault],
+                seed=args.seed,
+                rate_limit=args.rate_limit,
+                rate_limit_per_minute=args.rate_limit_per_minute,
+                rate_limit_burst_per_second=args.rate_limit_burst_per_second,
+                ignore_range=args.ignore_range,
+                redirect_downloads=args.redirect_downloads,
             )
         elif args.command == "demo":
             from .demo import run_demo

@@ -16,6 +16,8 @@ def test_serve_runs_a_usable_emulator(tmp_path):
             sys.executable, "-m", "atai_fs.cli", "serve",
             "--port", "0", "--data-dir", str(tmp_path), "--api-key", "cli-key",
             "--part-size", "64KiB", "--part-number-base", "0",
+            "--fault", "route=storage_put,action=status,status=503,nth=2",
+            "--latency", "0.001",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

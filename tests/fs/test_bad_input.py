@@ -12,6 +12,10 @@ from atai_fs import (
     FileTooLarge,
     InvalidRequest,
     NotFound,
+    ProtocolError,
+    RateLimited,
+    RequestFailed,
+    RetryPolicy,
 )
 
 
@@ -91,3 +95,68 @@ def test_completing_twice_is_a_conflict(fs):
     fs.pipe_file("other.txt", b"")  # the engine handles empty files; here we drive the API
     with pytest.raises(InvalidRequest):
         fs._run_on_loop(fs.api.complete(plan.upload_id, {part.number: '"bogus"'}))
+
+
+@pytest.fixture
+def impatient_fs(emulator):
+    return ATAIFileSystem(
+        api_key=emulator.api_key,
+        endpoint_url=emulator.endpoint_url,
+        retry=RetryPolicy(attempts=2, base_delay=0),
+        skip_instance_cache=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "builtin", "cls"),
+    [
+        (401, PermissionError, AuthError),
+        (403, PermissionError, AuthError),
+        (404, FileNotFoundError, NotFound),
+        (409, FileExistsError, Conflict),
+        (413, ValueError, FileTooLarge),
+        (429, OSError, RateLimited),
+        (500, OSError, RequestFailed),
+        (418, OSError, RequestFailed),
+    ],
+)
+def test_server_statuses_map_to_builtin_exceptions(impatient_fs, emulator, status, builtin, cls):
+    emulator.faults.add(route="initiate", status=status, times=5)
+    with pytest.raises(builtin) as info:
+        impatient_fs.pipe_file("x.bin", b"data")
+    assert isinstance(info.value, cls)
+    assert info.value.status == status
+    message = str(info.value)
+    assert f"HTTP {status}" in message
+    assert "initiating the upload of atai://x.bin" in message
+    assert emulator.api_key not in message
+
+
+def test_error_names_the_code_and_message_from_the_envelope(impatient_fs, emulator):
+    with pytest.raises(InvalidRequest) as info:
+        impatient_fs._run_on_loop(impatient_fs.api.initiate("x.bin", "not a mime type", 5))
+    assert info.value.status == 400
+    assert info.value.code == "invalid_file_type"
+    assert "invalid_file_type" in str(info.value)
+
+
+def test_html_error_page_gives_a_clear_error(impatient_fs, emulator):
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    emulator.faults.add(route="initiate", status=502, body=page, times=5)
+    with pytest.raises(RequestFailed, match="HTTP 502.*Bad Gateway"):
+        impatient_fs.pipe_file("x.bin", b"data")
+
+
+def test_non_json_success_is_a_protocol_error(impatient_fs, emulator):
+    emulator.faults.add(route="initiate", action="malformed_json", times=5)
+    with pytest.raises(ProtocolError, match="expected JSON"):
+        impatient_fs.pipe_file("x.bin", b"data")
+    assert not impatient_fs.exists("x.bin")
+
+
+def test_transient_statuses_are_retried_transparently(fs, emulator):
+    emulator.faults.add(route="initiate", status=503, retry_after="0", times=1)
+    emulator.faults.add(route="storage_put", status=500, times=2)
+    emulator.faults.add(route="complete", status=429, retry_after="0", times=1)
+    fs.pipe_file("x.bin", b"survives")
+    assert fs.cat_file("x.bin") == b"survives"
