@@ -143,7 +143,7 @@ def test_error_names_the_code_and_message_from_the_envelope(impatient_fs, emulat
 def test_html_error_page_gives_a_clear_error(impatient_fs, emulator):
     page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
     emulator.faults.add(route="initiate", status=502, body=page, times=5)
-    with pytest.raises(RequestFailed, match="HTTP 502.*Bad Gateway"):
+    with pytest.raises(RequestFailed, match=r"HTTP 502.*Bad Gateway"):
         impatient_fs.pipe_file("x.bin", b"data")
 
 
