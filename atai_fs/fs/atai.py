@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from fsspec.asyn import _run_coros_in_chunks
+from fsspec.asyn import _run_coros_in_chunks, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from ..engine.sources import SpoolSource
@@ -375,3 +375,5 @@ class ATAIFileSystem(UploadFileSystem):
         name = self._strip_protocol(path)
         if (await self._tree()).get(name):
             raise OSError(errno.ENOTEMPTY, f"atai://{name} is not empty")
+
+    rmdir = sync_wrapper(_rmdir)  # fsspec mirrors only its own list of async methods
