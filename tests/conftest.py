@@ -16,6 +16,12 @@ from atai_fs.emulator import ATAIEmulator
 PART_SIZE = 64 * 1024
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Resume records go to a per-test cache directory, not the user's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def part_number_base() -> int:
     """The emulator's part numbering; tests parametrize it to cover 0- and 1-based APIs."""

@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ..checksums import crc32c_update
 from .config import API_PREFIX
 from .context import EmulatorContext, context_of
-from .crc32c import crc32c_update
 from .errors import ErrorDetail, bad_request, conflict, not_found
 from .params import is_int, name_problem, raise_if_any, read_json_object
 from .state import (

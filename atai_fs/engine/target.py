@@ -23,8 +23,12 @@ class UploadTarget(Protocol):
     #: A short, secret-free description used in errors and logs (e.g. ``atai://x.csv``).
     description: str
 
-    async def initiate(self, size: int) -> UploadPlan:
-        """Start an upload of ``size`` bytes and return the server's part plan."""
+    async def initiate(self, size: int, *, resume: bool | None = None) -> UploadPlan:
+        """Start an upload of ``size`` bytes and return the server's part plan.
+
+        ``resume`` overrides whether an in-progress upload of the same destination may
+        be resumed (``None``: the target's own setting).
+        """
         ...
 
     async def refresh_urls(self, plan: UploadPlan, numbers: Sequence[int]) -> list[PartSpec]:
@@ -42,8 +46,18 @@ class UploadTarget(Protocol):
         """Persist finished parts server-side so a later run can resume (may be a no-op)."""
         ...
 
-    async def complete(self, plan: UploadPlan, tokens: Mapping[int, str]) -> Mapping[str, Any]:
-        """Publish the file from the tokens of parts not yet checkpointed."""
+    async def complete(
+        self, plan: UploadPlan, tokens: Mapping[int, str], *, crc32c: int | None = None
+    ) -> Mapping[str, Any]:
+        """Publish the file from the tokens of parts not yet checkpointed.
+
+        ``crc32c`` is the whole file's CRC32C when the plan's ``integrity_algorithm``
+        asked for it (the target formats it as its API wants).
+        """
+        ...
+
+    async def is_published(self, plan: UploadPlan) -> bool:
+        """Whether this upload's file is already published (a lost complete answer)."""
         ...
 
     async def abort(self, plan: UploadPlan) -> None:

@@ -72,6 +72,7 @@ class ATAIFileSystem(UploadFileSystem):
 
     protocol = ("atai",)
     root_marker = ""
+    supports_resume = True
 
     def __init__(
         self,
@@ -119,10 +120,13 @@ class ATAIFileSystem(UploadFileSystem):
         *,
         file_type: str | None = None,
         content_type: str | None = None,
+        resume: bool = False,
         **_: Any,
     ) -> AtaiUploadTarget:
         self._require_key()
-        return AtaiUploadTarget(self.api, path, file_type=file_type or content_type)
+        return AtaiUploadTarget(
+            self.api, path, file_type=file_type or content_type, resume_if_started=resume
+        )
 
     # -- read side: listing -------------------------------------------------------------
 

@@ -16,11 +16,12 @@ from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from ..engine.body import DEFAULT_CHUNK_SIZE
+from ..engine.resume import LocalFileIdentity, ResumeJournal
 from ..engine.retry import RetryPolicy
 from ..engine.sources import BytesSource, FileSource
 from ..engine.target import UploadTarget
 from ..engine.uploader import TransferConfig, Uploader
-from ..errors import InvalidRequest
+from ..errors import Conflict, InvalidRequest
 from ..http import HttpClient
 from .file import UploadFile
 
@@ -41,10 +42,23 @@ class UploadFileSystem(AsyncFileSystem):
         Bytes read from a source and sent at a time within a part.
     ``retry``
         A :class:`~atai_fs.engine.retry.RetryPolicy` (or a dict of its fields).
+    ``checkpoint_parts``, ``checkpoint_seconds``
+        Batching of checkpoints of resumable uploads (default: an eighth of the parts,
+        at least 8, or every 10 s).
+    ``url_refresh_margin``
+        Seconds before expiry at which presigned URLs are refreshed (in batches).
+    ``verify_etag``
+        Compare MD5 ETags with the MD5 of the bytes sent; resend a part on mismatch.
+    ``resume_dir``
+        Where resumable ``put_file`` keeps its small records of which local file an
+        in-progress upload comes from (default ``~/.cache/atai_fs/uploads``).
     """
 
     #: Concrete subclasses set this in ``__init__``.
     http: HttpClient
+
+    #: Whether the target can resume an interrupted upload (``put_file(resume=True)``).
+    supports_resume: bool = False
 
     def __init__(
         self,
@@ -53,6 +67,11 @@ class UploadFileSystem(AsyncFileSystem):
         spool_threshold: int = 8 << 20,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         spool_dir: str | None = None,
+        resume_dir: str | None = None,
+        checkpoint_parts: int | None = None,
+        checkpoint_seconds: float = 10.0,
+        url_refresh_margin: float = 60.0,
+        verify_etag: bool = True,
         retry: RetryPolicy | dict[str, Any] | None = None,
         asynchronous: bool = False,
         loop: asyncio.AbstractEventLoop | None = None,
@@ -69,8 +88,13 @@ class UploadFileSystem(AsyncFileSystem):
             chunk_size=int(chunk_size),
             spool_threshold=int(spool_threshold),
             spool_dir=spool_dir,
+            checkpoint_parts=checkpoint_parts,
+            checkpoint_seconds=float(checkpoint_seconds),
+            url_refresh_margin=float(url_refresh_margin),
+            verify_etag=bool(verify_etag),
             retry=retry or RetryPolicy(),
         )
+        self._resume_journal = ResumeJournal(resume_dir)
         self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._limiters = weakref.WeakKeyDictionary()
 
@@ -95,15 +119,14 @@ class UploadFileSystem(AsyncFileSystem):
         target: UploadTarget,
         *,
         callback: Callback | None = None,
-        checkpoint: bool = False,
-        limiter: asyncio.Semaphore | None = None,
+        resumable: bool = False,
     ) -> Uploader:
         return Uploader(
             target,
-            limiter=limiter or self._part_limiter(),
+            limiter=self._part_limiter(),
             config=self.transfer,
             callback=callback,
-            checkpoint=checkpoint,
+            resumable=resumable,
         )
 
     def _write_name(self, path: str) -> str:
@@ -125,18 +148,54 @@ class UploadFileSystem(AsyncFileSystem):
         rpath: str,
         callback: Callback = DEFAULT_CALLBACK,
         mode: str = "overwrite",
+        resume: bool = True,
         **kwargs: Any,
     ) -> Any:
-        """Upload a local file, streaming parts straight from disk in parallel."""
+        """Upload a local file, streaming parts straight from disk in parallel.
+
+        With ``resume=True`` (the default where the API supports it) the upload is
+        resumable: finished parts are checkpointed, a failure leaves the upload in
+        progress (the error names it), and running the same ``put_file`` again sends
+        only the parts the server does not have, provided the local file is unchanged.
+        """
         name = self._write_name(rpath)
         await self._refuse_existing_if(mode, name)
-        target = self._make_target(name, **kwargs)
         source = FileSource(lpath)
         try:
-            result = await self._uploader(target, callback=callback).upload(source)
+            if resume and self.supports_resume:
+                result = await self._put_resumable(name, source, callback, kwargs)
+            else:
+                target = self._make_target(name, **kwargs)
+                result = await self._uploader(target, callback=callback).upload(source)
         finally:
             source.close()
         self.invalidate_cache(name)
+        return result
+
+    async def _put_resumable(
+        self, name: str, source: FileSource, callback: Callback, options: dict[str, Any]
+    ) -> Any:
+        identity = LocalFileIdentity.of(source.path)
+        destination = f"{self.protocol[0]}|{self.http.api_base}|{name}"
+        target = self._make_target(name, resume=True, **options)
+        uploader = self._uploader(target, callback=callback, resumable=True)
+        try:
+            plan = await uploader.initiate(source.size)
+        except Conflict:
+            # An upload of this name with another size or type is in progress: abandon
+            # ours if we started it, then start afresh.
+            await uploader.abandon(self._resume_journal.upload_id(destination))
+            plan = await uploader.initiate(source.size, resume=False)
+        if plan.is_resume and not self._resume_journal.matches(
+            destination, plan.upload_id, identity
+        ):
+            # Resuming would splice parts of another file (or another version) onto ours.
+            await uploader.abandon(plan.upload_id)
+            plan = await uploader.initiate(source.size, resume=False)
+        self._resume_journal.record(destination, plan.upload_id, identity)
+        await uploader.adopt(plan, source.size)
+        result = await uploader.send_and_finish(source)
+        self._resume_journal.forget(destination)
         return result
 
     async def _pipe_file(

@@ -12,10 +12,18 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from ..checksums import crc32c_base64
 from ..engine.body import PartBody
 from ..engine.plan import PartSpec, UploadPlan
 from ..engine.retry import parse_retry_after
-from ..errors import AtaiFsError, FileTooLarge, InvalidRequest, ProtocolError, error_for_status
+from ..errors import (
+    AtaiFsError,
+    FileTooLarge,
+    InvalidRequest,
+    NotFound,
+    ProtocolError,
+    error_for_status,
+)
 from ..http import HttpClient, HttpResponse
 from .presigned import put_part_presigned
 
@@ -342,10 +350,11 @@ class AtaiUploadTarget:
                 f"{MAX_FILE_SIZE} bytes (250 GB); split the data into several files"
             )
 
-    async def initiate(self, size: int) -> UploadPlan:
+    async def initiate(self, size: int, *, resume: bool | None = None) -> UploadPlan:
         self.check_size(size)
+        resume_if_started = self.resume_if_started if resume is None else resume
         return await self.api.initiate(
-            self.name, self.file_type, size, resume_if_started=self.resume_if_started
+            self.name, self.file_type, size, resume_if_started=resume_if_started
         )
 
     async def refresh_urls(self, plan: UploadPlan, numbers: Sequence[int]) -> list[PartSpec]:
@@ -357,8 +366,21 @@ class AtaiUploadTarget:
     async def checkpoint(self, plan: UploadPlan, tokens: Mapping[int, str]) -> None:
         await self.api.checkpoint(plan.upload_id, tokens)
 
-    async def complete(self, plan: UploadPlan, tokens: Mapping[int, str]) -> Mapping[str, Any]:
-        return await self.api.complete(plan.upload_id, tokens)
+    async def complete(
+        self, plan: UploadPlan, tokens: Mapping[int, str], *, crc32c: int | None = None
+    ) -> Mapping[str, Any]:
+        checksum = crc32c_base64(crc32c) if crc32c is not None else None
+        return await self.api.complete(plan.upload_id, tokens, integrity_checksum=checksum)
+
+    async def is_published(self, plan: UploadPlan) -> bool:
+        try:
+            metadata = await self.api.metadata(self.name)
+        except NotFound:
+            return False
+        uid = plan.details.get("file_uid")
+        return metadata.get("num_bytes") == plan.total_bytes and (
+            not uid or metadata.get("file_uid") == uid
+        )
 
     async def abort(self, plan: UploadPlan) -> None:
         await self.api.abort(plan.upload_id)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from atai_fs.emulator.crc32c import crc32c_base64, crc32c_update
+from atai_fs.checksums import crc32c_base64, crc32c_update
 
 PART = 64 * 1024
 

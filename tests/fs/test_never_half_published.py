@@ -88,10 +88,11 @@ def test_writing_less_than_the_announced_size_aborts(fs, emulator):
     assert "exact.bin" not in stored_names(emulator)
 
 
-@pytest.mark.parametrize("mode", ["unknown-size", "known-size", "put_file"])
+@pytest.mark.parametrize("mode", ["unknown-size", "known-size", "put_file-not-resumable"])
 def test_failed_part_aborts_the_upload(mode, tmp_path):
-    # URLs that expire a millisecond after issue: every PUT is refused, even after refresh.
-    with ATAIEmulator(part_size=PART_SIZE, url_lifetime=0.001) as emulator:
+    with ATAIEmulator(part_size=PART_SIZE) as emulator:
+        # Every PUT is refused as expired, even after the URL is refreshed.
+        emulator.faults.add(route="storage_put", action="expire_url")
         fs = ATAIFileSystem(
             api_key=emulator.api_key,
             endpoint_url=emulator.endpoint_url,
@@ -100,9 +101,9 @@ def test_failed_part_aborts_the_upload(mode, tmp_path):
         )
         data = os.urandom(3 * PART_SIZE)
         with pytest.raises(PermissionError, match="expired"):
-            if mode == "put_file":
+            if mode.startswith("put_file"):
                 (tmp_path / "src.bin").write_bytes(data)
-                fs.put_file(str(tmp_path / "src.bin"), "failing.bin")
+                fs.put_file(str(tmp_path / "src.bin"), "failing.bin", resume=False)
             else:
                 size = len(data) if mode == "known-size" else None
                 with fs.open("failing.bin", "wb", size=size) as f:
