@@ -1,0 +1,69 @@
+"""atai_fs, used the way its README shows."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from atai_fs import ATAIFileSystem
+
+from .measure import Outcome, Stopwatch
+from .sources import chunks, frame
+
+
+def _filesystem(params: dict[str, Any]) -> ATAIFileSystem:
+    return ATAIFileSystem(api_key=params["api_key"], endpoint_url=params["endpoint_url"])
+
+
+def put_file(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
+    """``fs.put_file(path, "atai://NAME")``."""
+    fs = _filesystem(params)
+    outcome = Outcome(bytes=os.path.getsize(params["path"]))
+    with stopwatch:
+        try:
+            fs.put_file(params["path"], f"atai://{params['name']}")
+        except Exception as exc:
+            outcome.failed(exc)
+    return outcome
+
+
+def put_many(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
+    """``fs.put(list_of_paths, "atai://DIR/")``: one call; a failure ends it."""
+    fs = _filesystem(params)
+    paths = params["paths"]
+    outcome = Outcome(bytes=sum(os.path.getsize(p) for p in paths))
+    with stopwatch:
+        try:
+            fs.put(paths, f"atai://{params['name']}/")
+        except Exception as exc:
+            outcome.failed(exc)
+    return outcome
+
+
+def stream(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
+    """``fs.open(..., "wb")`` (or with ``size=``) fed 1 MiB chunks from a generator."""
+    fs = _filesystem(params)
+    total = params["size"]
+    options = {"size": total} if params.get("known_size") else {}
+    outcome = Outcome(bytes=total)
+    with stopwatch:
+        try:
+            with fs.open(f"atai://{params['name']}", "wb", **options) as f:
+                for chunk in chunks(total):
+                    f.write(chunk)
+        except Exception as exc:
+            outcome.failed(exc)
+    return outcome
+
+
+def to_parquet(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
+    """``df.to_parquet("atai://NAME", storage_options=...)``, encoding included."""
+    df = frame(params["frame_bytes"])
+    storage_options = {"api_key": params["api_key"], "endpoint_url": params["endpoint_url"]}
+    outcome = Outcome()  # the size is only known to the emulator (bytes_received)
+    with stopwatch:
+        try:
+            df.to_parquet(f"atai://{params['name']}", storage_options=storage_options)
+        except Exception as exc:
+            outcome.failed(exc)
+    return outcome

@@ -1,0 +1,255 @@
+"""The six scenarios: inputs, emulator options, contenders, and how to compare them.
+
+Sizes are the full ones; ``scale`` (``--quick``, ``--scale``) multiplies data sizes,
+file counts and the large part sizes of ``large_parts`` (so the number of parts stays),
+never latency, bandwidth or rate limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .datafiles import random_file, small_files
+from .runner import Case
+
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+
+_FILE_COLUMNS = ("wall", "mbps", "cpu", "rss", "emu_cpu", "api", "puts", "inflight", "errors")
+_MEMORY_COLUMNS = ("rss", "wall", "mbps", "cpu", "api", "puts", "errors")
+_WAN = {"latency": 0.03, "put_bandwidth": 16e6, "link_bandwidth": 400e6}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A scenario ready to run: its data exists, its cases are fixed."""
+
+    title: str
+    emulators: dict[str, dict[str, Any]]
+    """Profile name -> :class:`~atai_fs.emulator.ATAIEmulator` keyword arguments."""
+    cases: tuple[Case, ...]
+    columns: tuple[str, ...]
+    ratio_metric: str
+    baselines: tuple[str, ...]
+    """Roles each case is compared with (one ratio column each)."""
+    notes: tuple[str, ...] = ()
+    settle_seconds: float = 0.0
+    """Pause before each run (lets a rate limiter's buckets refill between contenders)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    build: Callable[[Path, float], Plan]
+
+
+_LARGE_FLOOR = 24 * MiB
+"""Smallest "large" file at any scale: three 8 MiB parts, so parallelism still shows."""
+
+
+def _scaled(size: float, scale: float, floor: int = _LARGE_FLOOR) -> int:
+    return max(floor, int(size * scale))
+
+
+def _human(n: int) -> str:
+    if n % MiB == 0:
+        return f"{n // MiB} MiB"
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000} MB"
+    return f"{n / MiB:.1f} MiB"
+
+
+def _three_clients(path: Path, group: str = "") -> tuple[Case, ...]:
+    return (
+        Case(
+            "atai_fs fs.put_file",
+            "atai_put_file",
+            "atai",
+            {"path": str(path), "name": "bench/" + path.name},
+            group,
+        ),
+        Case(
+            "official upload(use_proxy=False)",
+            "official_upload",
+            "official",
+            {"path": str(path)},
+            group,
+        ),
+        Case(
+            "raw aiohttp ceiling",
+            "raw_put_file",
+            "raw",
+            {"path": str(path), "name": "raw/" + path.name},
+            group,
+        ),
+    )
+
+
+def large_put(workdir: Path, scale: float) -> Plan:
+    size = _scaled(GiB, scale)
+    path = random_file(workdir / "large.csv", size)
+    return Plan(
+        title=f"Large file put, loopback: {_human(size)} random, 8 MiB parts",
+        emulators={"main": {"part_size": 8 * MiB}},
+        cases=_three_clients(path),
+        columns=_FILE_COLUMNS,
+        ratio_metric="wall",
+        baselines=("official", "raw"),
+        notes=("source file in the page cache for every client after the first read",),
+    )
+
+
+def wan_put(workdir: Path, scale: float) -> Plan:
+    size = _scaled(256 * MiB, scale)
+    path = random_file(workdir / "wan.csv", size)
+    return Plan(
+        title=f"Large file put, simulated WAN: {_human(size)}, 8 MiB parts",
+        emulators={"main": {"part_size": 8 * MiB, **_WAN}},
+        cases=_three_clients(path),
+        columns=_FILE_COLUMNS,
+        ratio_metric="wall",
+        baselines=("official", "raw"),
+        notes=("emulator: 30 ms latency per request, 16 MB/s per PUT, 400 MB/s link",),
+    )
+
+
+def large_parts(workdir: Path, scale: float) -> Plan:
+    size = _scaled(GiB, scale)
+    path = random_file(workdir / "parts.csv", size)
+    part_sizes = (_scaled(64 * MiB, scale, floor=MiB), _scaled(400e6, scale, floor=MiB))
+    profiles = {f"{_human(part_size)} parts": part_size for part_size in part_sizes}
+    cases: list[Case] = []
+    for group in profiles:  # the emulator profile and the ratio group are the part size
+        atai, official, _ = _three_clients(path, group)
+        cases += [
+            Case(f"atai_fs fs.put_file, {group}", atai.kind, "atai", atai.params, group, group),
+            Case(f"official, {group}", official.kind, "official", official.params, group, group),
+        ]
+    return Plan(
+        title=f"Large parts: {_human(size)} with {' and '.join(profiles)} (peak RSS)",
+        emulators={group: {"part_size": part_size} for group, part_size in profiles.items()},
+        cases=tuple(cases),
+        columns=_MEMORY_COLUMNS,
+        ratio_metric="rss",
+        baselines=("official",),
+        notes=("ratio: peak RSS vs the official client at the same part size",),
+    )
+
+
+def dataframe(workdir: Path, scale: float) -> Plan:
+    frame_bytes = _scaled(256 * MiB, scale)
+    return Plan(
+        title=f"DataFrame write: parquet of ~{_human(frame_bytes)}, encoding included",
+        emulators={"main": {"part_size": 8 * MiB}},
+        cases=(
+            Case(
+                'atai_fs df.to_parquet("atai://...")',
+                "atai_parquet",
+                "atai",
+                {"frame_bytes": frame_bytes, "name": "bench/frame.parquet"},
+            ),
+            Case(
+                "official: to_parquet(local) + upload",
+                "official_parquet",
+                "official",
+                {"frame_bytes": frame_bytes, "path": str(workdir / "frame-parquet.csv")},
+            ),
+        ),
+        columns=_FILE_COLUMNS,
+        ratio_metric="wall",
+        baselines=("official",),
+        notes=(
+            "DataFrame built before the timer in both processes (4 random float64 columns)",
+            "official client refuses .parquet, so its local file is named frame-parquet.csv",
+        ),
+    )
+
+
+def small(workdir: Path, scale: float) -> Plan:
+    count = _scaled(500, scale, floor=40)
+    paths = small_files(workdir / "small", count, 64 * KiB)
+    return Plan(
+        title=f"Many small files: {count} x 64 KiB, 30 ms latency, rate limit 20 requests/s",
+        emulators={
+            "main": {
+                "latency": 0.03,
+                "rate_limit": True,
+                "rate_limit_burst_per_second": 20,
+                "rate_limit_per_minute": 100_000,
+            }
+        },
+        cases=(
+            Case(
+                'atai_fs fs.put(paths, "atai://small/")',
+                "atai_put_many",
+                "atai",
+                {"paths": paths, "name": "small"},
+            ),
+            Case(
+                "official upload() in a loop", "official_upload_many", "official", {"paths": paths}
+            ),
+        ),
+        columns=(
+            "wall",
+            "files_ok",
+            "files_per_s",
+            "api",
+            "r429",
+            "errors",
+            "orphans",
+            "cpu",
+            "rss",
+        ),
+        ratio_metric="files_per_s",
+        baselines=("official",),
+        notes=(
+            "rate limit: bursts of 20 requests/s; per-minute limit raised to 100000 (never binds)",
+            "errors: atai_fs put() stops at its first failure (1); official: one per file raising",
+            "files ok = uploads completed on the emulator; orphans = uploads left in progress",
+        ),
+        settle_seconds=1.5,
+    )
+
+
+def streaming(workdir: Path, scale: float) -> Plan:
+    size = _scaled(GiB, scale)
+    return Plan(
+        title=f"Streaming memory: {_human(size)} written 1 MiB at a time from a generator",
+        emulators={"main": {"part_size": 8 * MiB}},
+        cases=(
+            Case(
+                'fs.open(..., "wb")',
+                "atai_stream",
+                "open",
+                {"size": size, "name": "stream/unknown.bin"},
+            ),
+            Case(
+                'fs.open(..., "wb", size=N)',
+                "atai_stream",
+                "open_size",
+                {"size": size, "known_size": True, "name": "stream/known.bin"},
+            ),
+        ),
+        columns=_MEMORY_COLUMNS,
+        ratio_metric="rss",
+        baselines=("open",),
+        notes=("unknown size spools to a temporary file, then uploads at close",),
+    )
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("large_put", "1 GiB put over loopback: atai_fs vs official vs raw", large_put),
+        Scenario("wan_put", "256 MiB put with latency and bandwidth caps", wan_put),
+        Scenario("large_parts", "peak RSS with 64 MiB and 400 MB parts", large_parts),
+        Scenario(
+            "dataframe", "df.to_parquet into atai:// vs local file + official upload", dataframe
+        ),
+        Scenario("small_files", "500 x 64 KiB under a rate limit", small),
+        Scenario("streaming", "peak RSS of fs.open writes, unknown and known size", streaming),
+    )
+}
