@@ -6,6 +6,7 @@
     df.to_parquet("atai://training-data.parquet")   # key from ATAI_API_KEY
 """
 
+from .engine.ratelimit import RateLimit
 from .engine.retry import RetryPolicy
 from .errors import (
     AtaiFsError,
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidRequest",
     "NotFound",
     "ProtocolError",
+    "RateLimit",
     "RateLimited",
     "RequestFailed",
     "RetryPolicy",

@@ -18,8 +18,10 @@ PART_SIZE = 64 * 1024
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Resume records go to a per-test cache directory, not the user's home."""
+    """Resume records go to a per-test cache directory, not the user's home; the
+    emulator has no rate limit unless a test turns it on, so neither does the client."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("ATAI_RATE_LIMIT", "off")
 
 
 @pytest.fixture

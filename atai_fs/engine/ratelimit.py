@@ -35,6 +35,30 @@ class RateLimit:
     burst: int = 20
     per_minute: float | None = None
 
+    @classmethod
+    def parse(cls, text: str) -> RateLimit | None:
+        """Read ``"20/s"``, ``"20/s,100/min"``, ``"10/s,burst=5"`` or ``"off"`` (no pacing)."""
+        text = text.strip().lower()
+        if text in ("off", "none", "0", "false"):
+            return None
+        fields: dict[str, float] = {}
+        for item in filter(None, (piece.strip() for piece in text.split(","))):
+            try:
+                if item.startswith("burst="):
+                    fields["burst"] = int(item.removeprefix("burst="))
+                elif item.endswith("/s"):
+                    fields["per_second"] = float(item.removesuffix("/s"))
+                elif item.endswith("/min"):
+                    fields["per_minute"] = float(item.removesuffix("/min"))
+                else:
+                    raise ValueError(item)
+            except ValueError:
+                raise ValueError(
+                    f"cannot read rate limit {text!r}: use e.g. '20/s', '20/s,100/min', "
+                    "'10/s,burst=5' or 'off'"
+                ) from None
+        return cls(**fields)  # type: ignore[arg-type]
+
     def __post_init__(self) -> None:
         if self.per_second <= 0 or self.burst < 1:
             raise ValueError("RateLimit needs per_second > 0 and burst >= 1")
@@ -64,17 +88,22 @@ class RateLimiter:
     #: Lowest fraction of the configured rate that repeated 429s can push us to.
     MIN_FACTOR = 1 / 64
 
-    def __init__(self, limit: RateLimit | None = None) -> None:
-        self.limit = limit or RateLimit()
+    def __init__(self, limit: RateLimit | None) -> None:
+        """``limit=None`` disables pacing (429s are still retried with backoff)."""
+        self.limit = limit
         self._lock = threading.Lock()
-        self._cells = [_Cell(self.limit.per_second, self.limit.burst)]
-        if self.limit.per_minute is not None:
-            self._cells.append(_Cell(self.limit.per_minute / 60.0, self.limit.burst))
+        self._cells: list[_Cell] = []
+        if limit is not None:
+            self._cells.append(_Cell(limit.per_second, limit.burst))
+            if limit.per_minute is not None:
+                self._cells.append(_Cell(limit.per_minute / 60.0, limit.burst))
         self._factor = 1.0
         self.throttled = 0  # 429s reported, for observability
 
     def _reserve(self) -> float:
         """Book the next slot and return how long to wait for it."""
+        if not self._cells:
+            return 0.0
         with self._lock:
             now = time.monotonic()
             intervals = [cell.interval / self._factor for cell in self._cells]

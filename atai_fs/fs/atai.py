@@ -12,6 +12,7 @@ from typing import Any
 from fsspec.asyn import _run_coros_in_chunks, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
+from ..engine.ratelimit import RateLimit, RateLimiter
 from ..engine.sources import SpoolSource
 from ..errors import ConfigurationError, InvalidRequest, NotFound
 from ..http import HttpClient, HttpResponse, Timeouts, check_endpoint
@@ -34,6 +35,19 @@ _STATUS_EXPLANATIONS = {
     "FILE_STATUS_INGESTING": "the file is still being ingested",
     "FILE_STATUS_UNKNOWN": "the file's status is unknown to the service",
 }
+
+
+def _rate_limit(option: RateLimit | dict[str, Any] | str | bool | None) -> RateLimit | None:
+    """The pacing to use: the option, else ``ATAI_RATE_LIMIT``, else the API's burst."""
+    if option is None:
+        option = os.environ.get("ATAI_RATE_LIMIT") or RateLimit()
+    if option is False:
+        return None
+    if isinstance(option, str):
+        return RateLimit.parse(option)
+    if isinstance(option, dict):
+        return RateLimit(**option)
+    return option if isinstance(option, RateLimit) else RateLimit()
 
 
 def _file_entry(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,6 +76,12 @@ class ATAIFileSystem(UploadFileSystem):
         API base URL; defaults to ``ATAI_API_ENDPOINT``, then to the public service.
     max_concurrency:
         Part PUTs in flight at once across all uploads of this filesystem.
+    rate_limit:
+        Pace of control-plane calls shared by all uploads of this filesystem: a
+        :class:`~atai_fs.engine.ratelimit.RateLimit`, a dict of its fields, a string such
+        as ``"20/s,100/min"``, or ``"off"``/``False``; defaults to env ``ATAI_RATE_LIMIT``,
+        then 20/s with bursts of 20 (the API's documented burst).  429 answers slow it
+        down further.
     allow_http:
         Permit a plain ``http://`` endpoint on a non-loopback host (off by default, since
         the key would travel unencrypted).
@@ -84,6 +104,7 @@ class ATAIFileSystem(UploadFileSystem):
         verify_tls: bool = True,
         timeouts: Timeouts | None = None,
         list_page_size: int = DEFAULT_LIST_PAGE_SIZE,
+        rate_limit: RateLimit | dict[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(max_concurrency=max_concurrency, **kwargs)
@@ -100,7 +121,8 @@ class ATAIFileSystem(UploadFileSystem):
             timeouts=timeouts,
             verify_tls=verify_tls,
         )
-        self.api = AtaiApi(self.http)
+        self.rate_limiter = RateLimiter(_rate_limit(rate_limit))
+        self.api = AtaiApi(self.http, self.rate_limiter)
         weakref.finalize(self, self.http.close_all_sync)
 
     def __repr__(self) -> str:

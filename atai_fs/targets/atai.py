@@ -15,6 +15,7 @@ from urllib.parse import quote
 from ..checksums import crc32c_base64
 from ..engine.body import PartBody
 from ..engine.plan import PartSpec, UploadPlan
+from ..engine.ratelimit import RateLimit, RateLimiter
 from ..engine.retry import parse_retry_after
 from ..errors import (
     AtaiFsError,
@@ -108,10 +109,15 @@ def _part_spec(item: Any, what: str) -> PartSpec:
 
 
 class AtaiApi:
-    """Single-attempt calls to the Files API; callers wrap them in the retry policy."""
+    """Single-attempt calls to the Files API; callers wrap them in the retry policy.
 
-    def __init__(self, http: HttpClient) -> None:
+    Every call waits for the filesystem's :class:`RateLimiter` first and reports 429s
+    to it, so all uploads of a filesystem share one pace.
+    """
+
+    def __init__(self, http: HttpClient, limiter: RateLimiter | None = None) -> None:
         self.http = http
+        self.limiter = limiter or RateLimiter(RateLimit())
 
     async def call(
         self,
@@ -124,9 +130,13 @@ class AtaiApi:
         upload_id: str | None = None,
     ) -> HttpResponse:
         """Send one API request; raise the mapped error for any non-2xx answer."""
+        await self.limiter.acquire()
         response = await self.http.send(method, self.http.api_url(path), json=json, params=params)
         if 200 <= response.status < 300:
+            self.limiter.on_success()
             return response
+        if response.status == 429:
+            self.limiter.on_throttled()
         raise self.error(response, what, upload_id=upload_id)
 
     async def call_json(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
