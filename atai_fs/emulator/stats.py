@@ -19,6 +19,7 @@ class EmulatorStats:
     - ``bytes_received``: part bytes stored by storage PUTs; ``bytes_served``: download bytes
       sent, by the API or through a redirect to a presigned storage GET.
     - ``rate_limited``: requests answered 429 by the rate limiter.
+    - ``checksums_verified``: completes whose ``integrity_checksum`` was checked and matched.
     """
 
     def __init__(self) -> None:
@@ -31,6 +32,7 @@ class EmulatorStats:
         self._bytes_received = 0
         self._bytes_served = 0
         self._rate_limited = 0
+        self._checksums_verified = 0
 
     # -- writers (server side) ---------------------------------------------------------
     def count_request(self, route: str | None, *, api: bool) -> None:
@@ -60,6 +62,10 @@ class EmulatorStats:
     def count_rate_limited(self) -> None:
         with self._lock:
             self._rate_limited += 1
+
+    def count_checksum_verified(self) -> None:
+        with self._lock:
+            self._checksums_verified += 1
 
     # -- readers (any thread) ----------------------------------------------------------
     @property
@@ -103,6 +109,11 @@ class EmulatorStats:
         with self._lock:
             return self._rate_limited
 
+    @property
+    def checksums_verified(self) -> int:
+        with self._lock:
+            return self._checksums_verified
+
     def snapshot(self) -> dict[str, Any]:
         """All counters at one instant."""
         with self._lock:
@@ -115,6 +126,7 @@ class EmulatorStats:
                 "bytes_received": self._bytes_received,
                 "bytes_served": self._bytes_served,
                 "rate_limited": self._rate_limited,
+                "checksums_verified": self._checksums_verified,
             }
 
     def reset(self) -> None:
@@ -127,6 +139,7 @@ class EmulatorStats:
             self._bytes_received = 0
             self._bytes_served = 0
             self._rate_limited = 0
+            self._checksums_verified = 0
 
     def __repr__(self) -> str:
         return f"EmulatorStats({self.snapshot()})"

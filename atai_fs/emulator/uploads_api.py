@@ -150,6 +150,8 @@ async def complete(request: web.Request) -> web.Response:
     finally:
         upload.completing = False
     corrupt = expected_crc is not None and actual_crc != expected_crc
+    if expected_crc is not None and not corrupt:
+        ctx.stats.count_checksum_verified()
     ctx.files.register(
         file_id=upload.filename,
         file_uid=upload.file_uid,

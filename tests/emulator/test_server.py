@@ -67,6 +67,7 @@ async def test_stats_count_routes_and_reset(emu, open_api):
         "bytes_received": 0,
         "bytes_served": 0,
         "rate_limited": 0,
+        "checksums_verified": 0,
     }
 
 
