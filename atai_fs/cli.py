@@ -109,29 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
     try:
         if args.command == "serve":
-            from .emulator import parse_fault, serve
+            from .emulator import serve
 
-            serve(
-                host=args.host,
-                port=args.port,
-                data_dir=args.data_dir,
-                api_key=args.api_key,
-                part_size=args.part_size,
-                part_number_base=args.part_number_base,
-                url_lifetime=args.url_lifetime,
-                integrity_algorithm=args.integrity_algorithm,
-                max_page_size=args.max_page_size,
-                latency=args.latency,
-                put_bandwidth=args.put_bandwidth,
-                link_bandwidth=args.link_bandwidth,
-                faults=[parse_fault(spec) for spec in args.fault],
-                seed=args.seed,
-                rate_limit=args.rate_limit,
-                rate_limit_per_minute=args.rate_limit_per_minute,
-                rate_limit_burst_per_second=args.rate_limit_burst_per_second,
-                ignore_range=args.ignore_range,
-                redirect_downloads=args.redirect_downloads,
-            )
+            options = {k: v for k, v in vars(args).items() if k not in ("command", "debug")}
+            options["faults"] = options.pop("fault")  # parse_fault strings
+            serve(**options)
         elif args.command == "demo":
             from .demo import run_demo
 

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -222,56 +223,15 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
     data_dir: str | Path | None = None,
-    api_key: str = "test-key",
-    part_size: int | None = None,
-    part_number_base: int = 1,
-    url_lifetime: float = 3600.0,
-    integrity_algorithm: str = "none",
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-    simple_upload_limit: int = DEFAULT_SIMPLE_UPLOAD_LIMIT,
-    public_url: str | None = None,
-    *,
-    seed: int | None = 0,
-    faults: Iterable[Fault | str] = (),
-    rate_limit: bool = False,
-    rate_limit_per_minute: float = 100,
-    rate_limit_burst_per_second: float = 20,
-    latency: float = 0.0,
-    put_bandwidth: float | None = None,
-    link_bandwidth: float | None = None,
-    ignore_range: bool = False,
-    redirect_downloads: bool = False,
-    max_page_size: int = MAX_PAGE_SIZE,
+    **options: Any,
 ) -> None:
     """Serve in the foreground until Ctrl-C; prints one line with the endpoint URL.
 
-    Same options as :class:`ATAIEmulator`; ``data_dir=None`` uses a temporary directory
-    removed on exit. ``faults`` may be :func:`parse_fault` strings (command-line use).
+    ``options`` are those of :class:`ATAIEmulator`; ``data_dir=None`` uses a temporary
+    directory removed on exit. ``faults`` may be :func:`parse_fault` strings
+    (command-line use).
     """
-    emulator = ATAIEmulator(
-        data_dir=data_dir,
-        api_key=api_key,
-        part_size=part_size,
-        host=host,
-        port=port,
-        part_number_base=part_number_base,
-        url_lifetime=url_lifetime,
-        integrity_algorithm=integrity_algorithm,
-        max_file_size=max_file_size,
-        simple_upload_limit=simple_upload_limit,
-        public_url=public_url,
-        seed=seed,
-        faults=faults,
-        rate_limit=rate_limit,
-        rate_limit_per_minute=rate_limit_per_minute,
-        rate_limit_burst_per_second=rate_limit_burst_per_second,
-        latency=latency,
-        put_bandwidth=put_bandwidth,
-        link_bandwidth=link_bandwidth,
-        ignore_range=ignore_range,
-        redirect_downloads=redirect_downloads,
-        max_page_size=max_page_size,
-    ).start()
+    emulator = ATAIEmulator(data_dir=data_dir, host=host, port=port, **options).start()
     try:
         print(
             f"ATAI Files API emulator listening on {emulator.endpoint_url} "
