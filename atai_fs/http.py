@@ -291,6 +291,13 @@ class HttpClient:
             return
         raise RequestFailed(f"{method} {redact_url(url)}: more than {max_redirects} redirects")
 
+    async def read_body(self, response: aiohttp.ClientResponse) -> bytes:
+        """The whole body of a streamed response, transport errors made retryable."""
+        try:
+            return await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise self._transport_error(response.method, str(response.url), exc) from None
+
     async def iter_body(
         self, response: aiohttp.ClientResponse, chunk_size: int
     ) -> AsyncIterator[bytes]:

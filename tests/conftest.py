@@ -42,13 +42,19 @@ def emulator(
         yield emu
 
 
-@pytest.fixture
-def fs(emulator: ATAIEmulator) -> ATAIFileSystem:
+def make_fs(emulator: ATAIEmulator, **options) -> ATAIFileSystem:
+    """A fresh (uncached) filesystem on ``emulator`` with extra storage options."""
     return ATAIFileSystem(
         api_key=emulator.api_key,
         endpoint_url=emulator.endpoint_url,
         skip_instance_cache=True,
+        **options,
     )
+
+
+@pytest.fixture
+def fs(emulator: ATAIEmulator) -> ATAIFileSystem:
+    return make_fs(emulator)
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:

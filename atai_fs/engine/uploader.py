@@ -24,7 +24,14 @@ from typing import Any
 from fsspec.callbacks import Callback, NoOpCallback
 
 from ..checksums import crc32c_of_parts, crc32c_update, md5_of_etag
-from ..errors import AtaiFsError, Conflict, InvalidRequest, UploadFailed, UrlExpired
+from ..errors import (
+    AtaiFsError,
+    Conflict,
+    InvalidRequest,
+    ProtocolError,
+    UploadFailed,
+    UrlExpired,
+)
 from .body import DEFAULT_CHUNK_SIZE, PartBody
 from .plan import PartSpec, UploadPlan
 from .retry import RetryPolicy
@@ -192,9 +199,13 @@ class Uploader:
             attempts += 1
             try:
                 return await self.target.complete(plan, tokens, crc32c=crc32c)
-            except Conflict:
-                # A retried complete whose first attempt landed but whose answer was lost.
-                if attempts > 1 and await self.target.is_published(plan):
+            except (Conflict, ProtocolError) as exc:
+                # The complete landed but its answer was lost (a retry then sees 409) or
+                # garbled: the file is published if the server says so.
+                landed_before = isinstance(exc, Conflict) and attempts > 1
+                if (landed_before or isinstance(exc, ProtocolError)) and (
+                    await self.target.is_published(plan)
+                ):
                     return {"upload_id": plan.upload_id, "recovered": True}
                 raise
 

@@ -281,7 +281,7 @@ class ATAIFileSystem(UploadFileSystem):
             if resp.status not in (200, 206):
                 raise await self._download_error(name, resp)
             if resp.status == 206 or not ranged:
-                return await resp.read()
+                return await self.http.read_body(resp)
             # 200 to a ranged request: skip to ``first`` and stop at ``end`` while streaming.
             pieces, position = [], 0
             async for chunk in self.http.iter_body(resp, self.transfer.chunk_size):
@@ -296,7 +296,7 @@ class ATAIFileSystem(UploadFileSystem):
             return b"".join(pieces)
 
     async def _download_error(self, name: str, resp: Any) -> Exception:
-        response = HttpResponse(resp.status, resp.headers, await resp.read())
+        response = HttpResponse(resp.status, resp.headers, await self.http.read_body(resp))
         error = self.api.error(response, f"downloading atai://{name}")
         if resp.status == 400:
             reason = await self._why_not_downloadable(name)

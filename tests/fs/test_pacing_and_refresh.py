@@ -6,18 +6,9 @@ import os
 
 import pytest
 
-from atai_fs import ATAIFileSystem, RateLimit
+from atai_fs import RateLimit
 from atai_fs.emulator import ATAIEmulator
-from tests.conftest import PART_SIZE, download
-
-
-def make_fs(emulator: ATAIEmulator, **options) -> ATAIFileSystem:
-    return ATAIFileSystem(
-        api_key=emulator.api_key,
-        endpoint_url=emulator.endpoint_url,
-        skip_instance_cache=True,
-        **options,
-    )
+from tests.conftest import PART_SIZE, download, make_fs
 
 
 @pytest.fixture

@@ -11,18 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from fsspec.callbacks import Callback
 
-from atai_fs import ATAIFileSystem, InvalidRequest
+from atai_fs import InvalidRequest
 from atai_fs.emulator import ATAIEmulator
-from tests.conftest import PART_SIZE
-
-
-def make_fs(emulator: ATAIEmulator, **options) -> ATAIFileSystem:
-    return ATAIFileSystem(
-        api_key=emulator.api_key,
-        endpoint_url=emulator.endpoint_url,
-        skip_instance_cache=True,
-        **options,
-    )
+from tests.conftest import PART_SIZE, make_fs
 
 
 @pytest.fixture
