@@ -14,9 +14,10 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from ..engine.ratelimit import RateLimit, RateLimiter
 from ..engine.sources import SpoolSource
-from ..errors import ConfigurationError, InvalidRequest, NotFound
+from ..errors import ConfigurationError, InvalidRequest, NotFound, UrlExpired
 from ..http import HttpClient, HttpResponse, Timeouts, check_endpoint
 from ..targets.atai import DEFAULT_ENDPOINT, AtaiApi, AtaiUploadTarget
+from ..targets.presigned import is_expired_url
 from .base import UploadFileSystem
 from .listing import build_tree, directory_entry
 from .read_file import RangeReadFile
@@ -297,6 +298,13 @@ class ATAIFileSystem(UploadFileSystem):
 
     async def _download_error(self, name: str, resp: Any) -> Exception:
         response = HttpResponse(resp.status, resp.headers, await self.http.read_body(resp))
+        if not self.http.is_api_url(str(resp.url)) and is_expired_url(response):
+            # A redirect's presigned URL expired: a retry asks the API for a fresh one.
+            return UrlExpired(
+                f"downloading atai://{name}: the storage URL the API redirected to has "
+                f"expired (HTTP {resp.status}); retrying asks for a fresh one",
+                status=resp.status,
+            )
         error = self.api.error(response, f"downloading atai://{name}")
         if resp.status == 400:
             reason = await self._why_not_downloadable(name)

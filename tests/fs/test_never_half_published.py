@@ -9,6 +9,7 @@ import pytest
 
 from atai_fs import ATAIFileSystem, InvalidRequest, RetryPolicy
 from atai_fs.emulator import ATAIEmulator
+from benchmarks.faults import spool_files_open
 from tests.conftest import PART_SIZE, download, stored_names, wait_for
 
 
@@ -110,19 +111,6 @@ def test_failed_part_aborts_the_upload(mode, tmp_path):
                     f.write(data)
         assert only_upload(emulator).state == "aborted"
         assert "failing.bin" not in stored_names(emulator)
-
-
-def spool_files_open(directory) -> list[str]:
-    """Spool files of this process still open (unlinked temp files show as '(deleted)')."""
-    found = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(str(directory)):
-            found.append(target)
-    return found
 
 
 @pytest.mark.parametrize("outcome", ["success", "failure"])
