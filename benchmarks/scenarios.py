@@ -62,7 +62,20 @@ def _human(n: int) -> str:
     return f"{n / MiB:.1f} MiB"
 
 
-def _three_clients(path: Path, group: str = "") -> tuple[Case, ...]:
+def _three_clients(
+    path: Path, group: str = "", variants: dict[str, dict[str, Any]] | None = None
+) -> tuple[Case, ...]:
+    """atai_fs with defaults (and optional variants), the official client, the ceiling."""
+    extra = tuple(
+        Case(
+            f"atai_fs fs.put_file, {label}",
+            "atai_put_file",
+            "atai-variant",
+            {"path": str(path), "name": "variant/" + path.name, "options": options},
+            group,
+        )
+        for label, options in (variants or {}).items()
+    )
     return (
         Case(
             "atai_fs fs.put_file",
@@ -71,6 +84,7 @@ def _three_clients(path: Path, group: str = "") -> tuple[Case, ...]:
             {"path": str(path), "name": "bench/" + path.name},
             group,
         ),
+        *extra,
         Case(
             "official upload(use_proxy=False)",
             "official_upload",
@@ -94,7 +108,7 @@ def large_put(workdir: Path, scale: float) -> Plan:
     return Plan(
         title=f"Large file put, loopback: {_human(size)} random, 8 MiB parts",
         emulators={"main": {"part_size": 8 * MiB}},
-        cases=_three_clients(path),
+        cases=_three_clients(path, variants={"verify_etag=False": {"verify_etag": False}}),
         columns=_FILE_COLUMNS,
         ratio_metric="wall",
         baselines=("official", "raw"),
@@ -108,7 +122,7 @@ def wan_put(workdir: Path, scale: float) -> Plan:
     return Plan(
         title=f"Large file put, simulated WAN: {_human(size)}, 8 MiB parts",
         emulators={"main": {"part_size": 8 * MiB, **_WAN}},
-        cases=_three_clients(path),
+        cases=_three_clients(path, variants={"max_concurrency=16": {"max_concurrency": 16}}),
         columns=_FILE_COLUMNS,
         ratio_metric="wall",
         baselines=("official", "raw"),

@@ -12,7 +12,8 @@ from .sources import chunks, frame
 
 
 def _filesystem(params: dict[str, Any]) -> ATAIFileSystem:
-    return ATAIFileSystem(api_key=params["api_key"], endpoint_url=params["endpoint_url"])
+    options = params.get("options", {})
+    return ATAIFileSystem(api_key=params["api_key"], endpoint_url=params["endpoint_url"], **options)
 
 
 def put_file(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
