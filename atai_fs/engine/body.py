@@ -48,6 +48,19 @@ class PartBody(payload.Payload):
         self._chunk_size = chunk_size
         self._on_chunk = on_chunk
 
+    @property
+    def source(self) -> PartSource:
+        return self._source
+
+    @property
+    def offset(self) -> int:
+        """Where the part starts in its source (absolute file offset)."""
+        return self._offset
+
+    @property
+    def length(self) -> int:
+        return self._size
+
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         raise TypeError("a part body is binary and streamed; it has no text form")
 

@@ -168,6 +168,13 @@ class Uploader:
         if plan.bytes_already_uploaded:
             self._callback.relative_update(plan.bytes_already_uploaded)
 
+    def report_start(self, size: int) -> None:
+        """Progress for a file sent some other way (e.g. in one request)."""
+        self._callback.set_size(size)
+
+    def report_sent(self, size: int) -> None:
+        self._callback.relative_update(size)
+
     async def send_part(self, part: PartSpec, source: PartSource) -> None:
         """PUT one part (retrying transient failures) and record its token."""
         async with self._limiter:

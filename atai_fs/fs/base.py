@@ -18,7 +18,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from ..engine.body import DEFAULT_CHUNK_SIZE
 from ..engine.resume import LocalFileIdentity, ResumeJournal
 from ..engine.retry import RetryPolicy
-from ..engine.sources import BytesSource, FileSource
+from ..engine.sources import BytesSource, FileSource, PartSource
 from ..engine.target import UploadTarget
 from ..engine.uploader import TransferConfig, Uploader
 from ..errors import Conflict, InvalidRequest
@@ -162,11 +162,11 @@ class UploadFileSystem(AsyncFileSystem):
         await self._refuse_existing_if(mode, name)
         source = FileSource(lpath)
         try:
-            if resume and self.supports_resume:
+            uploader = self._uploader(self._make_target(name, **kwargs), callback=callback)
+            if resume and self.supports_resume and not self._fits_one_request(uploader, source):
                 result = await self._put_resumable(name, source, callback, kwargs)
             else:
-                target = self._make_target(name, **kwargs)
-                result = await self._uploader(target, callback=callback).upload(source)
+                result = await self._upload_whole(uploader, source)
         finally:
             source.close()
         self.invalidate_cache(name)
@@ -204,10 +204,19 @@ class UploadFileSystem(AsyncFileSystem):
         """Upload bytes held in memory (no copy)."""
         name = self._write_name(path)
         await self._refuse_existing_if(mode, name)
-        target = self._make_target(name, **kwargs)
-        result = await self._uploader(target).upload(BytesSource(value))
+        uploader = self._uploader(self._make_target(name, **kwargs))
+        result = await self._upload_whole(uploader, BytesSource(value))
         self.invalidate_cache(name)
         return result
+
+    async def _upload_whole(self, uploader: Uploader, source: PartSource) -> Any:
+        """Upload a source whose bytes are all available; protocols may pick a cheaper
+        route for small files (see :meth:`_fits_one_request`)."""
+        return await uploader.upload(source)
+
+    def _fits_one_request(self, uploader: Uploader, source: PartSource) -> bool:
+        """Whether ``source`` goes up in a single request (then never resumable)."""
+        return False
 
     async def _refuse_existing_if(self, mode: str, name: str) -> None:
         """fsspec's ``mode="create"``: refuse to replace an existing file."""

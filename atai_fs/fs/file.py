@@ -211,11 +211,11 @@ class UploadFile(AbstractBufferedFile):
         self._parts_sent = True
 
     async def _upload_spool(self, spool: SpoolSource) -> Any:
-        if not self.autocommit:
+        if not self.autocommit:  # a transaction publishes at commit: parts now, complete later
             await self._uploader.start(spool.size)
             await self._uploader.send_all(spool)
             return None
-        return await self._uploader.upload(spool)
+        return await self.fs._upload_whole(self._uploader, spool)
 
     def commit(self) -> None:
         """Publish the file (called at close, or at the end of an fsspec transaction)."""

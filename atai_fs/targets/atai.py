@@ -12,11 +12,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
+
 from ..checksums import crc32c_base64
 from ..engine.body import PartBody
 from ..engine.plan import PartSpec, UploadPlan
 from ..engine.ratelimit import RateLimit, RateLimiter
 from ..engine.retry import parse_retry_after
+from ..engine.sources import PartSource
 from ..errors import (
     AtaiFsError,
     FileTooLarge,
@@ -40,6 +43,12 @@ DEFAULT_ENDPOINT = "https://api.u1.archetypeai.app/v0.5"
 
 #: Direct-to-cloud uploads accept files up to 250 GB (spec section 7).
 MAX_FILE_SIZE = 250 * 10**9
+
+#: ``POST /files`` (one request, no part plan) accepts these types up to 512 MB.
+SIMPLE_UPLOAD_TYPES = frozenset(
+    {"image/jpeg", "image/png", "video/mp4", "text/plain", "text/csv", "application/json"}
+)
+SIMPLE_UPLOAD_LIMIT = 512 * 10**6
 
 _EXTRA_TYPES = {
     ".parquet": "application/x-parquet",
@@ -127,11 +136,14 @@ class AtaiApi:
         what: str,
         json: Any = None,
         params: Mapping[str, str] | None = None,
+        data: Any = None,
         upload_id: str | None = None,
     ) -> HttpResponse:
         """Send one API request; raise the mapped error for any non-2xx answer."""
         await self.limiter.acquire()
-        response = await self.http.send(method, self.http.api_url(path), json=json, params=params)
+        response = await self.http.send(
+            method, self.http.api_url(path), json=json, params=params, data=data
+        )
         if 200 <= response.status < 300:
             self.limiter.on_success()
             return response
@@ -239,6 +251,22 @@ class AtaiApi:
             json={},
             upload_id=upload_id,
         )
+
+    async def simple_upload(
+        self, name: str, file_type: str, source: PartSource, *, chunk_size: int
+    ) -> Mapping[str, Any]:
+        """``POST /files``: the whole file in one multipart request, streamed from
+        ``source`` with an exact ``Content-Length``; the server stores it atomically."""
+        writer = aiohttp.MultipartWriter("form-data")
+        part = writer.append_payload(
+            PartBody(source, 0, source.size, chunk_size=chunk_size, content_type=file_type)
+        )
+        part.set_content_disposition("form-data", name="file", filename=name)
+        what = f"uploading atai://{name}"
+        data = await self.call_json("POST", "files", what=what, data=writer)
+        if not isinstance(data, Mapping) or data.get("is_valid") is False:
+            raise ProtocolError(f"{what}: the server did not confirm the upload ({data!r:.200})")
+        return data
 
     # -- files plane -------------------------------------------------------------------
 
@@ -349,6 +377,16 @@ class AtaiUploadTarget:
         self.file_type = file_type or guess_file_type(name)
         self.resume_if_started = resume_if_started
         self.description = f"atai://{name}"
+
+    def fits_one_request(self, size: int, limit: int) -> bool:
+        """Whether ``POST /files`` can take this file: small, of a type it accepts, and
+        named without ``/`` (the multipart filename is a base name, so pseudo-directory
+        names only survive the direct-to-cloud route)."""
+        return (
+            size <= min(limit, SIMPLE_UPLOAD_LIMIT)
+            and self.file_type in SIMPLE_UPLOAD_TYPES
+            and "/" not in self.name
+        )
 
     def check_size(self, size: int) -> None:
         """Refuse sizes the API cannot take, before any request."""
