@@ -197,10 +197,10 @@ def small(workdir: Path, scale: float) -> Plan:
         },
         cases=(
             Case(
-                'atai_fs fs.put(paths, "atai://small/")',
+                'atai_fs fs.put(paths, "atai://")',
                 "atai_put_many",
                 "atai",
-                {"paths": paths, "name": "small"},
+                {"paths": paths, "name": ""},
             ),
             Case(
                 "official upload() in a loop", "official_upload_many", "official", {"paths": paths}
@@ -222,7 +222,8 @@ def small(workdir: Path, scale: float) -> Plan:
         notes=(
             "rate limit: bursts of 20 requests/s; per-minute limit raised to 100000 (never binds)",
             "errors: atai_fs put() stops at its first failure (1); official: one per file raising",
-            "files ok = uploads completed on the emulator; orphans = uploads left in progress",
+            "files ok = files stored on the emulator; orphans = uploads left in progress",
+            "both clients write the same names at the root (the official client has no prefix)",
         ),
         settle_seconds=1.5,
     )

@@ -71,6 +71,7 @@ async def _multipart_upload(request: web.Request, *, decode_base64: bool) -> web
             num_bytes=size,
             file_attributes={"metadata_status": "not_extracted"},
         )
+        ctx.stats.count_file_published()
     finally:
         tmp.unlink(missing_ok=True)
     return web.json_response(

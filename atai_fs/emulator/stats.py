@@ -20,6 +20,7 @@ class EmulatorStats:
       sent, by the API or through a redirect to a presigned storage GET.
     - ``rate_limited``: requests answered 429 by the rate limiter.
     - ``checksums_verified``: completes whose ``integrity_checksum`` was checked and matched.
+    - ``files_published``: files registered (by a complete or a simple upload).
     """
 
     def __init__(self) -> None:
@@ -33,6 +34,7 @@ class EmulatorStats:
         self._bytes_served = 0
         self._rate_limited = 0
         self._checksums_verified = 0
+        self._files_published = 0
 
     # -- writers (server side) ---------------------------------------------------------
     def count_request(self, route: str | None, *, api: bool) -> None:
@@ -66,6 +68,10 @@ class EmulatorStats:
     def count_checksum_verified(self) -> None:
         with self._lock:
             self._checksums_verified += 1
+
+    def count_file_published(self) -> None:
+        with self._lock:
+            self._files_published += 1
 
     # -- readers (any thread) ----------------------------------------------------------
     @property
@@ -114,6 +120,11 @@ class EmulatorStats:
         with self._lock:
             return self._checksums_verified
 
+    @property
+    def files_published(self) -> int:
+        with self._lock:
+            return self._files_published
+
     def snapshot(self) -> dict[str, Any]:
         """All counters at one instant."""
         with self._lock:
@@ -127,6 +138,7 @@ class EmulatorStats:
                 "bytes_served": self._bytes_served,
                 "rate_limited": self._rate_limited,
                 "checksums_verified": self._checksums_verified,
+                "files_published": self._files_published,
             }
 
     def reset(self) -> None:
@@ -140,6 +152,7 @@ class EmulatorStats:
             self._bytes_served = 0
             self._rate_limited = 0
             self._checksums_verified = 0
+            self._files_published = 0
 
     def __repr__(self) -> str:
         return f"EmulatorStats({self.snapshot()})"

@@ -163,6 +163,7 @@ async def complete(request: web.Request) -> web.Response:
     )
     ctx.uploads.set_state(upload, COMPLETED)
     ctx.storage.release(upload.storage_key())
+    ctx.stats.count_file_published()
     if corrupt:
         raise bad_request(
             "checksum_mismatch",

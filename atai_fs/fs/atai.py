@@ -134,6 +134,14 @@ class ATAIFileSystem(UploadFileSystem):
         self.api = AtaiApi(self.http, self.rate_limiter)
         weakref.finalize(self, self.http.close_all_sync)
 
+    @classmethod
+    def _strip_protocol(cls, path: Any) -> Any:
+        """``atai://NAME`` -> ``NAME``; leading slashes are not part of a name (fsspec's
+        ``put(..., "atai://")`` joins names onto the root as ``/NAME``)."""
+        if isinstance(path, list):
+            return [cls._strip_protocol(p) for p in path]
+        return super()._strip_protocol(path).lstrip("/")
+
     def __repr__(self) -> str:
         key = "set" if self.api_key else "missing"
         return f"ATAIFileSystem(endpoint_url={self.endpoint_url!r}, api_key=<{key}>)"

@@ -7,6 +7,7 @@ envelopes, its limits and its part plans; the engine knows nothing of them.
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -49,6 +50,9 @@ SIMPLE_UPLOAD_TYPES = frozenset(
     {"image/jpeg", "image/png", "video/mp4", "text/plain", "text/csv", "application/json"}
 )
 SIMPLE_UPLOAD_LIMIT = 512 * 10**6
+
+#: Names a multipart ``filename`` carries unambiguously (no path, quoting or encoding).
+_PLAIN_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+=,@()-]{0,254}")
 
 _EXTRA_TYPES = {
     ".parquet": "application/x-parquet",
@@ -261,7 +265,8 @@ class AtaiApi:
         part = writer.append_payload(
             PartBody(source, 0, source.size, chunk_size=chunk_size, content_type=file_type)
         )
-        part.set_content_disposition("form-data", name="file", filename=name)
+        # Unquoted: the filename becomes the file_id verbatim (no %-encoding of spaces).
+        part.set_content_disposition("form-data", quote_fields=False, name="file", filename=name)
         what = f"uploading atai://{name}"
         data = await self.call_json("POST", "files", what=what, data=writer)
         if not isinstance(data, Mapping) or data.get("is_valid") is False:
@@ -380,12 +385,13 @@ class AtaiUploadTarget:
 
     def fits_one_request(self, size: int, limit: int) -> bool:
         """Whether ``POST /files`` can take this file: small, of a type it accepts, and
-        named without ``/`` (the multipart filename is a base name, so pseudo-directory
-        names only survive the direct-to-cloud route)."""
+        with a plain name (a multipart filename is a base name that servers may sanitise,
+        so names with ``/``, quotes or non-ASCII keep the direct-to-cloud route, where
+        the name travels as JSON)."""
         return (
             size <= min(limit, SIMPLE_UPLOAD_LIMIT)
             and self.file_type in SIMPLE_UPLOAD_TYPES
-            and "/" not in self.name
+            and _PLAIN_FILENAME.fullmatch(self.name) is not None
         )
 
     def check_size(self, size: int) -> None:

@@ -29,13 +29,15 @@ def put_file(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
 
 
 def put_many(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
-    """``fs.put(list_of_paths, "atai://DIR/")``: one call; a failure ends it."""
+    """``fs.put(list_of_paths, "atai://DIR/")`` (the root when DIR is empty, where the
+    official client puts its files too): one call; a failure ends it."""
     fs = _filesystem(params)
     paths = params["paths"]
     outcome = Outcome(bytes=sum(os.path.getsize(p) for p in paths))
     with stopwatch:
         try:
-            fs.put(paths, f"atai://{params['name']}/")
+            prefix = f"{params['name']}/" if params["name"] else ""
+            fs.put(paths, f"atai://{prefix}")
         except Exception as exc:
             outcome.failed(exc)
     return outcome

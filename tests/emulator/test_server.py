@@ -68,6 +68,7 @@ async def test_stats_count_routes_and_reset(emu, open_api):
         "bytes_served": 0,
         "rate_limited": 0,
         "checksums_verified": 0,
+        "files_published": 0,
     }
 
 

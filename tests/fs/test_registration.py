@@ -42,6 +42,8 @@ def test_filesystem_class_and_protocol():
 def test_path_maps_to_api_file_name():
     assert ATAIFileSystem._strip_protocol("atai://runs/2026/x.parquet") == "runs/2026/x.parquet"
     assert ATAIFileSystem._strip_protocol("runs/x.csv") == "runs/x.csv"
+    assert ATAIFileSystem._strip_protocol("atai:///x.csv") == "x.csv"
+    assert ATAIFileSystem._strip_protocol("atai://") == ""
 
 
 def test_repr_never_shows_the_api_key(emulator):

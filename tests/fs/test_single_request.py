@@ -9,13 +9,14 @@ import pytest
 from tests.conftest import PART_SIZE, download, make_fs
 
 
-def test_a_small_csv_is_one_api_call(fs, emulator, tmp_path):
+@pytest.mark.parametrize("name", ["small.csv", "my data (v2).csv"])
+def test_a_small_csv_is_one_api_call(fs, emulator, tmp_path, name):
     local = tmp_path / "small.csv"
     local.write_bytes(b"a,b\n1,2\n" * 100)
-    fs.put_file(str(local), "small.csv")
+    fs.put_file(str(local), name)
     assert emulator.stats.requests_by_route == {"simple_upload": 1}
-    assert download(emulator, "small.csv") == local.read_bytes()
-    assert fs.info("small.csv")["file_type"] == "text/csv"
+    assert download(emulator, name) == local.read_bytes()
+    assert fs.info(name)["file_type"] == "text/csv"
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,7 @@ def test_a_small_csv_is_one_api_call(fs, emulator, tmp_path):
         ("big.csv", 9 << 20, "over single_request_limit"),
         ("data.parquet", 100, "a type POST /files does not accept"),
         ("dir/small.csv", 100, "a name with '/'"),
+        ("naïve.csv", 100, "a non-ASCII name"),
     ],
 )
 def test_other_files_take_the_direct_route(fs, emulator, name, size, reason):

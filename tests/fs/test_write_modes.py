@@ -144,6 +144,13 @@ def test_put_of_several_files_into_a_directory(fs, emulator, tmp_path):
         assert download(emulator, f"inbox/{name}") == data
 
 
+def test_put_of_several_files_into_the_root(fs, emulator, tmp_path):
+    for name in ("a.bin", "b.bin"):
+        (tmp_path / name).write_bytes(b"x")
+    fs.put([str(tmp_path / "a.bin"), str(tmp_path / "b.bin")], "atai://")
+    assert fs.ls("atai://", detail=False) == ["a.bin", "b.bin"]
+
+
 def test_known_size_parts_go_out_while_writing(fs, emulator):
     data = payload(6 * PART_SIZE)
     with fs.open("streamed.bin", "wb", size=len(data)) as f:
