@@ -1,4 +1,4 @@
-"""The ``atai-fs`` command: run the emulator, run the demo.
+"""The ``atai-fs`` command: file commands, the emulator, the demo.
 
 Exit codes: 0 success, 1 error (one line on stderr, no traceback unless ``--debug``),
 2 usage error (argparse's own).
@@ -11,7 +11,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .errors import AtaiFsError
+from ..errors import AtaiFsError
+from .commands import add_file_commands
 
 __all__ = ["main"]
 
@@ -36,6 +37,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_file_commands(commands)
 
     serve = commands.add_parser(
         "serve",
@@ -108,25 +110,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
     try:
+        if hasattr(args, "handler"):
+            return int(args.handler(args))
         if args.command == "serve":
-            from .emulator import serve
+            from ..emulator import serve
 
             options = {k: v for k, v in vars(args).items() if k not in ("command", "debug")}
             options["faults"] = options.pop("fault")  # parse_fault strings
             serve(**options)
         elif args.command == "demo":
-            from .demo import run_demo
+            from ..demo import run_demo
 
             run_demo(rows=args.rows)
         return 0
     except KeyboardInterrupt:
         return 130
-    except (AtaiFsError, OSError, ValueError, ImportError) as exc:
+    except Exception as exc:
         if args.debug:
             raise
-        print(f"atai-fs: error: {exc}", file=sys.stderr)
+        expected = isinstance(exc, (AtaiFsError, OSError, ValueError, ImportError))
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = "" if expected else f" ({type(exc).__name__}; run with --debug for details)"
+        print(f"atai-fs: error: {message}{hint}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m atai_fs.cli``: the same as the ``atai-fs`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
