@@ -32,8 +32,11 @@ API_JSON_ROUTES = frozenset(
 )
 """API routes whose success body is JSON."""
 
+FLOW_API_ROUTES = frozenset({"flow_test", "flow_status"})
+"""Routes of the flow-engine emulator (:mod:`atai_fs.emulator.flow`); JSON on success."""
+
 STORAGE_ROUTES = frozenset({"storage_put", "storage_get"})
-ROUTES = API_JSON_ROUTES | {"abort", "download"} | STORAGE_ROUTES
+ROUTES = API_JSON_ROUTES | FLOW_API_ROUTES | {"abort", "download"} | STORAGE_ROUTES
 """Route names, as counted in ``EmulatorStats.requests_by_route``; ``"*"`` means all."""
 
 ANY_ROUTE = "*"
@@ -44,8 +47,8 @@ ACTION_ROUTES: dict[str, frozenset[str]] = {
     "reset": _EVERYWHERE,
     "slow": _EVERYWHERE,
     "latency": _EVERYWHERE,
-    "malformed_json": API_JSON_ROUTES,
-    "truncated_json": API_JSON_ROUTES,
+    "malformed_json": API_JSON_ROUTES | FLOW_API_ROUTES,
+    "truncated_json": API_JSON_ROUTES | FLOW_API_ROUTES,
     "wrong_etag": frozenset({"storage_put"}),
     "expire_url": STORAGE_ROUTES,
 }

@@ -14,7 +14,8 @@ can use sub-second lifetimes); the signature is HMAC-SHA256 over ``"PUT\\n{path}
 with a per-emulator secret. Checks, in S3's order: an ``Authorization`` header (400, two
 auth mechanisms), signature (403 ``SignatureDoesNotMatch``), expiry (403 ``AccessDenied`` /
 ``Request has expired``), unknown or released key (404 ``NoSuchUpload``), missing length or
-chunked body (411 ``MissingContentLength``), length other than reserved (400).
+chunked body (411 ``MissingContentLength``), length other than reserved (400), or, for a
+key reserved with any length, over its maximum (400 ``EntityTooLarge``).
 
 The owner may also *expose* read-only objects under a key prefix (a resolver maps the
 rest of the key to a file) and *presign* GET URLs for them, signed the same way over
@@ -57,12 +58,16 @@ class StoredObject:
     etag: str
     """Quoted MD5 hex, exactly the ``ETag`` header sent to the client."""
     path: Path
+    content_type: str | None = None
+    """The ``Content-Type`` the PUT carried (unsigned, so any value is kept as sent)."""
 
 
 @dataclass(frozen=True)
 class _Slot:
-    length: int
+    length: int | None
+    """Exact length expected, or ``None`` for any length up to ``max_length``."""
     generation: int
+    max_length: int | None = None
 
 
 class PresignedStorage:
@@ -81,12 +86,14 @@ class PresignedStorage:
         self.root.mkdir(parents=True, exist_ok=True)
 
     # -- owner side ------------------------------------------------------------------
-    def reserve(self, key: str, length: int) -> None:
-        """Accept PUTs of exactly ``length`` bytes at ``key`` from now on."""
+    def reserve(self, key: str, length: int | None, *, max_length: int | None = None) -> None:
+        """Accept PUTs at ``key`` from now on: of exactly ``length`` bytes, or, with
+        ``length=None`` (a whole object of a size the owner does not know, as a plain S3
+        presigned PUT), of any length up to ``max_length`` (400 ``EntityTooLarge`` above)."""
         if not _KEY_RE.fullmatch(key) or ".." in key.split("/"):
             raise ValueError(f"invalid storage key {key!r}")
         self._generation += 1
-        self._slots[key] = _Slot(length, self._generation)
+        self._slots[key] = _Slot(length, self._generation, max_length)
 
     def release(self, prefix: str) -> None:
         """Forget ``prefix`` and every key under it, and delete their bytes."""
@@ -155,7 +162,15 @@ class PresignedStorage:
                 "You must provide the Content-Length HTTP header.",
                 path,
             ), None
-        if request.content_length != slot.length:
+        if slot.length is None:
+            if slot.max_length is not None and request.content_length > slot.max_length:
+                return s3_error(
+                    400,
+                    "EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size.",
+                    path,
+                ), None
+        elif request.content_length != slot.length:
             return s3_error(
                 400,
                 "InvalidRequest",
@@ -169,6 +184,8 @@ class PresignedStorage:
         self, request: web.Request, key: str, slot: _Slot, resource: str
     ) -> tuple[web.StreamResponse, int | None]:
         """Stream the body to a temp file, then move it in place: a part is whole or absent."""
+        expected = slot.length if slot.length is not None else request.content_length
+        assert expected is not None
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
@@ -178,11 +195,11 @@ class PresignedStorage:
             with open(tmp, "wb") as out:
                 async for chunk in iter_body(request, _CHUNK):
                     received += len(chunk)
-                    if received > slot.length:
+                    if received > expected:
                         break
                     digest.update(chunk)
                     out.write(chunk)
-            if received != slot.length:
+            if received != expected:
                 return s3_error(
                     400,
                     "IncompleteBody",
@@ -197,7 +214,8 @@ class PresignedStorage:
         finally:
             tmp.unlink(missing_ok=True)
         etag = f'"{digest.hexdigest()}"'
-        self._objects[key] = StoredObject(key, received, etag, target)
+        content_type = request.headers.get("Content-Type")
+        self._objects[key] = StoredObject(key, received, etag, target, content_type)
         return web.Response(status=200, headers={"ETag": etag}), received
 
     async def handle_get(self, request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,69 @@
+"""Configuration of one emulated flow controller and its object store."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..faults import Fault
+
+API_PREFIX = "/api/v1"
+"""Path prefix of the controller API; ``endpoint_url`` ends with it."""
+
+DEFAULT_URL_LIFETIME = 3600.0
+"""Seconds a ``PutURL`` lives: one hour from run creation, as the engine mints them."""
+
+MAX_OBJECT_SIZE = 5 * 1024**3
+"""S3's single-PUT limit (5 GiB)."""
+
+ON_EXPIRY = ("wait", "error")
+ERROR_STYLES = ("code", "plain", "docs")
+
+
+@dataclass(frozen=True)
+class FlowEmulatorConfig:
+    """Options of one flow emulator (see the package docstring for their meaning)."""
+
+    data_dir: Path
+    url_lifetime: float = DEFAULT_URL_LIFETIME
+    detect_interval: float = 0.0
+    """0: one scheduler pass per status call (and one at run start); > 0: a pass over
+    every run each ``detect_interval`` seconds, as the real controller (10 s)."""
+    on_expiry: str = "wait"
+    """``wait``: an expired waiting URL stays listed forever (the engine); ``error``: the
+    run turns ``ERROR`` on the next pass."""
+    purge_finished: bool = False
+    """Forget a run on the pass after it reached ``COMPLETE``/``ERROR`` (the engine does)."""
+    error_style: str = "code"
+    """``code``: plain-text errors, unknown run = 400 plus the zero-value run JSON (the
+    engine's code); ``plain``: the same without the appended JSON; ``docs``: JSON
+    ``{"error": ...}`` bodies and 404 for an unknown run (the engine's docs)."""
+    max_object_size: int = MAX_OBJECT_SIZE
+    public_url: str | None = None
+    """Origin put in ``PutURL``s; ``None`` uses the origin the client reached."""
+    signing_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    latency: float = 0.0
+    put_bandwidth: float | None = None
+    link_bandwidth: float | None = None
+    faults: tuple[Fault, ...] = ()
+    seed: int | None = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "faults", tuple(self.faults))
+        if not self.url_lifetime > 0:
+            raise ValueError(f"url_lifetime must be positive, got {self.url_lifetime}")
+        if not self.detect_interval >= 0:
+            raise ValueError(f"detect_interval must not be negative, got {self.detect_interval}")
+        if self.on_expiry not in ON_EXPIRY:
+            raise ValueError(f"on_expiry must be one of {ON_EXPIRY}, got {self.on_expiry!r}")
+        if self.error_style not in ERROR_STYLES:
+            raise ValueError(f"error_style must be one of {ERROR_STYLES}, got {self.error_style!r}")
+        if self.max_object_size < 0:
+            raise ValueError("max_object_size must not be negative")
+        if not self.latency >= 0:
+            raise ValueError(f"latency must not be negative, got {self.latency}")
+        for fault in self.faults:
+            if not isinstance(fault, Fault):
+                raise TypeError(f"faults must be Fault objects, got {type(fault).__name__}")
