@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -32,7 +32,114 @@ _SHUTDOWN_TIMEOUT = 5.0
 """Seconds in-flight requests get to finish when the server stops."""
 
 
-class ATAIEmulator:
+_S = TypeVar("_S", bound="BackgroundServer")
+
+
+class BackgroundServer:
+    """An ``aiohttp.web`` application served from a background thread on loopback.
+
+    The lifecycle shared by every emulator: :meth:`start` returns once the port is bound
+    (or raises what prevented it), :meth:`stop` gives in-flight requests a few seconds
+    and removes a temporary ``data_dir``.  Subclasses set ``_config`` (a dataclass with a
+    ``data_dir`` field), ``_temporary``, ``host`` and ``_requested_port`` in ``__init__``,
+    call :meth:`_init_server`, and build their application in :meth:`_build_app`.
+    """
+
+    _thread_name = "emulator"
+    _config: Any
+    _temporary: bool
+    host: str
+    _requested_port: int
+
+    def _init_server(self) -> None:
+        self.port: int | None = None
+        self._app: web.Application | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._startup_error: BaseException | None = None
+
+    def _build_app(self) -> web.Application:
+        """The application to serve (called on the server thread)."""
+        raise NotImplementedError
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self: _S) -> _S:
+        """Start serving; returns once the port is bound (or raises what prevented it)."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        if self._temporary:
+            tmp = Path(tempfile.mkdtemp(prefix="atai-emulator-"))
+            self._config = dataclasses.replace(self._config, data_dir=tmp)
+        self._startup_error = None
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name=self._thread_name, daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
+            self._remove_temporary_dir()
+            raise self._startup_error
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (in-flight requests get a few seconds) and remove a temporary data_dir."""
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._thread = None
+        self.port = None
+        self._remove_temporary_dir()
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- server thread ---------------------------------------------------------------
+    def _run(self, ready: threading.Event) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        runner: web.AppRunner | None = None
+        try:
+            try:
+                self._app = self._build_app()
+                runner = web.AppRunner(
+                    self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
+                )
+                loop.run_until_complete(runner.setup())
+                site = web.TCPSite(runner, self.host, self._requested_port)
+                loop.run_until_complete(site.start())
+                self.port = runner.addresses[0][1]
+            except BaseException as exc:
+                self._startup_error = exc
+                return
+            finally:
+                ready.set()
+            loop.run_forever()
+        finally:
+            if runner is not None:
+                loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    def _remove_temporary_dir(self) -> None:
+        if self._temporary:
+            shutil.rmtree(self._config.data_dir, ignore_errors=True)
+
+
+class ATAIEmulator(BackgroundServer):
     """An emulated Archetype AI Files API on loopback, served from a background thread.
 
     Use as a context manager (or call :meth:`start` / :meth:`stop`)::
@@ -45,6 +152,8 @@ class ATAIEmulator:
     are those of :class:`~atai_fs.emulator.EmulatorConfig`; ``faults`` may mix
     :class:`~atai_fs.emulator.Fault` objects and :func:`~atai_fs.emulator.parse_fault` text.
     """
+
+    _thread_name = "atai-emulator"
 
     def __init__(
         self,
@@ -100,12 +209,8 @@ class ATAIEmulator:
         """Faults to inject: ``emu.faults.add(route=..., action=...)``, ``.clear()``, ``.fired``."""
         self.host = host
         self._requested_port = port
-        self.port: int | None = None
         self.stats = EmulatorStats()
-        self._app: web.Application | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._startup_error: BaseException | None = None
+        self._init_server()
 
     # -- public view -----------------------------------------------------------------
     @property
@@ -138,85 +243,12 @@ class ATAIEmulator:
         """Uploads still in progress: left by a client that crashed or forgot to abort."""
         return [view for view in self.uploads.values() if view.state == IN_PROGRESS]
 
-    # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> ATAIEmulator:
-        """Start serving; returns once the port is bound (or raises what prevented it)."""
-        if self._thread is not None:
-            raise RuntimeError("the emulator is already running")
-        if self._temporary:
-            tmp = Path(tempfile.mkdtemp(prefix="atai-emulator-"))
-            self._config = dataclasses.replace(self._config, data_dir=tmp)
-        self._startup_error = None
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, args=(ready,), name="atai-emulator", daemon=True
-        )
-        self._thread.start()
-        ready.wait()
-        if self._startup_error is not None:
-            self._thread.join()
-            self._thread = None
-            self._remove_temporary_dir()
-            raise self._startup_error
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (in-flight requests get a few seconds) and remove a temporary data_dir."""
-        if self._thread is None or self._loop is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._thread = None
-        self.port = None
-        self._remove_temporary_dir()
-
-    def __enter__(self) -> ATAIEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         where = self.endpoint_url if self.port is not None else "stopped"
         return f"ATAIEmulator({where}, data_dir={str(self.data_dir)!r})"
 
-    # -- server thread ---------------------------------------------------------------
-    def _run(self, ready: threading.Event) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        runner: web.AppRunner | None = None
-        try:
-            try:
-                self._app = build_app(self._config, self.stats, self.faults)
-                runner = web.AppRunner(
-                    self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
-                )
-                loop.run_until_complete(runner.setup())
-                site = web.TCPSite(runner, self.host, self._requested_port)
-                loop.run_until_complete(site.start())
-                self.port = runner.addresses[0][1]
-            except BaseException as exc:
-                self._startup_error = exc
-                return
-            finally:
-                ready.set()
-            loop.run_forever()
-        finally:
-            if runner is not None:
-                loop.run_until_complete(runner.cleanup())
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-
-    def _remove_temporary_dir(self) -> None:
-        if self._temporary:
-            shutil.rmtree(self._config.data_dir, ignore_errors=True)
+    def _build_app(self) -> web.Application:
+        return build_app(self._config, self.stats, self.faults)
 
 
 def serve(

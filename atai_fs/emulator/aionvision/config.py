@@ -1,0 +1,99 @@
+"""Configuration of one emulated Aionvision workspace: every knob a test may turn."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...targets.aionvision import TIERS, Tier
+from ..faults import Fault
+
+API_PREFIX = "/api/v2"
+"""Path prefix of every API route; ``endpoint_url`` ends with it."""
+
+DEFAULT_STREAM_LIMIT = 100 * 1024 * 1024
+"""100 MB read as 100 MiB, the spec's example ``max_size_bytes`` (104857600)."""
+
+DEFAULT_PRESIGNED_MAX_SIZE = 5 * 1024**3
+"""``max_size_bytes`` of presigned URLs: one storage PUT, S3's 5 GiB."""
+
+
+@dataclass(frozen=True)
+class AionVisionConfig:
+    """Options of one emulator instance (one API key, one tenant).
+
+    ``batch_size``, ``monthly_quota`` and ``rate_limit_per_minute`` default to the
+    ``tier``'s documented values; ``monthly_quota=0`` means unlimited.
+    """
+
+    data_dir: Path
+    api_key: str = "aion_test-key"
+    tenant_id: str = "5d1c0f7e-0000-4000-8000-000000000001"
+    tier: str = "free"
+    batch_size: int | None = None
+    monthly_quota: int | None = None
+    rate_limit: bool = False
+    """Enforce the tier's requests per minute on API routes (429 ``RATE_LIMIT_ERROR``)."""
+    rate_limit_per_minute: float | None = None
+    rate_limit_burst: int | None = None
+    """Requests allowed at once, refilled at that many per second (default: the
+    minute's allowance, i.e. only the per-minute limit binds)."""
+    stream_limit: int = DEFAULT_STREAM_LIMIT
+    """Largest file of ``upload/stream`` and of each ``stream-batch`` file (413 above)."""
+    batch_max_bytes: int = 200 * 1024 * 1024
+    """Largest total of one ``stream-batch`` request (413 above)."""
+    presigned_max_size: int = DEFAULT_PRESIGNED_MAX_SIZE
+    url_lifetime: float = 600.0
+    """Seconds a presigned URL lives (spec open point 5)."""
+    processing_delay: float = 0.0
+    """Seconds of "AI processing" per file; 0: files are completed at once."""
+    streaming_enabled: bool = True
+    """False: the stream endpoints answer 501."""
+    tenant_memory_limit: int = 500 * 10**6
+    """Streaming bytes in flight per tenant before 429 ``MEMORY_LIMIT_EXCEEDED``."""
+    latency: float = 0.0
+    """Seconds added before every request, API and storage alike."""
+    faults: tuple[Fault, ...] = ()
+    seed: int | None = 0
+    signing_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "faults", tuple(self.faults))
+        if not self.api_key:
+            raise ValueError("api_key must be a non-empty string")
+        if self.tier not in TIERS:
+            raise ValueError(f"tier must be one of {sorted(TIERS)}, got {self.tier!r}")
+        for name in ("stream_limit", "batch_max_bytes", "presigned_max_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if self.monthly_quota is not None and self.monthly_quota < 0:
+            raise ValueError("monthly_quota must not be negative (0 is unlimited)")
+        if self.rate_limit_per_minute is not None and not self.rate_limit_per_minute > 0:
+            raise ValueError("rate_limit_per_minute must be positive")
+        if self.rate_limit_burst is not None and self.rate_limit_burst < 1:
+            raise ValueError("rate_limit_burst must be at least 1")
+        if self.url_lifetime <= 0 or self.processing_delay < 0 or self.latency < 0:
+            raise ValueError("url_lifetime must be positive; delays must not be negative")
+
+    @property
+    def tier_limits(self) -> Tier:
+        return TIERS[self.tier]
+
+    @property
+    def files_per_batch(self) -> int:
+        return self.batch_size or self.tier_limits.batch_size
+
+    @property
+    def quota(self) -> int | None:
+        """Uploads allowed per month (``None``: unlimited)."""
+        if self.monthly_quota is not None:
+            return self.monthly_quota or None
+        return self.tier_limits.monthly_uploads
+
+    @property
+    def requests_per_minute(self) -> float:
+        return self.rate_limit_per_minute or float(self.tier_limits.requests_per_minute)
