@@ -106,6 +106,16 @@ class BackgroundServer:
     ) -> None:
         self.stop()
 
+    def serve_until_interrupted(self, banner: str) -> None:
+        """Foreground serving for the CLI: print ``banner``, wait for Ctrl-C, stop."""
+        try:
+            print(banner, flush=True)
+            threading.Event().wait()  # the server runs in its thread until Ctrl-C
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     # -- server thread ---------------------------------------------------------------
     def _run(self, ready: threading.Event) -> None:
         loop = self._loop
@@ -264,14 +274,7 @@ def serve(
     (command-line use).
     """
     emulator = ATAIEmulator(data_dir=data_dir, host=host, port=port, **options).start()
-    try:
-        print(
-            f"ATAI Files API emulator listening on {emulator.endpoint_url} "
-            f"(data_dir: {emulator.data_dir})",
-            flush=True,
-        )
-        threading.Event().wait()  # the server runs in its thread until Ctrl-C
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
+    emulator.serve_until_interrupted(
+        f"ATAI Files API emulator listening on {emulator.endpoint_url} "
+        f"(data_dir: {emulator.data_dir})"
+    )

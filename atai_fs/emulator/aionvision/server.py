@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,18 +159,11 @@ def serve_aionvision(host: str = "127.0.0.1", port: int = 8766, **options: Any) 
     line with the endpoint URL and key.  ``options`` are those of
     :class:`AionVisionEmulator`; ``faults`` may be :func:`parse_aion_fault` strings."""
     emulator = AionVisionEmulator(host=host, port=port, **options).start()
-    try:
-        print(
-            f"Aionvision Uploads API emulator listening on {emulator.endpoint_url} "
-            f"(api key: {emulator.api_key}, tier: {emulator.config.tier}, "
-            f"data_dir: {emulator.data_dir})",
-            flush=True,
-        )
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
+    emulator.serve_until_interrupted(
+        f"Aionvision Uploads API emulator listening on {emulator.endpoint_url} "
+        f"(api key: {emulator.api_key}, tier: {emulator.config.tier}, "
+        f"data_dir: {emulator.data_dir})"
+    )
 
 
 __all__ = ["AionFault", "AionVisionEmulator", "FileView", "serve_aionvision"]

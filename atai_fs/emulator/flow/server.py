@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import shutil
-import tempfile
-import threading
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from ..faults import Fault, FaultInjector, parse_fault
+from ..server import BackgroundServer
 from ..stats import EmulatorStats
 from .app import FLOW_CONTEXT_KEY, build_flow_app
 from .config import API_PREFIX, DEFAULT_URL_LIFETIME, MAX_OBJECT_SIZE, FlowEmulatorConfig
@@ -25,7 +20,7 @@ __all__ = ["FlowEmulator", "serve_flow"]
 _SHUTDOWN_TIMEOUT = 5.0
 
 
-class FlowEmulator:
+class FlowEmulator(BackgroundServer):
     """An emulated flow controller (``/api/v1``) and object store on loopback, served
     from a background thread::
 
@@ -82,11 +77,12 @@ class FlowEmulator:
         """Counters: ``requests_by_route``, ``part_puts`` (PUTs stored), ``bytes_received``..."""
         self.host = host
         self._requested_port = port
-        self.port: int | None = None
-        self._app: web.Application | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._startup_error: BaseException | None = None
+        self._init_server()
+
+    _thread_name = "atai-flow-emulator"
+
+    def _build_app(self) -> web.Application:
+        return build_flow_app(self._config, self.stats, self.faults)
 
     # -- public view -----------------------------------------------------------------
     @property
@@ -130,84 +126,9 @@ class FlowEmulator:
             raise RuntimeError("the emulator is not running; call start() or use 'with'")
         return self._app
 
-    # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> FlowEmulator:
-        """Start serving; returns once the port is bound (or raises what prevented it)."""
-        if self._thread is not None:
-            raise RuntimeError("the emulator is already running")
-        if self._temporary:
-            tmp = Path(tempfile.mkdtemp(prefix="atai-flow-emulator-"))
-            self._config = dataclasses.replace(self._config, data_dir=tmp)
-        self._startup_error = None
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, args=(ready,), name="atai-flow-emulator", daemon=True
-        )
-        self._thread.start()
-        ready.wait()
-        if self._startup_error is not None:
-            self._thread.join()
-            self._thread = None
-            self._remove_temporary_dir()
-            raise self._startup_error
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and remove a temporary data_dir."""
-        if self._thread is None or self._loop is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._thread = None
-        self.port = None
-        self._remove_temporary_dir()
-
-    def __enter__(self) -> FlowEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         where = self.endpoint_url if self.port is not None else "stopped"
         return f"FlowEmulator({where}, data_dir={str(self.data_dir)!r})"
-
-    def _run(self, ready: threading.Event) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        runner: web.AppRunner | None = None
-        try:
-            try:
-                self._app = build_flow_app(self._config, self.stats, self.faults)
-                runner = web.AppRunner(
-                    self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
-                )
-                loop.run_until_complete(runner.setup())
-                site = web.TCPSite(runner, self.host, self._requested_port)
-                loop.run_until_complete(site.start())
-                self.port = runner.addresses[0][1]
-            except BaseException as exc:
-                self._startup_error = exc
-                return
-            finally:
-                ready.set()
-            loop.run_forever()
-        finally:
-            if runner is not None:
-                loop.run_until_complete(runner.cleanup())
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-
-    def _remove_temporary_dir(self) -> None:
-        if self._temporary:
-            shutil.rmtree(self._config.data_dir, ignore_errors=True)
 
 
 def serve_flow(
@@ -222,14 +143,6 @@ def serve_flow(
     strings (command-line use).
     """
     emulator = FlowEmulator(data_dir=data_dir, host=host, port=port, **options).start()
-    try:
-        print(
-            f"flow engine emulator listening on {emulator.endpoint_url} "
-            f"(data_dir: {emulator.data_dir})",
-            flush=True,
-        )
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
+    emulator.serve_until_interrupted(
+        f"flow engine emulator listening on {emulator.endpoint_url} (data_dir: {emulator.data_dir})"
+    )
