@@ -45,6 +45,8 @@ class UploadPlan:
     ``parts`` lists the parts still to send (all of them, or only the missing ones when
     the server resumed an earlier upload); ``num_parts`` and ``total_bytes`` always
     describe the whole file.  ``details`` keeps target-specific fields.
+    ``max_concurrency``, when the server sets one, caps this upload's parts in flight
+    (on top of the filesystem-wide limit).
     """
 
     upload_id: str
@@ -54,6 +56,7 @@ class UploadPlan:
     is_resume: bool = False
     integrity_algorithm: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    max_concurrency: int | None = None
 
     def check_against(self, size: int) -> None:
         """Raise :class:`ProtocolError` unless the plan fits a file of ``size`` bytes."""

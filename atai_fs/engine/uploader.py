@@ -13,6 +13,7 @@ successful complete.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -112,6 +113,7 @@ class Uploader:
         self.config = config
         self.resumable = resumable
         self._limiter = limiter
+        self._plan_limiter: asyncio.Semaphore | None = None  # the server's own cap, if any
         self._callback = callback or NoOpCallback()
         self.plan: UploadPlan | None = None
         self._parts: dict[int, PartSpec] = {}
@@ -153,6 +155,8 @@ class Uploader:
     async def adopt(self, plan: UploadPlan, size: int) -> None:
         """Take over a plan (from :meth:`start`, or a resumed upload the caller vetted)."""
         self.plan = plan
+        if plan.max_concurrency:
+            self._plan_limiter = asyncio.Semaphore(plan.max_concurrency)
         self._parts = {part.number: part for part in plan.parts}
         now = time.time()
         self._received_at = dict.fromkeys(self._parts, now)
@@ -177,7 +181,7 @@ class Uploader:
 
     async def send_part(self, part: PartSpec, source: PartSource) -> None:
         """PUT one part (retrying transient failures) and record its token."""
-        async with self._limiter:
+        async with self._plan_limiter or contextlib.nullcontext(), self._limiter:
             token = await self._retry(
                 lambda: self._put_once(part.number, source), f"part {part.number}"
             )
@@ -257,17 +261,16 @@ class Uploader:
 
     async def send_all(self, source: PartSource) -> None:
         """Send every planned part from ``source``, ``max_concurrency`` at a time."""
-        parts = self._require_plan().parts
+        plan = self._require_plan()
+        parts = plan.parts
         pending = iter(parts)
+        width = min(self.config.max_concurrency, plan.max_concurrency or len(parts), len(parts))
 
         async def worker() -> None:
             for part in pending:
                 await self.send_part(part, source)
 
-        workers = [
-            asyncio.ensure_future(worker())
-            for _ in range(min(self.config.max_concurrency, len(parts)))
-        ]
+        workers = [asyncio.ensure_future(worker()) for _ in range(width)]
         try:
             await asyncio.gather(*workers)
         except BaseException:

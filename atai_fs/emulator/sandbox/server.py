@@ -1,0 +1,141 @@
+"""Running the sandbox emulator: in a background thread (tests) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..faults import Fault
+from ..server import BackgroundServer
+from ..stats import EmulatorStats
+from .app import CONTEXT_KEY, build_sandbox_app
+from .config import SandboxConfig
+from .faults import SandboxFaultInjector, parse_sandbox_fault
+from .state import ACTIVE, SessionView
+
+_SHUTDOWN_TIMEOUT = 5.0
+
+
+class SandboxEmulator(BackgroundServer):
+    """An emulated Nullspace sandbox upload API on loopback, served from a thread.
+
+    ::
+
+        with SandboxEmulator(part_size=64 * 1024) as emu:
+            fs = SandboxFileSystem(api_key=emu.api_key, endpoint_url=emu.endpoint_url)
+            fs.put_file("model.bin", "sandbox://sb_1/workspace/model.bin")
+            emu.read_file("sb_1", "/workspace/model.bin")
+
+    Keyword options are the fields of :class:`~.config.SandboxConfig`; ``faults`` may
+    mix :class:`~.faults.SandboxFault` objects and ``key=value`` strings.
+    ``data_dir=None`` uses a temporary directory removed at stop.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Iterable[Fault | str] = (),
+        sandboxes: Iterable[str] | None = None,
+        **options: Any,
+    ) -> None:
+        self._temporary = data_dir is None
+        parsed = tuple(parse_sandbox_fault(f) if isinstance(f, str) else f for f in faults)
+        self._config = SandboxConfig(
+            data_dir=Path(data_dir) if data_dir is not None else Path(),
+            sandboxes=frozenset(sandboxes) if sandboxes is not None else None,
+            **options,
+        )
+        self.faults = SandboxFaultInjector((), self._config.seed)
+        """Faults to inject: ``emu.faults.add(route="part", status=503, nth=2)``."""
+        for fault in parsed:
+            self.faults.add(fault)
+        self.stats = EmulatorStats()
+        self.host = host
+        self._requested_port = port
+        self._init_server()
+
+    _thread_name = "sandbox-emulator"
+
+    def _build_app(self) -> web.Application:
+        return build_sandbox_app(self._config, self.stats, self.faults)
+
+    # -- public view -----------------------------------------------------------------
+    @property
+    def config(self) -> SandboxConfig:
+        return self._config
+
+    @property
+    def api_key(self) -> str:
+        return self._config.api_key
+
+    @property
+    def data_dir(self) -> Path:
+        return self._config.data_dir
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://HOST:PORT``: the API base (routes start with ``/v1``)."""
+        if self.port is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def sessions(self) -> dict[str, SessionView]:
+        """upload_id -> read-only view (``.status``, ``.accepted_parts``, ...)."""
+        if self._app is None:
+            return {}
+        return self._call(lambda: self._app[CONTEXT_KEY].sessions.views())  # type: ignore[index]
+
+    def open_sessions(self) -> list[SessionView]:
+        """Sessions neither completed nor aborted nor expired (tests assert none are left)."""
+        return [view for view in self.sessions.values() if view.status in ACTIVE]
+
+    def path_of(self, sandbox_id: str, path: str) -> Path:
+        """Where ``path`` of ``sandbox_id`` lives on the host."""
+        return self._config.data_dir / "sandboxes" / sandbox_id / "fs" / path.lstrip("/")
+
+    def read_file(self, sandbox_id: str, path: str) -> bytes:
+        """The bytes of a published file of a sandbox."""
+        return self.path_of(sandbox_id, path).read_bytes()
+
+    def exists(self, sandbox_id: str, path: str) -> bool:
+        target = self.path_of(sandbox_id, path)
+        return target.exists() or target.is_symlink()
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url if self.port is not None else "stopped"
+        return f"SandboxEmulator({where}, data_dir={str(self.data_dir)!r})"
+
+    # -- server thread ---------------------------------------------------------------
+    def _call(self, function: Any) -> Any:
+        """Run ``function`` on the server loop (session state belongs to it)."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return function()
+
+        async def run() -> Any:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
+
+
+def serve_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 8766,
+    data_dir: str | Path | None = None,
+    **options: Any,
+) -> None:
+    """Serve in the foreground until Ctrl-C (``atai-fs serve sandbox``); prints one line
+    with the endpoint URL.  ``options`` are those of :class:`SandboxEmulator`."""
+    emulator = SandboxEmulator(data_dir=data_dir, host=host, port=port, **options).start()
+    emulator.serve_until_interrupted(
+        f"Nullspace sandbox upload emulator listening on {emulator.endpoint_url} "
+        f"(data_dir: {emulator.data_dir})"
+    )
