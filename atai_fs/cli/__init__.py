@@ -30,6 +30,46 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 8MiB)") from None
 
 
+#: ``atai-fs serve API`` -> the module and function serving that emulator.
+_EMULATORS = {
+    "atai": ("atai_fs.emulator", "serve"),
+    "flow": ("atai_fs.emulator.flow", "serve_flow"),
+    "sandbox": ("atai_fs.emulator.sandbox", "serve_sandbox"),
+    "aionvision": ("atai_fs.emulator.aionvision", "serve_aionvision"),
+}
+
+
+def _serve(args: argparse.Namespace) -> None:
+    """Run the chosen emulator with the options given on the command line (only)."""
+    import importlib
+    import inspect
+    import json
+
+    module_name, function_name = _EMULATORS[args.api]
+    serve = getattr(importlib.import_module(module_name), function_name)
+    skip = {"command", "debug", "api", "set", "fault"}
+    options = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
+    if args.fault:
+        options["faults"] = args.fault  # parse_fault strings
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            options[key.replace("-", "_")] = json.loads(value)
+        except ValueError:
+            options[key.replace("-", "_")] = value
+    emulator_class = inspect.signature(serve)
+    if not any(p.kind is p.VAR_KEYWORD for p in emulator_class.parameters.values()):
+        raise RuntimeError(f"{module_name}.{function_name} must accept **options")
+    try:
+        serve(**options)
+    except TypeError as exc:
+        if "unexpected keyword" in str(exc):
+            raise ValueError(f"the {args.api} emulator does not take that option: {exc}") from None
+        raise
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="atai-fs",
@@ -41,33 +81,39 @@ def _build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="run the Files API emulator in the foreground",
-        description="Run an emulator of the Archetype AI Files API on this machine, for "
-        "offline tests of pipelines. Point clients at the printed endpoint URL.",
+        help="run an emulator (Files API by default) in the foreground",
+        description="Run an emulator of an upload API on this machine, for offline tests "
+        "of pipelines: the Archetype AI Files API (atai, the default), a flow engine's "
+        "presigned inputs (flow), sandbox upload sessions (sandbox) or the Aionvision "
+        "uploads API (aionvision). Point clients at the printed endpoint URL. Options a "
+        "given emulator does not have are refused.",
+    )
+    serve.add_argument(
+        "api", nargs="?", default="atai", choices=sorted(_EMULATORS), help="which API"
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any)")
+    serve.add_argument("--port", type=int, help="port (0 = any; default per API, atai 8765)")
     serve.add_argument("--data-dir", help="where files persist (default: a temporary dir)")
-    serve.add_argument("--api-key", default="test-key", help="the key clients must send")
-    serve.add_argument("--part-size", type=_size, help="part size of upload plans (default 8MiB)")
-    serve.add_argument(
-        "--part-number-base", type=int, choices=(0, 1), default=1, help="first part number"
-    )
-    serve.add_argument(
-        "--url-lifetime", type=float, default=3600.0, help="presigned URL lifetime, seconds"
-    )
+    serve.add_argument("--api-key", help="the key clients must send")
+    serve.add_argument("--part-size", type=_size, help="part size of upload plans (atai: 8MiB)")
+    serve.add_argument("--part-number-base", type=int, choices=(0, 1), help="first part number")
+    serve.add_argument("--url-lifetime", type=float, help="presigned URL lifetime, seconds")
     serve.add_argument(
         "--integrity-algorithm",
         choices=("none", "crc32c"),
-        default="none",
-        help="whole-file checksum announced at initiate and checked at complete",
+        help="whole-file checksum announced at initiate and checked at complete (atai)",
     )
+    serve.add_argument("--max-page-size", type=int, help="cap on metadata page size (atai)")
     serve.add_argument(
-        "--max-page-size", type=int, default=1000, help="cap on metadata page size (limit)"
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other emulator option (value read as JSON when it parses), e.g. --set tier=pro",
     )
     network = serve.add_argument_group("network shaping (behave like a distant service)")
-    network.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
-    network.add_argument("--put-bandwidth", type=_size, help="bytes/s cap per part PUT (16MB)")
+    network.add_argument("--latency", type=float, help="seconds added per request")
+    network.add_argument("--put-bandwidth", type=_size, help="bytes/s cap per PUT (e.g. 16MB)")
     network.add_argument("--link-bandwidth", type=_size, help="bytes/s cap shared by all PUTs")
     faults = serve.add_argument_group("faults (seeded, so failures reproduce)")
     faults.add_argument(
@@ -78,21 +124,26 @@ def _build_parser() -> argparse.ArgumentParser:
         help="inject a fault, e.g. 'route=storage_put,action=status,status=503,"
         "probability=0.1,retry_after=1' (repeatable)",
     )
-    faults.add_argument("--seed", type=int, default=0, help="seed of probabilistic faults")
+    faults.add_argument("--seed", type=int, help="seed of probabilistic faults")
     faults.add_argument(
         "--rate-limit",
         action="store_true",
-        help="enforce the documented 100 requests/min with bursts of 20/s (429 + Retry-After)",
+        default=None,
+        help="enforce the documented rate limits (429 + Retry-After)",
     )
-    faults.add_argument("--rate-limit-per-minute", type=int, default=100)
-    faults.add_argument("--rate-limit-burst-per-second", type=int, default=20)
+    faults.add_argument("--rate-limit-per-minute", type=int)
+    faults.add_argument("--rate-limit-burst-per-second", type=int)
     faults.add_argument(
-        "--ignore-range", action="store_true", help="answer ranged downloads with 200 + all"
+        "--ignore-range",
+        action="store_true",
+        default=None,
+        help="answer ranged downloads with 200 + all (atai)",
     )
     faults.add_argument(
         "--redirect-downloads",
         action="store_true",
-        help="redirect downloads to presigned storage URLs",
+        default=None,
+        help="redirect downloads to presigned storage URLs (atai)",
     )
 
     demo = commands.add_parser(
@@ -113,11 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "handler"):
             return int(args.handler(args))
         if args.command == "serve":
-            from ..emulator import serve
-
-            options = {k: v for k, v in vars(args).items() if k not in ("command", "debug")}
-            options["faults"] = options.pop("fault")  # parse_fault strings
-            serve(**options)
+            _serve(args)
         elif args.command == "demo":
             from ..demo import run_demo
 
