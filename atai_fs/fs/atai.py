@@ -7,6 +7,7 @@ import os
 import uuid
 import weakref
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from fsspec.asyn import _run_coros_in_chunks, sync_wrapper
@@ -19,7 +20,7 @@ from ..errors import ConfigurationError, InvalidRequest, NotFound, UrlExpired
 from ..http import HttpClient, HttpResponse, Timeouts, check_endpoint
 from ..targets.atai import DEFAULT_ENDPOINT, AtaiApi, AtaiUploadTarget
 from ..targets.presigned import is_expired_url
-from .base import UploadFileSystem
+from .base import UploadFileSystem, flag_option
 from .listing import build_tree, directory_entry
 from .read_file import RangeReadFile
 
@@ -27,6 +28,9 @@ __all__ = ["ATAIFileSystem"]
 
 #: Extra connections beyond the part PUTs, for control-plane calls made meanwhile.
 _CONTROL_CONNECTIONS = 4
+
+#: What :meth:`ATAIFileSystem.modified` answers: the API records no timestamps.
+_NO_TIMESTAMP = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 #: Metadata records per listing request; the API allows up to 1000.
 DEFAULT_LIST_PAGE_SIZE = 1000
@@ -63,6 +67,20 @@ def _file_entry(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
+class _RestartableProgress:
+    """Byte progress of a transfer that a retry restarts from the beginning: only bytes
+    beyond the furthest point reached are reported, so no byte is counted twice."""
+
+    def __init__(self, callback: Callback) -> None:
+        self.callback = callback
+        self._reported = 0
+
+    def reached(self, position: int) -> None:
+        if position > self._reported:
+            self.callback.relative_update(position - self._reported)
+            self._reported = position
+
+
 class ATAIFileSystem(UploadFileSystem):
     """fsspec filesystem for the Archetype AI Files API (protocol ``atai``).
 
@@ -92,9 +110,15 @@ class ATAIFileSystem(UploadFileSystem):
     allow_http:
         Permit a plain ``http://`` endpoint on a non-loopback host (off by default, since
         the key would travel unencrypted).
+    timeouts:
+        A :class:`~atai_fs.http.Timeouts`, or a dict of its fields.
     **kwargs:
         Engine options of :class:`~atai_fs.fs.base.UploadFileSystem`
         (``spool_threshold``, ``chunk_size``, ``retry``, ...) and fsspec's own.
+
+    Any option may also come from fsspec's configuration (``fsspec.config.conf["atai"]``,
+    its config files, ``FSSPEC_ATAI_<OPTION>`` variables); the strings those hold are
+    read as the option's type.  See ``docs/integrations.md``.
     """
 
     protocol = ("atai",)
@@ -109,26 +133,31 @@ class ATAIFileSystem(UploadFileSystem):
         *,
         allow_http: bool = False,
         verify_tls: bool = True,
-        timeouts: Timeouts | None = None,
+        timeouts: Timeouts | dict[str, float] | None = None,
         list_page_size: int = DEFAULT_LIST_PAGE_SIZE,
         rate_limit: RateLimit | dict[str, Any] | str | None = None,
         single_request_limit: int = 8 << 20,
         **kwargs: Any,
     ) -> None:
         super().__init__(max_concurrency=max_concurrency, **kwargs)
+        list_page_size = int(list_page_size)
         if not 1 <= list_page_size <= 1000:
             raise InvalidRequest("list_page_size must be between 1 and 1000")
         self.list_page_size = list_page_size
         self.single_request_limit = int(single_request_limit)
         self.api_key = api_key or os.environ.get("ATAI_API_KEY") or None
         endpoint = endpoint_url or os.environ.get("ATAI_API_ENDPOINT") or DEFAULT_ENDPOINT
-        self.endpoint_url = check_endpoint(endpoint, allow_http=allow_http)
+        self.endpoint_url = check_endpoint(
+            endpoint, allow_http=flag_option(allow_http, "allow_http")
+        )
+        if isinstance(timeouts, dict):
+            timeouts = Timeouts(**timeouts)
         self.http = HttpClient(
             api_base=self.endpoint_url,
             api_key=self.api_key,
             pool_size=self.transfer.max_concurrency + _CONTROL_CONNECTIONS,
             timeouts=timeouts,
-            verify_tls=verify_tls,
+            verify_tls=flag_option(verify_tls, "verify_tls"),
         )
         self.rate_limiter = RateLimiter(_rate_limit(rate_limit))
         self.api = AtaiApi(self.http, self.rate_limiter)
@@ -260,6 +289,17 @@ class ATAIFileSystem(UploadFileSystem):
             return directory_entry(name)
         raise NotFound(f"atai://{name} does not exist", status=404)
 
+    def modified(self, path: str) -> datetime:
+        """The Unix epoch (UTC) for any existing file: the Files API records no time.
+
+        Tools that require a modification time (DuckDB asks for one on every file it
+        reads) work; to tell versions of a file apart use ``info(path)["file_uid"]``,
+        which changes with every upload.
+        """
+        if self.info(path)["type"] != "file":
+            raise IsADirectoryError(f"atai://{self._strip_protocol(path)} is a directory")
+        return _NO_TIMESTAMP
+
     # -- read side: bytes -----------------------------------------------------------------
 
     def _open_read(
@@ -367,22 +407,25 @@ class ATAIFileSystem(UploadFileSystem):
         if os.path.isdir(lpath):
             return
         name = self._strip_protocol(rpath)
+        progress = _RestartableProgress(callback)
         await self._api_call(
-            lambda: self._download_to(name, lpath, callback), f"downloading atai://{name}"
+            lambda: self._download_to(name, lpath, progress), f"downloading atai://{name}"
         )
 
-    async def _download_to(self, name: str, lpath: str, callback: Callback) -> None:
+    async def _download_to(self, name: str, lpath: str, progress: _RestartableProgress) -> None:
         partial = f"{lpath}.atai-partial-{uuid.uuid4().hex[:8]}"
         try:
             async with self.http.stream("GET", self.api.download_url(name)) as resp:
                 if resp.status != 200:
                     raise await self._download_error(name, resp)
                 if resp.content_length is not None:
-                    callback.set_size(resp.content_length)
+                    progress.callback.set_size(resp.content_length)
+                position = 0
                 with open(partial, "wb") as out:
                     async for chunk in self.http.iter_body(resp, self.transfer.chunk_size):
                         out.write(chunk)
-                        callback.relative_update(len(chunk))
+                        position += len(chunk)
+                        progress.reached(position)
             os.replace(partial, lpath)
         finally:
             if os.path.exists(partial):

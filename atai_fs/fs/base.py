@@ -21,11 +21,25 @@ from ..engine.retry import RetryPolicy
 from ..engine.sources import BytesSource, FileSource, PartSource
 from ..engine.target import UploadTarget
 from ..engine.uploader import TransferConfig, Uploader
-from ..errors import Conflict, InvalidRequest
+from ..errors import ConfigurationError, Conflict, InvalidRequest
 from ..http import HttpClient
 from .file import UploadFile
 
-__all__ = ["UploadFileSystem"]
+__all__ = ["UploadFileSystem", "flag_option"]
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+def flag_option(value: Any, name: str) -> bool:
+    """A boolean storage option; the strings of fsspec config files and ``FSSPEC_*``
+    variables ("true"/"false", "yes"/"no", "on"/"off", "1"/"0") read as what they say."""
+    if not isinstance(value, str):
+        return bool(value)
+    word = value.strip().lower()
+    if word in _TRUE_WORDS or word in _FALSE_WORDS:
+        return word in _TRUE_WORDS
+    raise ConfigurationError(f"{name} must be true or false, got {value!r}")
 
 
 class UploadFileSystem(AsyncFileSystem):
@@ -88,10 +102,10 @@ class UploadFileSystem(AsyncFileSystem):
             chunk_size=int(chunk_size),
             spool_threshold=int(spool_threshold),
             spool_dir=spool_dir,
-            checkpoint_parts=checkpoint_parts,
+            checkpoint_parts=None if checkpoint_parts is None else int(checkpoint_parts),
             checkpoint_seconds=float(checkpoint_seconds),
             url_refresh_margin=float(url_refresh_margin),
-            verify_etag=bool(verify_etag),
+            verify_etag=flag_option(verify_etag, "verify_etag"),
             retry=retry or RetryPolicy(),
         )
         self._resume_journal = ResumeJournal(resume_dir)
@@ -199,12 +213,17 @@ class UploadFileSystem(AsyncFileSystem):
         return result
 
     async def _pipe_file(
-        self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any
+        self,
+        path: str,
+        value: bytes,
+        mode: str = "overwrite",
+        callback: Callback = DEFAULT_CALLBACK,
+        **kwargs: Any,
     ) -> Any:
-        """Upload bytes held in memory (no copy)."""
+        """Upload bytes held in memory (no copy); ``callback`` gets byte progress."""
         name = self._write_name(path)
         await self._refuse_existing_if(mode, name)
-        uploader = self._uploader(self._make_target(name, **kwargs))
+        uploader = self._uploader(self._make_target(name, **kwargs), callback=callback)
         result = await self._upload_whole(uploader, BytesSource(value))
         self.invalidate_cache(name)
         return result
