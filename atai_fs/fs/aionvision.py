@@ -137,6 +137,11 @@ class AionVisionFileSystem(UploadFileSystem):
     """
 
     protocol = ("aionvision",)
+    environment_variables = (
+        "AIONVISION_API_KEY",
+        "AIONVISION_API_ENDPOINT",
+        "AIONVISION_RATE_LIMIT",
+    )
     root_marker = ""
 
     def __init__(

@@ -122,6 +122,7 @@ class ATAIFileSystem(UploadFileSystem):
     """
 
     protocol = ("atai",)
+    environment_variables = ("ATAI_API_KEY", "ATAI_API_ENDPOINT", "ATAI_RATE_LIMIT")
     root_marker = ""
     supports_resume = True
 

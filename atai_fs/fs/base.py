@@ -9,6 +9,7 @@ the API allows, the read side.
 from __future__ import annotations
 
 import asyncio
+import os
 import weakref
 from typing import Any
 
@@ -42,6 +43,20 @@ def flag_option(value: Any, name: str) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {value!r}")
 
 
+class _EnvironmentToken:
+    """A class attribute whose value is the current value of the protocol's environment
+    variables, so fsspec's instance cache tells ``ATAI_API_KEY=a`` from ``=b``.
+
+    fsspec keys cached instances on explicit arguments plus the class attributes named in
+    ``_extra_tokenize_attributes``; without this, a filesystem built from one key in the
+    environment would be handed out again after the environment changed.
+    """
+
+    def __get__(self, instance: object, owner: type) -> tuple[str | None, ...]:
+        names = getattr(owner, "environment_variables", ())
+        return tuple(os.environ.get(name) for name in names)
+
+
 class UploadFileSystem(AsyncFileSystem):
     """fsspec write side shared by every upload protocol.
 
@@ -73,6 +88,11 @@ class UploadFileSystem(AsyncFileSystem):
 
     #: Whether the target can resume an interrupted upload (``put_file(resume=True)``).
     supports_resume: bool = False
+
+    #: Environment variables the protocol reads its defaults from (part of the cache key).
+    environment_variables: tuple[str, ...] = ()
+    _environment = _EnvironmentToken()
+    _extra_tokenize_attributes = ("_environment",)
 
     def __init__(
         self,

@@ -89,6 +89,7 @@ class FlowFileSystem(UploadFileSystem):
     """
 
     protocol = ("flow",)
+    environment_variables = ("FLOW_API_ENDPOINT",)
     root_marker = ""
     supports_resume = False
 

@@ -79,6 +79,7 @@ class SandboxFileSystem(UploadFileSystem):
     """
 
     protocol = ("sandbox",)
+    environment_variables = ("SANDBOX_API_KEY", "SANDBOX_API_ENDPOINT")
     root_marker = ""
     supports_resume = True
 

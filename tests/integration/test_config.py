@@ -185,15 +185,14 @@ def test_config_values_are_part_of_the_cache_key(emulator, atai_conf):
     assert second.api_key == "key-2"
 
 
-def test_atai_variables_are_not_part_of_the_cache_key(emulator, monkeypatch):
-    """``ATAI_API_KEY`` is read when an instance is built: a cached instance keeps the
-    key it was built with until the cache is cleared (or ``skip_instance_cache=True``)."""
+def test_atai_variables_are_part_of_the_cache_key(emulator, monkeypatch):
+    """A filesystem built from ``ATAI_API_KEY=key-1`` is not handed out after the
+    environment says ``key-2`` (a test fixture swapping emulators relies on this)."""
     monkeypatch.setenv("ATAI_API_ENDPOINT", emulator.endpoint_url)
     monkeypatch.setenv("ATAI_API_KEY", "key-1")
     first = fsspec.filesystem("atai")
-    monkeypatch.setenv("ATAI_API_KEY", "key-2")
     assert fsspec.filesystem("atai") is first
-    assert first.api_key == "key-1"
-    assert fsspec.filesystem("atai", skip_instance_cache=True).api_key == "key-2"
-    ATAIFileSystem.clear_instance_cache()
-    assert fsspec.filesystem("atai").api_key == "key-2"
+    monkeypatch.setenv("ATAI_API_KEY", "key-2")
+    second = fsspec.filesystem("atai")
+    assert second is not first
+    assert (first.api_key, second.api_key) == ("key-1", "key-2")
