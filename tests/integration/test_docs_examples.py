@@ -1,4 +1,5 @@
-"""The examples of ``docs/integrations.md`` and ``docs/atai.md`` run as written.
+"""The examples of ``README.md``, ``docs/integrations.md`` and ``docs/atai.md`` run as
+written.
 
 Fenced ``python`` blocks whose first line is ``# runnable`` run in order in one
 namespace per page, in a temporary working directory, with ``ATAI_API_KEY`` and
@@ -20,8 +21,12 @@ import pytest
 
 from atai_fs import ATAIFileSystem
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-PAGES = ["integrations.md", "atai.md"]
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = {
+    "README.md": ROOT / "README.md",
+    "integrations.md": ROOT / "docs" / "integrations.md",
+    "atai.md": ROOT / "docs" / "atai.md",
+}
 
 _FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -33,7 +38,7 @@ pytestmark = [
 
 def blocks(page: str, marker: str) -> list[tuple[str, str]]:
     """(``page:line``, code) of the blocks of ``page`` whose first line is ``marker``."""
-    text = (DOCS / page).read_text()
+    text = PAGES[page].read_text()
     found = []
     for match in _FENCE.finditer(text):
         code = match.group(1)
@@ -46,6 +51,7 @@ def test_the_docs_have_runnable_examples():
     assert len(blocks("integrations.md", "# runnable")) >= 8
     assert blocks("integrations.md", "# runnable-pytest")
     assert blocks("atai.md", "# runnable")
+    assert blocks("README.md", "# runnable")
 
 
 @pytest.fixture
@@ -61,7 +67,7 @@ def in_a_sandbox(emulator, monkeypatch, tmp_path):
     ATAIFileSystem.clear_instance_cache()
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", sorted(PAGES))
 def test_runnable_examples_run(page, in_a_sandbox):
     namespace: dict[str, object] = {"__name__": "docs_examples"}
     for where, code in blocks(page, "# runnable"):
