@@ -46,12 +46,18 @@ class BackgroundServer:
     """
 
     _thread_name = "emulator"
+    #: Path of the API under ``http://HOST:PORT`` (what clients take as endpoint URL).
+    _api_prefix = ""
     _config: Any
     _temporary: bool
     host: str
     _requested_port: int
 
-    def _init_server(self) -> None:
+    def _init_server(self, host: str, port: int) -> None:
+        self.host = host
+        self._requested_port = port
+        self.stats = EmulatorStats()
+        """Live counters (``requests_by_route``, ``part_puts``, ``bytes_received`` ...)."""
         self.port: int | None = None
         self._app: web.Application | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -61,6 +67,26 @@ class BackgroundServer:
     def _build_app(self) -> web.Application:
         """The application to serve (called on the server thread)."""
         raise NotImplementedError
+
+    # -- public view -----------------------------------------------------------------
+    @property
+    def config(self) -> Any:
+        return self._config
+
+    @property
+    def data_dir(self) -> Path:
+        return self._config.data_dir
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://HOST:PORT`` plus the API's path: what clients take as endpoint URL."""
+        if self.port is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        return f"http://{self.host}:{self.port}{self._api_prefix}"
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url if self.port is not None else "stopped"
+        return f"{type(self).__name__}({where}, data_dir={str(self.data_dir)!r})"
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self: _S) -> _S:
@@ -165,6 +191,8 @@ class ATAIEmulator(BackgroundServer):
 
     _thread_name = "atai-emulator"
 
+    _api_prefix = API_PREFIX
+
     def __init__(
         self,
         data_dir: str | Path | None = None,
@@ -217,30 +245,13 @@ class ATAIEmulator(BackgroundServer):
         )
         self.faults = FaultInjector(self._config.faults, self._config.seed)
         """Faults to inject: ``emu.faults.add(route=..., action=...)``, ``.clear()``, ``.fired``."""
-        self.host = host
-        self._requested_port = port
-        self.stats = EmulatorStats()
-        self._init_server()
+        self._init_server(host, port)
 
     # -- public view -----------------------------------------------------------------
-    @property
-    def config(self) -> EmulatorConfig:
-        return self._config
 
     @property
     def api_key(self) -> str:
         return self._config.api_key
-
-    @property
-    def data_dir(self) -> Path:
-        return self._config.data_dir
-
-    @property
-    def endpoint_url(self) -> str:
-        """``http://HOST:PORT/v0.5``: pass it as the client's API endpoint."""
-        if self.port is None:
-            raise RuntimeError("the emulator is not running; call start() or use 'with'")
-        return f"http://{self.host}:{self.port}{API_PREFIX}"
 
     @property
     def uploads(self) -> dict[str, UploadView]:
@@ -252,10 +263,6 @@ class ATAIEmulator(BackgroundServer):
     def orphans(self) -> list[UploadView]:
         """Uploads still in progress: left by a client that crashed or forgot to abort."""
         return [view for view in self.uploads.values() if view.state == IN_PROGRESS]
-
-    def __repr__(self) -> str:
-        where = self.endpoint_url if self.port is not None else "stopped"
-        return f"ATAIEmulator({where}, data_dir={str(self.data_dir)!r})"
 
     def _build_app(self) -> web.Application:
         return build_app(self._config, self.stats, self.faults)

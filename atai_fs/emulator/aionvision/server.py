@@ -11,7 +11,6 @@ from aiohttp import web
 
 from ..faults import Fault, FaultInjector
 from ..server import BackgroundServer
-from ..stats import EmulatorStats
 from .api import CONTEXT_KEY, AionContext
 from .app import build_aionvision_app
 from .config import API_PREFIX, AionVisionConfig
@@ -56,6 +55,8 @@ class AionVisionEmulator(BackgroundServer):
 
     _thread_name = "aionvision-emulator"
 
+    _api_prefix = API_PREFIX
+
     def __init__(
         self,
         data_dir: str | Path | None = None,
@@ -73,33 +74,16 @@ class AionVisionEmulator(BackgroundServer):
         )
         self.faults = FaultInjector(self._config.faults, self._config.seed)
         """Faults to inject: ``emu.faults.add(AionFault(...))``, ``.clear()``, ``.fired``."""
-        self.stats = EmulatorStats()
-        self.host = host
-        self._requested_port = port
-        self._init_server()
+        self._init_server(host, port)
 
     def _build_app(self) -> web.Application:
         return build_aionvision_app(self._config, self.stats, self.faults)
 
     # -- public view -----------------------------------------------------------------
-    @property
-    def config(self) -> AionVisionConfig:
-        return self._config
 
     @property
     def api_key(self) -> str:
         return self._config.api_key
-
-    @property
-    def data_dir(self) -> Path:
-        return self._config.data_dir
-
-    @property
-    def endpoint_url(self) -> str:
-        """``http://HOST:PORT/api/v2``: pass it as the client's endpoint URL."""
-        if self.port is None:
-            raise RuntimeError("the emulator is not running; call start() or use 'with'")
-        return f"http://{self.host}:{self.port}{API_PREFIX}"
 
     def _context(self) -> AionContext | None:
         return self._app[CONTEXT_KEY] if self._app is not None else None

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from ..faults import Fault, FaultInjector, parse_fault
 from ..server import BackgroundServer
-from ..stats import EmulatorStats
 from .app import FLOW_CONTEXT_KEY, build_flow_app
 from .config import API_PREFIX, DEFAULT_URL_LIFETIME, MAX_OBJECT_SIZE, FlowEmulatorConfig
 from .runs import FlowStore, read_object
@@ -34,6 +33,8 @@ class FlowEmulator(BackgroundServer):
     options are those of :class:`~atai_fs.emulator.flow.config.FlowEmulatorConfig`;
     ``faults`` may mix :class:`~atai_fs.emulator.Fault` objects and ``parse_fault`` text.
     """
+
+    _api_prefix = API_PREFIX
 
     def __init__(
         self,
@@ -73,11 +74,7 @@ class FlowEmulator(BackgroundServer):
         self.faults = FaultInjector(self._config.faults, self._config.seed)
         """Faults to inject: ``emu.faults.add(route="storage_put", status=503, times=2)``.
         Routes: ``flow_test``, ``flow_status``, ``storage_put``."""
-        self.stats = EmulatorStats()
-        """Counters: ``requests_by_route``, ``part_puts`` (PUTs stored), ``bytes_received``..."""
-        self.host = host
-        self._requested_port = port
-        self._init_server()
+        self._init_server(host, port)
 
     _thread_name = "atai-flow-emulator"
 
@@ -85,20 +82,6 @@ class FlowEmulator(BackgroundServer):
         return build_flow_app(self._config, self.stats, self.faults)
 
     # -- public view -----------------------------------------------------------------
-    @property
-    def config(self) -> FlowEmulatorConfig:
-        return self._config
-
-    @property
-    def data_dir(self) -> Path:
-        return self._config.data_dir
-
-    @property
-    def endpoint_url(self) -> str:
-        """``http://HOST:PORT/api/v1``: the client's ``endpoint_url``."""
-        if self.port is None:
-            raise RuntimeError("the emulator is not running; call start() or use 'with'")
-        return f"http://{self.host}:{self.port}{API_PREFIX}"
 
     @property
     def store(self) -> FlowStore:
@@ -125,10 +108,6 @@ class FlowEmulator(BackgroundServer):
         if self._app is None:
             raise RuntimeError("the emulator is not running; call start() or use 'with'")
         return self._app
-
-    def __repr__(self) -> str:
-        where = self.endpoint_url if self.port is not None else "stopped"
-        return f"FlowEmulator({where}, data_dir={str(self.data_dir)!r})"
 
 
 def serve_flow(

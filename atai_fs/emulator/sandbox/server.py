@@ -11,7 +11,6 @@ from aiohttp import web
 
 from ..faults import Fault
 from ..server import BackgroundServer
-from ..stats import EmulatorStats
 from .app import CONTEXT_KEY, build_sandbox_app
 from .config import SandboxConfig
 from .faults import SandboxFaultInjector, parse_sandbox_fault
@@ -56,10 +55,7 @@ class SandboxEmulator(BackgroundServer):
         """Faults to inject: ``emu.faults.add(route="part", status=503, nth=2)``."""
         for fault in parsed:
             self.faults.add(fault)
-        self.stats = EmulatorStats()
-        self.host = host
-        self._requested_port = port
-        self._init_server()
+        self._init_server(host, port)
 
     _thread_name = "sandbox-emulator"
 
@@ -67,24 +63,10 @@ class SandboxEmulator(BackgroundServer):
         return build_sandbox_app(self._config, self.stats, self.faults)
 
     # -- public view -----------------------------------------------------------------
-    @property
-    def config(self) -> SandboxConfig:
-        return self._config
 
     @property
     def api_key(self) -> str:
         return self._config.api_key
-
-    @property
-    def data_dir(self) -> Path:
-        return self._config.data_dir
-
-    @property
-    def endpoint_url(self) -> str:
-        """``http://HOST:PORT``: the API base (routes start with ``/v1``)."""
-        if self.port is None:
-            raise RuntimeError("the emulator is not running; call start() or use 'with'")
-        return f"http://{self.host}:{self.port}"
 
     @property
     def sessions(self) -> dict[str, SessionView]:
@@ -108,10 +90,6 @@ class SandboxEmulator(BackgroundServer):
     def exists(self, sandbox_id: str, path: str) -> bool:
         target = self.path_of(sandbox_id, path)
         return target.exists() or target.is_symlink()
-
-    def __repr__(self) -> str:
-        where = self.endpoint_url if self.port is not None else "stopped"
-        return f"SandboxEmulator({where}, data_dir={str(self.data_dir)!r})"
 
     # -- server thread ---------------------------------------------------------------
     def _call(self, function: Any) -> Any:
