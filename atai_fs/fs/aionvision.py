@@ -23,7 +23,6 @@ import collections
 import logging
 import os
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,13 +34,12 @@ from ..engine.sources import BytesSource, FileSource, PartSource
 from ..engine.uploader import Uploader
 from ..errors import (
     AtaiFsError,
-    ConfigurationError,
     FileTooLarge,
     InvalidRequest,
     NotFound,
     UploadFailed,
 )
-from ..http import HttpClient, Timeouts, check_endpoint
+from ..http import Timeouts
 from ..targets.aionvision import (
     DEFAULT_ENDPOINT,
     DEFAULT_MAX_FILE_SIZE,
@@ -70,19 +68,6 @@ _CONTROL_CONNECTIONS = 4
 _OPTION_NAMES = ("title", "tags", "auto_describe", "skip_duplicates", "storage_target", "intent")
 _TERMINAL_SESSION = frozenset({"completed", "failed", "expired", "cancelled"})
 _RESULTS_PAGE = 500
-
-
-def _rate_limit(option: RateLimit | dict[str, Any] | str | bool | None, tier: Tier) -> Any:
-    """The pacing to use: the option, else ``AIONVISION_RATE_LIMIT``, else the tier's."""
-    if option is None:
-        option = os.environ.get("AIONVISION_RATE_LIMIT") or tier_rate_limit(tier)
-    if option is False:
-        return None
-    if isinstance(option, str):
-        return RateLimit.parse(option)
-    if isinstance(option, dict):
-        return RateLimit(**option)
-    return option
 
 
 @dataclass
@@ -142,6 +127,11 @@ class AionVisionFileSystem(UploadFileSystem):
         "AIONVISION_API_ENDPOINT",
         "AIONVISION_RATE_LIMIT",
     )
+    service_name = "Aionvision"
+    api_key_variable = "AIONVISION_API_KEY"
+    endpoint_variable = "AIONVISION_API_ENDPOINT"
+    rate_limit_variable = "AIONVISION_RATE_LIMIT"
+    default_endpoint = DEFAULT_ENDPOINT
     root_marker = ""
 
     def __init__(
@@ -191,23 +181,19 @@ class AionVisionFileSystem(UploadFileSystem):
             storage_target=storage_target,
             intent=intent,
         )
-        self.api_key = api_key or os.environ.get("AIONVISION_API_KEY") or None
-        endpoint = endpoint_url or os.environ.get("AIONVISION_API_ENDPOINT") or DEFAULT_ENDPOINT
-        self.endpoint_url = check_endpoint(endpoint, allow_http=allow_http)
-        self.http = HttpClient(
-            api_base=self.endpoint_url,
-            api_key=self.api_key,
-            pool_size=self.transfer.max_concurrency + _CONTROL_CONNECTIONS,
-            timeouts=timeouts,
+        self._connect(
+            api_key=api_key,
+            endpoint_url=endpoint_url,
+            allow_http=allow_http,
             verify_tls=verify_tls,
+            timeouts=timeouts,
         )
-        self.rate_limiter = RateLimiter(_rate_limit(rate_limit, self.tier))
+        self.rate_limiter = RateLimiter(self._rate_limit(rate_limit, tier_rate_limit(self.tier)))
         self.api = AionVisionApi(self.http, self.rate_limiter)
         #: What happened to each file of the last write call (``put``, ``put_file``,
         #: ``pipe_file``, a closed file), in fsspec's order of the files (sorted paths
         #: for globs and directories).
         self.last_results: list[UploadResult] = []
-        weakref.finalize(self, self.http.close_all_sync)
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "missing"
@@ -215,13 +201,6 @@ class AionVisionFileSystem(UploadFileSystem):
             f"AionVisionFileSystem(endpoint_url={self.endpoint_url!r}, tier={self.tier.name!r}, "
             f"api_key=<{key}>)"
         )
-
-    def _require_key(self) -> None:
-        if not self.api_key:
-            raise ConfigurationError(
-                "no Aionvision API key: set the AIONVISION_API_KEY environment variable, or "
-                "pass api_key=... (storage_options={'api_key': ...} in pandas and Dask)"
-            )
 
     def _options(self, kwargs: Mapping[str, Any]) -> UploadOptions:
         return self.options.merged(**{k: kwargs[k] for k in _OPTION_NAMES if k in kwargs})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import uuid
-import weakref
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -16,18 +15,15 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from ..engine.ratelimit import RateLimit, RateLimiter
 from ..engine.sources import PartSource, SpoolSource
 from ..engine.uploader import Uploader
-from ..errors import ConfigurationError, InvalidRequest, NotFound, UrlExpired
-from ..http import HttpClient, HttpResponse, Timeouts, check_endpoint
+from ..errors import InvalidRequest, NotFound, UrlExpired
+from ..http import HttpResponse, Timeouts
 from ..targets.atai import DEFAULT_ENDPOINT, AtaiApi, AtaiUploadTarget
 from ..targets.presigned import is_expired_url
-from .base import UploadFileSystem, flag_option
+from .base import UploadFileSystem
 from .listing import build_tree, directory_entry
 from .read_file import RangeReadFile
 
 __all__ = ["ATAIFileSystem"]
-
-#: Extra connections beyond the part PUTs, for control-plane calls made meanwhile.
-_CONTROL_CONNECTIONS = 4
 
 #: What :meth:`ATAIFileSystem.modified` answers: the API records no timestamps.
 _NO_TIMESTAMP = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -41,19 +37,6 @@ _STATUS_EXPLANATIONS = {
     "FILE_STATUS_INGESTING": "the file is still being ingested",
     "FILE_STATUS_UNKNOWN": "the file's status is unknown to the service",
 }
-
-
-def _rate_limit(option: RateLimit | dict[str, Any] | str | bool | None) -> RateLimit | None:
-    """The pacing to use: the option, else ``ATAI_RATE_LIMIT``, else the API's burst."""
-    if option is None:
-        option = os.environ.get("ATAI_RATE_LIMIT") or RateLimit()
-    if option is False:
-        return None
-    if isinstance(option, str):
-        return RateLimit.parse(option)
-    if isinstance(option, dict):
-        return RateLimit(**option)
-    return option if isinstance(option, RateLimit) else RateLimit()
 
 
 def _file_entry(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,6 +106,11 @@ class ATAIFileSystem(UploadFileSystem):
 
     protocol = ("atai",)
     environment_variables = ("ATAI_API_KEY", "ATAI_API_ENDPOINT", "ATAI_RATE_LIMIT")
+    service_name = "Archetype AI"
+    api_key_variable = "ATAI_API_KEY"
+    endpoint_variable = "ATAI_API_ENDPOINT"
+    rate_limit_variable = "ATAI_RATE_LIMIT"
+    default_endpoint = DEFAULT_ENDPOINT
     root_marker = ""
     supports_resume = True
 
@@ -146,23 +134,15 @@ class ATAIFileSystem(UploadFileSystem):
             raise InvalidRequest("list_page_size must be between 1 and 1000")
         self.list_page_size = list_page_size
         self.single_request_limit = int(single_request_limit)
-        self.api_key = api_key or os.environ.get("ATAI_API_KEY") or None
-        endpoint = endpoint_url or os.environ.get("ATAI_API_ENDPOINT") or DEFAULT_ENDPOINT
-        self.endpoint_url = check_endpoint(
-            endpoint, allow_http=flag_option(allow_http, "allow_http")
-        )
-        if isinstance(timeouts, dict):
-            timeouts = Timeouts(**timeouts)
-        self.http = HttpClient(
-            api_base=self.endpoint_url,
-            api_key=self.api_key,
-            pool_size=self.transfer.max_concurrency + _CONTROL_CONNECTIONS,
+        self._connect(
+            api_key=api_key,
+            endpoint_url=endpoint_url,
+            allow_http=allow_http,
+            verify_tls=verify_tls,
             timeouts=timeouts,
-            verify_tls=flag_option(verify_tls, "verify_tls"),
         )
-        self.rate_limiter = RateLimiter(_rate_limit(rate_limit))
+        self.rate_limiter = RateLimiter(self._rate_limit(rate_limit, RateLimit()))
         self.api = AtaiApi(self.http, self.rate_limiter)
-        weakref.finalize(self, self.http.close_all_sync)
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> Any:
@@ -171,17 +151,6 @@ class ATAIFileSystem(UploadFileSystem):
         if isinstance(path, list):
             return [cls._strip_protocol(p) for p in path]
         return super()._strip_protocol(path).lstrip("/")
-
-    def __repr__(self) -> str:
-        key = "set" if self.api_key else "missing"
-        return f"ATAIFileSystem(endpoint_url={self.endpoint_url!r}, api_key=<{key}>)"
-
-    def _require_key(self) -> None:
-        if not self.api_key:
-            raise ConfigurationError(
-                "no Archetype AI API key: set the ATAI_API_KEY environment variable, or pass "
-                "api_key=... (storage_options={'api_key': ...} in pandas and Dask)"
-            )
 
     def _make_target(
         self,

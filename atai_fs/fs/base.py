@@ -11,19 +11,21 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from ..engine.body import DEFAULT_CHUNK_SIZE
+from ..engine.ratelimit import RateLimit
 from ..engine.resume import LocalFileIdentity, ResumeJournal
 from ..engine.retry import RetryPolicy
 from ..engine.sources import BytesSource, FileSource, PartSource
 from ..engine.target import UploadTarget
 from ..engine.uploader import TransferConfig, Uploader
 from ..errors import ConfigurationError, Conflict, InvalidRequest
-from ..http import HttpClient
+from ..http import HttpClient, Timeouts, check_endpoint
 from .file import UploadFile
 
 __all__ = ["UploadFileSystem", "flag_option"]
@@ -55,6 +57,10 @@ class _EnvironmentToken:
     def __get__(self, instance: object, owner: type) -> tuple[str | None, ...]:
         names = getattr(owner, "environment_variables", ())
         return tuple(os.environ.get(name) for name in names)
+
+
+#: Connections beyond the part PUTs, for control-plane calls made meanwhile.
+_CONTROL_CONNECTIONS = 4
 
 
 class UploadFileSystem(AsyncFileSystem):
@@ -91,6 +97,14 @@ class UploadFileSystem(AsyncFileSystem):
 
     #: Environment variables the protocol reads its defaults from (part of the cache key).
     environment_variables: tuple[str, ...] = ()
+
+    #: For :meth:`_connect` and messages: the service's name, the variables holding its
+    #: key, endpoint and rate limit, and its public endpoint.
+    service_name = "the API"
+    api_key_variable: str | None = None
+    endpoint_variable: str | None = None
+    rate_limit_variable: str | None = None
+    default_endpoint = ""
     _environment = _EnvironmentToken()
     _extra_tokenize_attributes = ("_environment",)
 
@@ -131,6 +145,75 @@ class UploadFileSystem(AsyncFileSystem):
         self._resume_journal = ResumeJournal(resume_dir)
         self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._limiters = weakref.WeakKeyDictionary()
+
+    # -- shared set-up of protocols ----------------------------------------------------
+
+    def _connect(
+        self,
+        *,
+        api_key: str | None,
+        endpoint_url: str | None,
+        allow_http: Any,
+        verify_tls: Any,
+        timeouts: Timeouts | dict[str, Any] | None,
+        check: Callable[..., str] = check_endpoint,
+    ) -> None:
+        """Resolve key and endpoint (argument, then environment, then default) and build
+        the one :class:`~atai_fs.http.HttpClient` of this filesystem."""
+        variable = self.api_key_variable
+        self.api_key = api_key or (os.environ.get(variable) if variable else None) or None
+        variable = self.endpoint_variable
+        endpoint = (
+            endpoint_url
+            or (os.environ.get(variable) if variable else None)
+            or self.default_endpoint
+        )
+        self.endpoint_url = check(endpoint, allow_http=flag_option(allow_http, "allow_http"))
+        if isinstance(timeouts, dict):
+            timeouts = Timeouts(**timeouts)
+        self.http = HttpClient(
+            api_base=self.endpoint_url,
+            api_key=self.api_key,
+            pool_size=self.transfer.max_concurrency + _CONTROL_CONNECTIONS,
+            timeouts=timeouts,
+            verify_tls=flag_option(verify_tls, "verify_tls"),
+        )
+        weakref.finalize(self, self.http.close_all_sync)
+
+    def _rate_limit(self, option: Any, default: RateLimit | None) -> RateLimit | None:
+        """The pacing of control-plane calls: the option (a ``RateLimit``, a dict, a string
+        like ``"20/s,100/min"``, ``"off"`` or ``False``), else the protocol's environment
+        variable, else ``default``."""
+        if option is None and self.rate_limit_variable:
+            option = os.environ.get(self.rate_limit_variable) or None
+        if option is None:
+            return default
+        if option is False:
+            return None
+        if isinstance(option, str):
+            return RateLimit.parse(option)
+        if isinstance(option, dict):
+            return RateLimit(**option)
+        if isinstance(option, RateLimit):
+            return option
+        raise ConfigurationError(f"rate_limit must be a RateLimit, a dict or a string: {option!r}")
+
+    def _require_key(self) -> None:
+        """Refuse before any request when no key is configured, saying how to set one."""
+        if not getattr(self, "api_key", None):
+            raise ConfigurationError(
+                f"no {self.service_name} API key: set the {self.api_key_variable} environment "
+                "variable, or pass api_key=... (storage_options={'api_key': ...} in pandas "
+                "and Dask)"
+            )
+
+    def __repr__(self) -> str:
+        key = (
+            ""
+            if self.api_key_variable is None
+            else (f", api_key=<{'set' if getattr(self, 'api_key', None) else 'missing'}>")
+        )
+        return f"{type(self).__name__}(endpoint_url={getattr(self, 'endpoint_url', None)!r}{key})"
 
     # -- to be provided by each protocol ----------------------------------------------
 

@@ -7,7 +7,6 @@ import functools
 import mimetypes
 import os
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +15,7 @@ from fsspec.asyn import FSTimeoutError, sync, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from ..errors import ConfigurationError, InvalidRequest, NotFound
-from ..http import HttpClient, Timeouts, check_endpoint
+from ..http import Timeouts, check_endpoint
 from ..targets.flow import (
     DEFAULT_ENDPOINT,
     FINISHED_STATUSES,
@@ -90,6 +89,9 @@ class FlowFileSystem(UploadFileSystem):
 
     protocol = ("flow",)
     environment_variables = ("FLOW_API_ENDPOINT",)
+    service_name = "flow engine"
+    endpoint_variable = "FLOW_API_ENDPOINT"
+    default_endpoint = DEFAULT_ENDPOINT
     root_marker = ""
     supports_resume = False
 
@@ -104,21 +106,16 @@ class FlowFileSystem(UploadFileSystem):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        endpoint = endpoint_url or os.environ.get("FLOW_API_ENDPOINT") or DEFAULT_ENDPOINT
-        self.endpoint_url = _check_flow_endpoint(endpoint, allow_http=allow_http)
         self.content_type = content_type
-        self.http = HttpClient(
-            api_base=self.endpoint_url,
+        self._connect(
             api_key=None,
-            pool_size=self.transfer.max_concurrency + 2,
-            timeouts=timeouts,
+            endpoint_url=endpoint_url,
+            allow_http=allow_http,
             verify_tls=verify_tls,
+            timeouts=timeouts,
+            check=_check_flow_endpoint,
         )
         self.api = FlowApi(self.http)
-        weakref.finalize(self, self.http.close_all_sync)
-
-    def __repr__(self) -> str:
-        return f"FlowFileSystem(endpoint_url={self.endpoint_url!r})"
 
     # -- paths ----------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ import json
 import os
 import stat
 import tarfile
-import weakref
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -29,7 +28,7 @@ from ..engine.sources import Buffer, BytesSource, FileSource, PartSource, SpoolS
 from ..engine.target import UploadTarget
 from ..engine.uploader import Uploader
 from ..errors import ConfigurationError, InvalidRequest, NotFound, UploadFailed
-from ..http import HttpClient, Timeouts, check_endpoint
+from ..http import Timeouts
 from ..targets.sandbox import (
     CONFLICTS,
     DEFAULT_ENDPOINT,
@@ -48,7 +47,6 @@ from .file import UploadFile
 __all__ = ["SandboxFileSystem", "SandboxUploadFile", "build_tar_archive"]
 
 #: Extra connections beyond the part PUTs, for control-plane calls made meanwhile.
-_CONTROL_CONNECTIONS = 4
 
 
 class SandboxFileSystem(UploadFileSystem):
@@ -80,6 +78,10 @@ class SandboxFileSystem(UploadFileSystem):
 
     protocol = ("sandbox",)
     environment_variables = ("SANDBOX_API_KEY", "SANDBOX_API_ENDPOINT")
+    service_name = "Nullspace"
+    api_key_variable = "SANDBOX_API_KEY"
+    endpoint_variable = "SANDBOX_API_ENDPOINT"
+    default_endpoint = DEFAULT_ENDPOINT
     root_marker = ""
     supports_resume = True
 
@@ -109,19 +111,15 @@ class SandboxFileSystem(UploadFileSystem):
         self.conflict = conflict
         self.user = user
         self.metadata = dict(metadata or {})
-        self.api_key = api_key or os.environ.get("SANDBOX_API_KEY") or None
-        endpoint = endpoint_url or os.environ.get("SANDBOX_API_ENDPOINT") or DEFAULT_ENDPOINT
-        self.endpoint_url = check_endpoint(endpoint, allow_http=allow_http)
-        self.http = HttpClient(
-            api_base=self.endpoint_url,
-            api_key=self.api_key,
-            pool_size=self.transfer.max_concurrency + _CONTROL_CONNECTIONS,
-            timeouts=timeouts,
+        self._connect(
+            api_key=api_key,
+            endpoint_url=endpoint_url,
+            allow_http=allow_http,
             verify_tls=verify_tls,
+            timeouts=timeouts,
         )
         self.api = SandboxApi(self.http, route=route)
         self._sessions = _SessionJournal(self._resume_journal.directory)
-        weakref.finalize(self, self.http.close_all_sync)
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "missing"
@@ -143,13 +141,6 @@ class SandboxFileSystem(UploadFileSystem):
                 "e.g. sandbox://sb_a1b2c3d4/workspace/model.bin"
             )
         return sandbox_id, str(PurePosixPath(target))
-
-    def _require_key(self) -> None:
-        if not self.api_key:
-            raise ConfigurationError(
-                "no Nullspace API key: set the SANDBOX_API_KEY environment variable, or pass "
-                "api_key=... (storage_options={'api_key': ...} in pandas and Dask)"
-            )
 
     def _make_target(
         self,
