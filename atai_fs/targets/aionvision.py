@@ -35,6 +35,7 @@ from ..errors import (
     error_for_status,
 )
 from ..http import HttpClient, HttpResponse
+from .common import error_message, json_field, json_object
 from .presigned import put_part_presigned
 
 __all__ = [
@@ -280,21 +281,6 @@ def parse_expiry(value: Any) -> float | None:
     return when.timestamp()
 
 
-def _mapping(data: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise ProtocolError(f"{what}: the answer is not a JSON object ({data!r:.100})")
-    return data
-
-
-def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
-    value = data.get(name)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise ProtocolError(
-            f"{what}: the server's answer lacks a valid {name!r} field (got {value!r:.80})"
-        )
-    return value
-
-
 def _parse_error(response: HttpResponse) -> tuple[str | None, str]:
     """(code, message) from the envelope ``{"error": {...}, "request_id"}`` or FastAPI's
     ``{"detail": [...]}``, or the start of whatever else came."""
@@ -376,19 +362,14 @@ class AionVisionApi:
 
     async def call_json(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
         response = await self.call(method, path, what=what, **kwargs)
-        return _mapping(response.json(), what)
+        return json_object(response.json(), what)
 
     def error(self, response: HttpResponse, what: str) -> AtaiFsError:
         code, detail = _parse_error(response)
-        message = f"{what} failed: HTTP {response.status}"
-        if code:
-            message += f" {code}"
-        if detail:
-            message += f": {detail}"
         hint = _STATUS_HINTS.get(response.status)
-        if hint:
-            message += f" ({hint})"
-        message = self.http.redact(message)
+        message = self.http.redact(
+            error_message(what, response.status, code=code, detail=detail, hint=hint)
+        )
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if code in ("STORAGE_QUOTA_EXCEEDED", "USAGE_LIMIT_EXCEEDED"):
             return QuotaExceeded(message, status=response.status, code=code)
@@ -421,7 +402,7 @@ class AionVisionApi:
         data = await self.call_json(
             "POST", "user-files/upload/stream", what=what, data=writer, transfer=True
         )
-        _field(data, "image_id", str, what)
+        json_field(data, "image_id", str, what)
         return data
 
     async def stream_batch(
@@ -444,7 +425,7 @@ class AionVisionApi:
         data = await self.call_json(
             "POST", "user-files/upload/stream-batch", what=what, data=writer, transfer=True
         )
-        _field(data, "session_id", str, what)
+        json_field(data, "session_id", str, what)
         return data
 
     # -- checks ----------------------------------------------------------------------------
@@ -454,7 +435,7 @@ class AionVisionApi:
         data = await self.call_json(
             "GET", "uploads/quota-check", what=what, params={"file_count": str(file_count)}
         )
-        _field(data, "can_proceed", bool, what)
+        json_field(data, "can_proceed", bool, what)
         return data
 
     async def check_duplicates(self, hashes: Sequence[str]) -> set[str]:
@@ -463,7 +444,7 @@ class AionVisionApi:
         data = await self.call_json(
             "POST", "uploads/check-duplicates", what=what, json={"hashes": list(hashes)}
         )
-        duplicates = _field(data, "duplicates", list, what)
+        duplicates = json_field(data, "duplicates", list, what)
         return {str(h).lower() for h in duplicates}
 
     # -- presigned ------------------------------------------------------------------------
@@ -487,8 +468,8 @@ class AionVisionApi:
         }
         data = await self.call_json("POST", "uploads/request-presigned-url", what=what, json=body)
         for key in ("upload_url", "upload_method", "object_key"):
-            _field(data, key, str, what)
-        _field(data, "max_size_bytes", int, what)
+            json_field(data, key, str, what)
+        json_field(data, "max_size_bytes", int, what)
         return data
 
     async def confirm(
@@ -502,7 +483,7 @@ class AionVisionApi:
             "content_type": content_type,
         }
         data = await self.call_json("POST", "uploads/confirm", what=what, json=body)
-        _field(data, "upload_id", str, what)
+        json_field(data, "upload_id", str, what)
         if data.get("confirmed") is not True:
             raise ProtocolError(f"{what}: the server did not confirm it ({data!r:.200})")
         return data
@@ -512,7 +493,7 @@ class AionVisionApi:
     async def session_status(self, session_id: str) -> Mapping[str, Any]:
         what = f"reading the status of upload session {session_id}"
         data = await self.call_json("GET", f"uploads/sessions/{session_id}/status", what=what)
-        _field(data, "status", str, what)
+        json_field(data, "status", str, what)
         return data
 
     async def session_results(
@@ -523,7 +504,7 @@ class AionVisionApi:
         data = await self.call_json(
             "GET", f"uploads/sessions/{session_id}/results", what=what, params=params
         )
-        _field(data, "results", list, what)
+        json_field(data, "results", list, what)
         return data
 
     async def cancel_session(self, session_id: str) -> Mapping[str, Any]:

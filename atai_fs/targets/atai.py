@@ -30,6 +30,7 @@ from ..errors import (
     error_for_status,
 )
 from ..http import HttpClient, HttpResponse
+from .common import error_message, json_field, json_object
 from .presigned import put_part_presigned
 
 __all__ = [
@@ -100,23 +101,14 @@ def _parse_time(value: Any) -> float | None:
         return None
 
 
-def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
-    value = data.get(name)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise ProtocolError(
-            f"{what}: the server's answer lacks a valid {name!r} field (got {value!r:.80})"
-        )
-    return value
-
-
 def _part_spec(item: Any, what: str) -> PartSpec:
     if not isinstance(item, Mapping):
         raise ProtocolError(f"{what}: a part descriptor is not an object")
     return PartSpec(
-        number=_field(item, "part_number", int, what),
-        offset=_field(item, "offset", int, what),
-        length=_field(item, "length", int, what),
-        url=_field(item, "url", str, what),
+        number=json_field(item, "part_number", int, what),
+        offset=json_field(item, "offset", int, what),
+        length=json_field(item, "length", int, what),
+        url=json_field(item, "url", str, what),
         expires_at=_parse_time(item.get("expires_at")),
     )
 
@@ -164,16 +156,10 @@ class AtaiApi:
     ) -> AtaiFsError:
         """Turn an error response (either envelope, or none) into a clear exception."""
         code, detail = _parse_envelope(response)
-        hint = _STATUS_HINTS.get(response.status, "")
-        message = f"{what} failed: HTTP {response.status}"
-        if code:
-            message += f" {code}"
-        if detail:
-            message += f": {detail}"
-        if hint:
-            message += f" ({hint})"
-        if upload_id:
-            message += f" [upload {upload_id}]"
+        hint = _STATUS_HINTS.get(response.status)
+        message = error_message(
+            what, response.status, code=code, detail=detail, hint=hint, upload_id=upload_id
+        )
         return error_for_status(
             response.status,
             self.http.redact(message),
@@ -192,13 +178,12 @@ class AtaiApi:
         if resume_if_started:
             body["resume_if_started"] = True
         data = await self.call_json("POST", "files/uploads/initiate", what=what, json=body)
-        if not isinstance(data, Mapping):
-            raise ProtocolError(f"{what}: the answer is not a JSON object")
-        parts = [_part_spec(item, what) for item in _field(data, "parts", list, what)]
+        data = json_object(data, what)
+        parts = [_part_spec(item, what) for item in json_field(data, "parts", list, what)]
         total = data.get("total_bytes")
         num_parts = data.get("num_parts")
         return UploadPlan(
-            upload_id=_field(data, "upload_id", str, what),
+            upload_id=json_field(data, "upload_id", str, what),
             total_bytes=total if isinstance(total, int) else sum(p.length for p in parts),
             num_parts=num_parts if isinstance(num_parts, int) else len(parts),
             parts=parts,
@@ -216,9 +201,8 @@ class AtaiApi:
             json={"part_numbers": list(numbers)},
             upload_id=upload_id,
         )
-        if not isinstance(data, Mapping):
-            raise ProtocolError(f"{what}: the answer is not a JSON object")
-        return [_part_spec(item, what) for item in _field(data, "parts", list, what)]
+        data = json_object(data, what)
+        return [_part_spec(item, what) for item in json_field(data, "parts", list, what)]
 
     async def checkpoint(self, upload_id: str, tokens: Mapping[int, str]) -> None:
         await self.call(
@@ -243,8 +227,7 @@ class AtaiApi:
             json=body,
             upload_id=upload_id,
         )
-        if not isinstance(data, Mapping):
-            raise ProtocolError(f"{what}: the answer is not a JSON object")
+        data = json_object(data, what)
         return data
 
     async def abort(self, upload_id: str) -> None:

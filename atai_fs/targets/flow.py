@@ -33,6 +33,7 @@ from ..errors import (
 from ..http import HttpClient, HttpResponse
 from ..presigned import MAX_SINGLE_PUT_SIZE, PresignedPutTarget
 from ..redact import redact_text
+from .common import error_message
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -249,18 +250,16 @@ class FlowApi:
         raise self.error(response, what)
 
     def error(self, response: HttpResponse, what: str) -> AtaiFsError:
-        message = f"{what} failed: HTTP {response.status}"
         text = _error_text(response)
-        if text:
-            message += f": {text}"
-        if response.status == 500 and "unable to run flow" in text:
-            message += " (the flow definition was refused; fix it and start again)"
+        refused = response.status == 500 and "unable to run flow" in text
+        hint = "the flow definition was refused; fix it and start again" if refused else None
+        message = error_message(what, response.status, detail=text, hint=hint)
         error = error_for_status(
             response.status,
             self.http.redact(message),
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
-        if response.status == 500 and "unable to run flow" in text:
+        if refused:
             error.retryable = False  # a refused definition fails the same way every time
         return error
 

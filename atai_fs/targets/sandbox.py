@@ -40,6 +40,7 @@ from ..errors import (
     error_for_status,
 )
 from ..http import HttpClient, HttpResponse
+from .common import error_message
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -377,13 +378,9 @@ class SandboxApi:
         """Turn an error response into the exception for its ``reason`` (or status)."""
         code, reason, detail, info = _error_body(response)
         upload_id = upload_id or (info.get("upload_id") if info.get("upload_id") else None)
-        message = f"{what} failed: HTTP {response.status}"
-        if reason or code:
-            message += f" {reason or code}"
-        if detail:
-            message += f": {detail}"
         if isinstance(info.get("part_number"), int):
-            message += f" (part {info['part_number']})"
+            detail = f"{detail} (part {info['part_number']})"
+        message = error_message(what, response.status, code=reason or code, detail=detail)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         known = _REASONS.get(reason or "")
         if known is not None:
