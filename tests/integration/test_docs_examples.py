@@ -50,6 +50,7 @@ def blocks(page: str, marker: str) -> list[tuple[str, str]]:
 def test_the_docs_have_runnable_examples():
     assert len(blocks("integrations.md", "# runnable")) >= 8
     assert blocks("integrations.md", "# runnable-pytest")
+    assert blocks("README.md", "# runnable-pytest")
     assert blocks("atai.md", "# runnable")
     assert blocks("README.md", "# runnable")
 
@@ -75,7 +76,9 @@ def test_runnable_examples_run(page, in_a_sandbox):
 
 
 @pytest.mark.parametrize(
-    "where,code", blocks("integrations.md", "# runnable-pytest"), ids=lambda v: v[:20]
+    "where,code",
+    [block for page in sorted(PAGES) for block in blocks(page, "# runnable-pytest")],
+    ids=lambda v: v[:20],
 )
 def test_runnable_test_modules_pass(where, code, tmp_path):
     (tmp_path / "test_from_docs.py").write_text(code)
