@@ -13,7 +13,7 @@ from .scenarios import SCENARIOS
 from .suite import SuiteOptions, run
 
 QUICK_SCALE = 0.02
-WORK = Path(__file__).resolve().parent / "work"
+WORK = Path(__file__).resolve().parent / "scratch"
 
 
 def _parser() -> argparse.ArgumentParser:
