@@ -159,3 +159,21 @@ def test_quiet_suppresses_the_bar_even_in_a_terminal(env, tmp_path):
     assert process.wait(timeout=60) == 0
     os.close(controller)
     assert output == b""
+
+
+def test_commands_work_on_other_protocols(tmp_path, capsys, monkeypatch):
+    from atai_fs.emulator.flow import FlowEmulator
+    from atai_fs.fs.flow import FlowFileSystem
+    from tests.flow.conftest import NODE_DEFS, image_resize_flow
+
+    with FlowEmulator() as emu:
+        monkeypatch.setenv("FLOW_API_ENDPOINT", emu.endpoint_url)
+        fs = FlowFileSystem(skip_instance_cache=True)
+        run_id = fs.start_run(image_resize_flow(), NODE_DEFS)["ID"]
+        (edge,) = fs.ls(f"flow://{run_id}/", detail=False)
+        assert main(["ls", "-l", f"flow://{run_id}/"]) == 0
+        assert "waiting" in capsys.readouterr().out
+        image = tmp_path / "frame.jpg"
+        image.write_bytes(b"\xff\xd8\xff" + os.urandom(1000))
+        assert main(["cp", str(image), f"flow://{edge}"]) == 0
+        assert emu.uploaded(run_id, edge.split("/", 1)[1]) == image.read_bytes()

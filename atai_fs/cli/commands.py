@@ -99,13 +99,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
             short = entry["name"].rsplit("/", 1)[-1] + suffix
             print(f"{protocol}{name}" if args.full else short)
             continue
-        size = "-" if entry["type"] == "directory" else _size(entry.get("size", 0), args)
+        size = "-" if entry["type"] == "directory" else _size(entry.get("size"), args)
         status = entry.get("file_status") or entry.get("status") or entry["type"]
         print(f"{size:>10}  {status:<24}  {protocol}{name}")
     return 0
 
 
-def _size(size: int, args: argparse.Namespace) -> str:
+def _size(size: int | None, args: argparse.Namespace) -> str:
+    if size is None:  # e.g. a flow input still waiting for its upload
+        return "-"
     return str(size) if args.bytes else human_size(size)
 
 
