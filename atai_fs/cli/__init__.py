@@ -172,6 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except NotImplementedError:
+        if args.debug:
+            raise
+        print(
+            f"atai-fs: error: {args.command} is not available for this URL: its API offers "
+            "no such operation (upload-only targets have no listing or reading)",
+            file=sys.stderr,
+        )
+        return 1
     except Exception as exc:
         if args.debug:
             raise
