@@ -40,7 +40,7 @@ from aiohttp import web
 
 from .errors import s3_error
 from .stats import EmulatorStats
-from .transfer import iter_body, send_file
+from .transfer import save_body, send_file
 
 ROUTE_PREFIX = "/storage"
 ROUTE_NAME = "storage_put"
@@ -192,13 +192,9 @@ class PresignedStorage:
         digest = hashlib.md5(usedforsecurity=False)
         received = 0
         try:
-            with open(tmp, "wb") as out:
-                async for chunk in iter_body(request, _CHUNK):
-                    received += len(chunk)
-                    if received > expected:
-                        break
-                    digest.update(chunk)
-                    out.write(chunk)
+            received = await save_body(
+                request, tmp, expected=expected, digest=digest, chunk_size=_CHUNK
+            )
             if received != expected:
                 return s3_error(
                     400,

@@ -13,6 +13,7 @@ import struct
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 
@@ -59,6 +60,27 @@ async def iter_body(request: web.Request, chunk_size: int) -> AsyncIterator[byte
         for pacer in pacers:
             await pacer.consume(len(chunk))
         yield chunk
+
+
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
+async def save_body(
+    request: web.Request, path: Path, *, expected: int, digest: _Digest, chunk_size: int
+) -> int:
+    """Stream the request body into ``path``, hashing what is kept; stop reading once it
+    is longer than ``expected``.  Returns the bytes received (``expected + 1`` or more
+    means too long), so the caller answers with its own API's error."""
+    received = 0
+    with open(path, "wb") as out:
+        async for chunk in iter_body(request, chunk_size):
+            received += len(chunk)
+            if received > expected:
+                break
+            digest.update(chunk)
+            out.write(chunk)
+    return received
 
 
 async def read_some(request: web.Request, limit: int) -> int:

@@ -32,7 +32,7 @@ from aiohttp import web
 
 from ..injection import apply_fault
 from ..stats import EmulatorStats
-from ..transfer import iter_body
+from ..transfer import save_body
 from .config import SandboxConfig
 from .faults import SandboxFaultInjector
 from .files import PathRejected, SandboxFiles, normalize_target, sha256_of
@@ -505,13 +505,9 @@ async def _receive_part(request: web.Request, session: Session, number: int, exp
     digest = hashlib.sha256()
     received = 0
     try:
-        with open(temporary, "wb") as out:
-            async for chunk in iter_body(request, _READ_CHUNK):
-                received += len(chunk)
-                if received > expected:
-                    break
-                digest.update(chunk)
-                out.write(chunk)
+        received = await save_body(
+            request, temporary, expected=expected, digest=digest, chunk_size=_READ_CHUNK
+        )
         if received != expected:
             raise UploadError.upload(
                 "part_size_mismatch",
