@@ -4,43 +4,111 @@
 
     import pandas as pd
     df.to_parquet("atai://training-data.parquet")   # key from ATAI_API_KEY
+
+The other protocols: ``flow://RUN_ID/EDGE`` (a flow engine's waiting inputs),
+``sandbox://SANDBOX_ID/PATH`` (Nullspace sandboxes), ``aionvision://NAME`` (Aionvision
+uploads), and :mod:`atai_fs.presigned` for any presigned PUT URL.  Everything public is
+importable from here: the filesystems, the configuration objects, every error, the
+result types.
 """
 
+from . import presigned
+from .engine.config import TransferConfig
 from .engine.ratelimit import RateLimit
 from .engine.retry import RetryPolicy
 from .errors import (
+    AlreadyCompleted,
+    ArchiveRejected,
     AtaiFsError,
     AuthError,
+    ChecksumMismatch,
     ConfigurationError,
     Conflict,
+    ConnectError,
     FileTooLarge,
+    FlowRunNotWaiting,
+    InsufficientStagingSpace,
     InvalidRequest,
+    MissingParts,
     NotFound,
+    PartCorrupted,
+    PartRejected,
+    PresignedUrlRefused,
     ProtocolError,
+    QuotaExceeded,
     RateLimited,
     RequestFailed,
+    ResponseLost,
+    SandboxUploadError,
+    SessionGone,
+    SizeLimitExceeded,
+    TargetConflict,
+    TransportError,
+    UnsupportedFormat,
+    UploadAborted,
+    UploadExpired,
     UploadFailed,
+    UrlExpired,
+    WaitingUrlExpired,
 )
+from .fs.aionvision import AionVisionFileSystem
 from .fs.atai import ATAIFileSystem
+from .fs.flow import FlowFileSystem
+from .fs.sandbox import SandboxFileSystem
+from .fs.upload_file import UploadFile
 from .http import Timeouts
+from .presigned import open_presigned
+from .targets.aionvision import Tier, UploadOptions, UploadResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ATAIFileSystem",
+    "AionVisionFileSystem",
+    "AlreadyCompleted",
+    "ArchiveRejected",
     "AtaiFsError",
     "AuthError",
+    "ChecksumMismatch",
     "ConfigurationError",
     "Conflict",
+    "ConnectError",
     "FileTooLarge",
+    "FlowFileSystem",
+    "FlowRunNotWaiting",
+    "InsufficientStagingSpace",
     "InvalidRequest",
+    "MissingParts",
     "NotFound",
+    "PartCorrupted",
+    "PartRejected",
+    "PresignedUrlRefused",
     "ProtocolError",
+    "QuotaExceeded",
     "RateLimit",
     "RateLimited",
     "RequestFailed",
+    "ResponseLost",
     "RetryPolicy",
+    "SandboxFileSystem",
+    "SandboxUploadError",
+    "SessionGone",
+    "SizeLimitExceeded",
+    "TargetConflict",
+    "Tier",
     "Timeouts",
+    "TransferConfig",
+    "TransportError",
+    "UnsupportedFormat",
+    "UploadAborted",
+    "UploadExpired",
     "UploadFailed",
+    "UploadFile",
+    "UploadOptions",
+    "UploadResult",
+    "UrlExpired",
+    "WaitingUrlExpired",
     "__version__",
+    "open_presigned",
+    "presigned",
 ]

@@ -20,7 +20,7 @@ import contextlib
 import json as jsonlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -28,14 +28,76 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from .errors import ConfigurationError, ProtocolError, RequestFailed
+from .errors import (
+    ConfigurationError,
+    ConnectError,
+    ProtocolError,
+    RequestFailed,
+    ResponseLost,
+    TransportError,
+)
 from .redact import redact_text, redact_url
 
-__all__ = ["HttpClient", "HttpResponse", "Timeouts", "check_endpoint"]
+__all__ = [
+    "HttpClient",
+    "HttpResponse",
+    "Timeouts",
+    "check_endpoint",
+    "is_loopback_host",
+    "transport_errors",
+]
 
 log = logging.getLogger("atai_fs")
 
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Whether ``host`` (a hostname or IP literal, brackets allowed) is this machine."""
+    return (host or "").lower() in _LOOPBACK_HOSTS
+
+
+@contextlib.contextmanager
+def transport_errors(method: str, url: str, secrets: Iterable[str | None] = ()) -> Iterator[None]:
+    """The one mapping of aiohttp's transport failures onto ours, split by phase.
+
+    A failure to connect (DNS, refused, TLS handshake, connect timeout) means the request
+    was never sent: :class:`~atai_fs.errors.ConnectError`.  Anything later (a reset, a
+    disconnect, a read timeout, a truncated body) means it may have reached the server
+    and only its answer was lost: :class:`~atai_fs.errors.ResponseLost`.  Both are
+    retryable; callers of calls that are not idempotent decide from
+    ``may_have_landed`` whether sending again is safe.  A URL aiohttp cannot send to at
+    all (not http or https) is a :class:`~atai_fs.errors.ProtocolError`, never retried.
+    Messages are redacted: aiohttp's own can contain a presigned URL and its signature.
+    """
+    try:
+        yield
+    except aiohttp.InvalidURL as exc:
+        raise ProtocolError(
+            f"{method} {redact_url(url)}: not a URL this client can send to ({type(exc).__name__})"
+        ) from None
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise transport_error(method, url, exc, secrets) from None
+
+
+def transport_error(
+    method: str, url: str, exc: BaseException, secrets: Iterable[str | None] = ()
+) -> TransportError:
+    """The error for one transport failure (see :func:`transport_errors`)."""
+    kind = type(exc).__name__
+    never_sent = isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError))
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        detail = "timed out"
+    else:
+        detail = redact_text(str(exc), secrets) if str(exc) else kind
+    cls = ConnectError if never_sent else ResponseLost
+    phase = "could not connect" if never_sent else "got no complete answer"
+    retryable = not isinstance(exc, aiohttp.ClientConnectorCertificateError)
+    return cls(
+        f"{method} {redact_url(url)} {phase} ({kind}: {detail}); check the network and "
+        "the endpoint URL",
+        retryable=retryable,
+    )
 
 
 @dataclass(frozen=True)
@@ -51,6 +113,11 @@ class Timeouts:
     api: float = 120.0
     read: float = 300.0
 
+    @classmethod
+    def from_number(cls, seconds: float) -> Timeouts:
+        """The same bound for every phase (``timeouts=30``)."""
+        return cls(connect=float(seconds), api=float(seconds), read=float(seconds))
+
 
 @dataclass(frozen=True)
 class HttpResponse:
@@ -64,8 +131,9 @@ class HttpResponse:
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
 
-    def json(self) -> Any:
-        """Parse the body as JSON, or raise :class:`ProtocolError` saying what came instead."""
+    def json(self, *, retryable: bool | None = None) -> Any:
+        """Parse the body as JSON, or raise :class:`ProtocolError` saying what came instead
+        (retryable for a 5xx answer, or where the caller knows a retry is safe)."""
         try:
             return jsonlib.loads(self.body)
         except ValueError:
@@ -74,22 +142,25 @@ class HttpResponse:
                 f"expected JSON from the server, got {len(self.body)} bytes starting with "
                 f"{snippet!r} (HTTP {self.status})",
                 status=self.status,
-                retryable=self.status >= 500,
+                retryable=self.status >= 500 if retryable is None else retryable,
             ) from None
 
 
-def check_endpoint(url: str, *, allow_http: bool = False) -> str:
-    """Validate an API base URL: absolute http(s), TLS unless loopback or opted out."""
+def check_endpoint(url: str, *, allow_http: bool = False, carries: str = "the API key") -> str:
+    """Validate an API base URL: absolute http(s), TLS unless loopback or opted out.
+
+    ``carries`` says what plain http would expose (the key, or presigned URLs in answers).
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
             f"endpoint_url {redact_url(url)!r} is not an absolute http(s) URL; pass "
             "something like 'https://api.u1.archetypeai.app/v0.5'"
         )
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS and not allow_http:
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname) and not allow_http:
         raise ConfigurationError(
             f"endpoint_url {redact_url(url)!r} uses plain http to a non-loopback host, which "
-            "would send the API key unencrypted; use https, or pass allow_http=True if you "
+            f"would send {carries} unencrypted; use https, or pass allow_http=True if you "
             "really mean it"
         )
     return url.rstrip("/")
@@ -219,7 +290,7 @@ class HttpClient:
         if timeout is None:
             timeout = aiohttp.ClientTimeout(total=self.timeouts.api, connect=self.timeouts.connect)
         request_headers = self._headers_for(url, headers, authorize=authorize)
-        try:
+        with self._transport_errors(method, url):
             async with self.session().request(
                 method,
                 url,
@@ -233,8 +304,6 @@ class HttpClient:
                 body = await response.read()
                 log.debug("%s %s -> %d", method, redact_url(url), response.status)
                 return HttpResponse(response.status, response.headers, body)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise self._transport_error(method, url, exc) from None
 
     async def put_body(
         self, url: str, body: Any, *, length: int, headers: Mapping[str, str] | None = None
@@ -268,7 +337,7 @@ class HttpClient:
             total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
         )
         for _ in range(max_redirects + 1):
-            try:
+            with self._transport_errors(method, url):
                 response = await self.session().request(
                     method,
                     url,
@@ -276,8 +345,6 @@ class HttpClient:
                     timeout=timeout,
                     allow_redirects=False,
                 )
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                raise self._transport_error(method, url, exc) from None
             log.debug("%s %s -> %d", method, redact_url(url), response.status)
             location = response.headers.get("Location")
             if response.status in (301, 302, 303, 307, 308) and location:
@@ -293,28 +360,16 @@ class HttpClient:
 
     async def read_body(self, response: aiohttp.ClientResponse) -> bytes:
         """The whole body of a streamed response, transport errors made retryable."""
-        try:
+        with self._transport_errors(response.method, str(response.url)):
             return await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise self._transport_error(response.method, str(response.url), exc) from None
 
     async def iter_body(
         self, response: aiohttp.ClientResponse, chunk_size: int
     ) -> AsyncIterator[bytes]:
         """The body of a streamed response in chunks, transport errors made retryable."""
-        try:
+        with self._transport_errors(response.method, str(response.url)):
             async for chunk in response.content.iter_chunked(chunk_size):
                 yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise self._transport_error(response.method, str(response.url), exc) from None
 
-    def _transport_error(self, method: str, url: str, exc: BaseException) -> RequestFailed:
-        kind = type(exc).__name__
-        detail = self.redact(str(exc)) if str(exc) else kind
-        if isinstance(exc, asyncio.TimeoutError):
-            detail = "timed out"
-        return RequestFailed(
-            f"{method} {redact_url(url)} failed: {kind}: {detail}; it will be retried if "
-            "attempts remain, otherwise check the network and the endpoint URL",
-            retryable=True,
-        )
+    def _transport_errors(self, method: str, url: str) -> contextlib.AbstractContextManager[None]:
+        return transport_errors(method, url, (self._api_key,))

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-__all__ = ["BytesSource", "FileSource", "PartSource", "SpoolSource"]
+if TYPE_CHECKING:
+    from .plan import PartSpec
+
+__all__ = ["BytesSource", "FileSource", "LiveParts", "PartSource", "SpoolSource"]
 
 Buffer = bytes | bytearray | memoryview
 
@@ -154,6 +158,85 @@ class SpoolSource:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class LiveParts:
+    """The bytes of a write of known size, held part by part while the writer writes.
+
+    The server's plan is known before the first byte: each part collects in its own
+    :class:`SpoolSource` and is handed out as soon as it is full, so parts go out while
+    the writer is still writing and a failed part can be resent from its spool.  Each
+    spool keeps at most ``memory_per_part`` in memory and spills to disk beyond it, so
+    memory does not grow with the server's part size.
+
+    Whoever needs the bytes in order as they are written (a whole-content digest) can
+    :meth:`observe` them; nobody can read the whole file back.
+    """
+
+    def __init__(
+        self,
+        parts: Sequence[PartSpec],
+        *,
+        size: int,
+        memory_per_part: int,
+        spool_dir: str | None = None,
+    ) -> None:
+        self.size = size
+        self._pending = sorted(parts, key=lambda part: part.offset)
+        self._memory_per_part = memory_per_part
+        self._spool_dir = spool_dir
+        self._observers: list[Callable[[Buffer], None]] = []
+        self._current: SpoolSource | None = None
+        self._start_next()
+
+    def observe(self, observer: Callable[[Buffer], None]) -> None:
+        """Call ``observer`` with every chunk written from now on, in file order."""
+        self._observers.append(observer)
+
+    def write(self, view: memoryview) -> list[tuple[PartSpec, SpoolSource]]:
+        """Take written bytes; return the parts they filled, each with its spool (which
+        the caller sends, then closes)."""
+        for observer in self._observers:
+            observer(view)
+        full: list[tuple[PartSpec, SpoolSource]] = []
+        while True:
+            full.extend(self._take_full())
+            if not view.nbytes or self._current is None:
+                break
+            room = self._pending[0].length - self._current.size
+            self._current.write(view[:room])
+            view = view[room:]
+        return full
+
+    def full_parts(self) -> list[tuple[PartSpec, SpoolSource]]:
+        """Parts complete without further bytes (zero-length ones, or the last)."""
+        return self._take_full()
+
+    def _take_full(self) -> list[tuple[PartSpec, SpoolSource]]:
+        full = []
+        while self._pending and self._current is not None:
+            part = self._pending[0]
+            if self._current.size < part.length:
+                break
+            full.append((self._pending.pop(0), self._current))
+            self._start_next()
+        return full
+
+    def _start_next(self) -> None:
+        self._current = None
+        if self._pending:
+            self._current = SpoolSource(
+                self._memory_per_part,
+                base_offset=self._pending[0].offset,
+                spool_dir=self._spool_dir,
+            )
+
+    def close(self) -> None:
+        """Release the part being filled (parts handed out are their sender's)."""
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+        self._pending = []
 
 
 def _pread_exactly(fd: int, offset: int, length: int, name: str) -> bytes:

@@ -2,64 +2,155 @@
 
 A target turns "upload N bytes" into API calls: it asks the server for a part plan,
 PUTs parts where the plan says, refreshes URLs, checkpoints, completes or aborts.  The
-engine decides *when* each happens (concurrency, retries, batching); the target knows
-*how* for its API.
+engine (:class:`~atai_fs.engine.uploader.Uploader`) decides *when* each happens
+(route, concurrency, retries, batching, cleanup); the target knows *how* for its API.
+
+Every method is a single attempt: the uploader wraps each in the filesystem's retry
+policy.  Beyond the parts route every target has, a target may offer:
+
+* **one request** for small files (:meth:`UploadTarget.fits_one_request` and
+  :meth:`UploadTarget.upload_whole`), which the uploader takes when it fits;
+* **preparation** between initiate and the first part (:meth:`UploadTarget.prepare`),
+  e.g. digests the API wants before any body is sent;
+* **a shortcut** when the content is already stored (:meth:`UploadTarget.already_stored`);
+* **resume** of an upload a failed run left in progress (:meth:`UploadTarget.resume`).
+
+Targets are built whole by their constructor; nobody fills their fields from outside.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from ..errors import AtaiFsError
 from .body import PartBody
 from .plan import PartSpec, UploadPlan
+from .sources import LiveParts, PartSource
 
-__all__ = ["UploadTarget"]
+if TYPE_CHECKING:
+    from .resume import LocalFileIdentity, ResumeRecord
+    from .retry import RetryPolicy
+
+__all__ = ["Completion", "Resumption", "UploadTarget"]
+
+log = logging.getLogger("atai_fs")
+
+#: What a published upload answered (the API's JSON, or what the target made of it).
+Completion = Mapping[str, Any]
 
 
-class UploadTarget(Protocol):
-    """One destination file on one upload API."""
+@dataclass(frozen=True)
+class Resumption:
+    """Where :meth:`UploadTarget.resume` leaves a resumable upload: a ``plan`` to send
+    (fresh, or the rest of a resumed upload), or the ``result`` of an upload an earlier
+    run had already published."""
+
+    plan: UploadPlan | None = None
+    result: Completion | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class UploadTarget:
+    """One destination on one upload API (subclass and implement the parts route)."""
 
     #: A short, secret-free description used in errors and logs (e.g. ``atai://x.csv``).
-    description: str
+    description: str = "an upload"
 
-    async def initiate(self, size: int, *, resume: bool | None = None) -> UploadPlan:
-        """Start an upload of ``size`` bytes and return the server's part plan.
+    # -- the parts route: every target ------------------------------------------------
 
-        ``resume`` overrides whether an in-progress upload of the same destination may
-        be resumed (``None``: the target's own setting).
-        """
-        ...
+    async def initiate(self, size: int) -> UploadPlan:
+        """Start an upload of ``size`` bytes and return the server's part plan."""
+        raise NotImplementedError
 
     async def refresh_urls(self, plan: UploadPlan, numbers: Sequence[int]) -> list[PartSpec]:
-        """Return fresh part descriptors (new URLs) for parts ``numbers``."""
-        ...
+        """Fresh part descriptors (new URLs) for parts ``numbers``."""
+        raise NotImplementedError
 
     async def put_part(self, part: PartSpec, body: PartBody) -> str:
         """Send one part and return the token the API wants back at completion.
 
         Raises :class:`~atai_fs.errors.UrlExpired` when the URL must be refreshed.
         """
-        ...
+        raise NotImplementedError
 
     async def checkpoint(self, plan: UploadPlan, tokens: Mapping[int, str]) -> None:
-        """Persist finished parts server-side so a later run can resume (may be a no-op)."""
-        ...
+        """Persist finished parts server-side so a later run can resume (default: none)."""
 
     async def complete(
         self, plan: UploadPlan, tokens: Mapping[int, str], *, crc32c: int | None = None
-    ) -> Mapping[str, Any]:
+    ) -> Completion:
         """Publish the file from the tokens of parts not yet checkpointed.
 
         ``crc32c`` is the whole file's CRC32C when the plan's ``integrity_algorithm``
         asked for it (the target formats it as its API wants).
         """
-        ...
+        raise NotImplementedError
 
-    async def is_published(self, plan: UploadPlan) -> bool:
-        """Whether this upload's file is already published (a lost complete answer)."""
-        ...
+    async def is_published(self, plan: UploadPlan) -> Completion | None:
+        """The completion of this upload if its file is already published (a complete
+        whose answer was lost); ``None`` when it is not, or cannot be told."""
+        return None
 
     async def abort(self, plan: UploadPlan) -> None:
         """Abandon the upload so nothing is published and storage is released."""
-        ...
+        raise NotImplementedError
+
+    # -- optional capabilities ----------------------------------------------------------
+
+    def fits_one_request(self, size: int) -> bool:
+        """Whether a file of ``size`` bytes goes up in one request (:meth:`upload_whole`)."""
+        return False
+
+    async def upload_whole(self, source: PartSource) -> Completion | None:
+        """Send the whole of ``source`` in one request; ``None`` when the server refused
+        that route for this file (the uploader then takes the parts route)."""
+        raise NotImplementedError
+
+    async def prepare(self, plan: UploadPlan, source: PartSource | LiveParts) -> None:
+        """Between initiate and the first part: compute what the API wants before any
+        body is sent (default: nothing).  ``source`` is still filling for a write of known
+        size (:class:`~atai_fs.engine.sources.LiveParts`): its bytes can only be observed
+        as they are written."""
+
+    async def already_stored(self, source: PartSource) -> Completion | None:
+        """A result that makes the upload unnecessary (the content is stored already)."""
+        return None
+
+    def upload_ended_by(self, error: BaseException) -> bool:
+        """Whether ``error`` means the server ended the upload itself (it cannot be
+        resumed, and there is nothing left to abort); by default no error does."""
+        return False
+
+    async def abandon(self, upload_id: str, retry: RetryPolicy) -> None:
+        """Abort an upload this run did not adopt (a stale or foreign one); a failure to
+        do so is logged, never raised, since a fresh upload follows anyway."""
+        stale = UploadPlan(upload_id=upload_id, total_bytes=0, num_parts=0, parts=[])
+        try:
+            await retry.run(
+                lambda: self.abort(stale), what=f"abort a stale upload of {self.description}"
+            )
+        except AtaiFsError as exc:
+            log.info("stale upload %s could not be aborted: %s", upload_id, exc)
+
+    def resume_details(self) -> Mapping[str, Any]:
+        """What a resume record keeps beside the upload id (e.g. a digest)."""
+        return {}
+
+    async def resume(
+        self,
+        size: int,
+        record: ResumeRecord | None,
+        identity: LocalFileIdentity,
+        source: PartSource,
+        retry: RetryPolicy,
+    ) -> Resumption:
+        """Continue the upload ``record`` names when it is still in progress and came
+        from this very local file; otherwise abandon it and start afresh.
+
+        Only targets that can resume implement this; the uploader never calls it for
+        the others.
+        """
+        raise NotImplementedError

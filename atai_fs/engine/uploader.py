@@ -1,13 +1,33 @@
 """Drives one upload from start to a published file, or to an abort.
 
-The uploader owns the *when* of an upload: how many part PUTs run at once (a semaphore
-shared by every upload of a filesystem, so ``put`` of many files stays bounded), retries
-with the shared :class:`~atai_fs.engine.retry.RetryPolicy`, refreshing URLs before they
-expire (in batches) and after the storage refuses one, checking each part's ETag against
-the MD5 of the bytes sent, computing the whole-file CRC32C when the API wants one,
-batching checkpoints, progress callbacks, and the rule that a failure aborts (or, for a
-resumable upload, leaves it resumable): a file becomes visible only through a
-successful complete.
+The uploader owns the *when* of an upload; its target (:mod:`atai_fs.engine.target`)
+owns the *how* for one API.  The uploader:
+
+* **chooses the route**: the content is stored already (no upload), one request for a
+  file that fits it, or the server's part plan;
+* runs part PUTs concurrently, bounded by ``slots`` (one semaphore shared by every
+  upload of a filesystem, so ``put`` of many files stays bounded) and by the server's
+  own per-upload cap;
+* retries every call and part with the one :class:`~atai_fs.engine.retry.RetryPolicy`,
+  resending exactly the same bytes;
+* refreshes URLs before they expire (in batches) and after the storage refuses one;
+* checks each part's ETag against the MD5 of the bytes sent, and computes the
+  whole-file CRC32C when the API wants one;
+* batches checkpoints of resumable uploads and reports progress;
+* **cleans up exactly once**: the moment the server holds an upload, its cleanup is
+  registered (abort; for a resumable upload, a last checkpoint and an error naming the
+  upload), and any failure of any step, any exception of the caller
+  (:meth:`Uploader.discard`), runs it.  A file becomes visible only through a
+  successful complete.
+
+Three ways to drive it:
+
+* :meth:`Uploader.upload` when every byte is available (a local file, bytes, a finished
+  spool); :meth:`Uploader.stage` then :meth:`Uploader.publish` for the same in two
+  steps (an fsspec transaction publishes at commit);
+* :meth:`Uploader.begin`, :meth:`Uploader.send_part` as parts fill, :meth:`Uploader.finish`,
+  for writes of known size that stream parts while the writer writes;
+* :meth:`Uploader.upload_resumable` for a local file whose upload a later run may resume.
 """
 
 from __future__ import annotations
@@ -18,103 +38,57 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
-from fsspec.callbacks import Callback, NoOpCallback
+from fsspec.callbacks import Callback
 
 from ..checksums import crc32c_of_parts, crc32c_update, md5_of_etag
 from ..errors import (
     AtaiFsError,
     Conflict,
-    InvalidRequest,
+    PartCorrupted,
     ProtocolError,
     UploadFailed,
     UrlExpired,
 )
-from .body import DEFAULT_CHUNK_SIZE, PartBody
+from .body import PartBody
+from .config import TransferConfig
 from .plan import PartSpec, UploadPlan
-from .retry import RetryPolicy
-from .sources import Buffer, PartSource
-from .target import UploadTarget
+from .progress import Progress
+from .resume import LocalFileIdentity, ResumeJournal, ResumeRecord
+from .sources import Buffer, FileSource, LiveParts, PartSource
+from .target import Completion, UploadTarget
 
-__all__ = ["TransferConfig", "Uploader"]
+__all__ = ["Uploader"]
 
 log = logging.getLogger("atai_fs")
+
+T = TypeVar("T")
 
 #: Most part numbers asked for in one URL-refresh call.
 _REFRESH_BATCH = 500
 
 
-@dataclass(frozen=True)
-class TransferConfig:
-    """Knobs of the engine, shared by every upload of a filesystem.
-
-    ``max_concurrency`` part PUTs run at once per filesystem (8 keeps a 1 Gbit/s link full
-    with 8 MiB parts while bounding memory and server load).  ``spool_threshold`` is the
-    most a write keeps in memory before spilling to a temporary file.  Resumable uploads
-    checkpoint finished parts in batches of ``checkpoint_parts`` (default: an eighth of
-    the parts, at least 8) or every ``checkpoint_seconds``, never one call per part.
-    URLs expiring within ``url_refresh_margin`` seconds (or half their lifetime, if
-    shorter) are refreshed before use.  ``verify_etag`` compares MD5 ETags with the bytes
-    sent and resends a part on mismatch.
-    """
-
-    max_concurrency: int = 8
-    chunk_size: int = DEFAULT_CHUNK_SIZE
-    spool_threshold: int = 8 << 20
-    spool_dir: str | None = None
-    checkpoint_parts: int | None = None
-    checkpoint_seconds: float = 10.0
-    url_refresh_margin: float = 60.0
-    verify_etag: bool = True
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-    def __post_init__(self) -> None:
-        if self.max_concurrency < 1:
-            raise InvalidRequest("max_concurrency must be at least 1")
-        if self.chunk_size < 1:
-            raise InvalidRequest("chunk_size must be at least 1 byte")
-        if self.spool_threshold < 0:
-            raise InvalidRequest("spool_threshold must not be negative")
-        if self.checkpoint_parts is not None and self.checkpoint_parts < 1:
-            raise InvalidRequest("checkpoint_parts must be at least 1")
-
-
-class PartCorrupted(UploadFailed):
-    """The storage's ETag for a part is not the MD5 of the bytes sent: resend it."""
-
-    retryable = True
-
-
 class Uploader:
-    """One upload through one :class:`UploadTarget`.
-
-    Use :meth:`upload` when every byte is available up front (a local file, bytes, a
-    finished spool).  Streaming writers call :meth:`start`, then :meth:`send_part` as
-    parts fill up, then :meth:`finish`; on any error they call :meth:`abort`.
-
-    With ``resumable=True`` finished parts are checkpointed, and a failure of
-    :meth:`upload` leaves the upload in progress on the server (so a later run can
-    resume it) instead of aborting it; the error says so and names the upload.
-    """
+    """One upload through one :class:`~atai_fs.engine.target.UploadTarget` (see the
+    module docstring)."""
 
     def __init__(
         self,
         target: UploadTarget,
         *,
-        limiter: asyncio.Semaphore,
+        slots: asyncio.Semaphore,
         config: TransferConfig,
         callback: Callback | None = None,
-        resumable: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.target = target
         self.config = config
-        self.resumable = resumable
-        self._limiter = limiter
-        self._plan_limiter: asyncio.Semaphore | None = None  # the server's own cap, if any
-        self._callback = callback or NoOpCallback()
+        self._slots = slots
+        self._plan_slots: asyncio.Semaphore | None = None  # the server's own cap, if any
+        self._progress = Progress(callback)
+        self._clock = clock
         self.plan: UploadPlan | None = None
         self._parts: dict[int, PartSpec] = {}
         self._received_at: dict[int, float] = {}
@@ -125,74 +99,283 @@ class Uploader:
         self._last_checkpoint = time.monotonic()
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._refresh_lock: asyncio.Lock | None = None
-        self._finished = False
+        self._whole: PartSource | None = None  # staged for the one-request route
+        self._result: Completion | None = None
+        self._state = "new"  # new -> sending -> published | failed
+        self._resume: tuple[ResumeJournal, str] | None = None  # journal, destination
+        self._failure: Exception | None = None  # the first failure, as raised
+        self._cleanup: asyncio.Future[AtaiFsError | None] | None = None
 
-    # -- lifecycle -------------------------------------------------------------------
+    # -- whole sources -----------------------------------------------------------------
 
-    async def start(self, size: int) -> UploadPlan:
-        """Initiate the upload and check the server's plan against ``size``."""
-        plan = await self.initiate(size)
-        await self.adopt(plan, size)
-        return plan
+    async def upload(self, source: PartSource) -> Completion:
+        """Upload everything ``source`` holds by the cheapest route, and publish it."""
+        await self.stage(source)
+        return await self.publish()
 
-    async def initiate(self, size: int, *, resume: bool | None = None) -> UploadPlan:
-        """Ask the server for a plan without adopting it (the caller vets resumed plans).
+    async def stage(self, source: PartSource) -> None:
+        """Everything short of publishing: choose the route; for the parts route,
+        initiate and send every part (an fsspec transaction publishes at commit)."""
+        async with self._failing_cleanly():
+            stored = await self._attempt(
+                lambda: self.target.already_stored(source), "looking for a stored copy"
+            )
+            if stored is not None:
+                self._progress.start(source.size, already_there=source.size)
+                self._result = stored
+                return
+            if self.target.fits_one_request(source.size):
+                self._whole = source  # nothing to send before publishing
+                return
+            await self._start(source.size, source)
+            await self.send_all(source)
 
-        ``resume=False`` forces a fresh upload on a target that would otherwise resume.
-        """
-        return await self._retry(lambda: self.target.initiate(size, resume=resume), "initiate")
+    async def publish(self) -> Completion:
+        """Make the staged upload visible: its one request, or complete."""
+        async with self._failing_cleanly():
+            if self._result is not None:
+                return self._published(self._result)
+            source = self._whole
+            if source is not None:
+                self._progress.start(source.size)
+                result = await self._attempt(lambda: self.target.upload_whole(source), "upload")
+                if result is not None:
+                    self._progress.advance(source.size)
+                    return self._published(result)
+                # The server refused the one request for this file: take the parts route.
+                self._whole = None
+                await self._start(source.size, source)
+                await self.send_all(source)
+            return await self._complete()
 
-    async def abandon(self, upload_id: str | None) -> None:
-        """Abort an upload this uploader did not adopt (a stale or foreign one)."""
-        if upload_id is None:
-            return
-        stale = UploadPlan(upload_id=upload_id, total_bytes=0, num_parts=0, parts=[])
-        try:
-            await self._retry(lambda: self.target.abort(stale), "abort a stale upload")
-        except AtaiFsError as exc:
-            log.info("stale upload %s could not be aborted: %s", upload_id, exc)
+    # -- streaming writes of known size ---------------------------------------------------
 
-    async def adopt(self, plan: UploadPlan, size: int) -> None:
-        """Take over a plan (from :meth:`start`, or a resumed upload the caller vetted)."""
-        self.plan = plan
-        if plan.max_concurrency:
-            self._plan_limiter = asyncio.Semaphore(plan.max_concurrency)
-        self._parts = {part.number: part for part in plan.parts}
-        now = time.time()
-        self._received_at = dict.fromkeys(self._parts, now)
-        self._checkpoint_every = self.config.checkpoint_parts or max(
-            8, math.ceil(plan.num_parts / 8)
-        )
-        try:
-            plan.check_against(size)
-        except AtaiFsError:
-            await self.abort()
-            raise
-        self._callback.set_size(plan.total_bytes)
-        if plan.bytes_already_uploaded:
-            self._callback.relative_update(plan.bytes_already_uploaded)
+    def streams(self, size: int) -> bool:
+        """Whether a write of ``size`` bytes sends parts while writing (else it is held
+        and sent at close by :meth:`upload`)."""
+        return not self.target.fits_one_request(size)
 
-    def report_start(self, size: int) -> None:
-        """Progress for a file sent some other way (e.g. in one request)."""
-        self._callback.set_size(size)
-
-    def report_sent(self, size: int) -> None:
-        self._callback.relative_update(size)
+    async def begin(self, size: int) -> LiveParts:
+        """Initiate a write of ``size`` bytes and return the part buffers to write into;
+        full parts go to :meth:`send_part`, and :meth:`finish` publishes."""
+        async with self._failing_cleanly():
+            plan = await self._initiate(size)
+            config = self.config
+            # The write holds up to max_concurrency + 1 parts; they share one
+            # spool_threshold of memory, whatever the part size.
+            live = LiveParts(
+                plan.parts,
+                size=size,
+                memory_per_part=config.spool_threshold // (config.max_concurrency + 1),
+                spool_dir=config.spool_dir,
+            )
+            await self._adopt(plan, size, live)
+            return live
 
     async def send_part(self, part: PartSpec, source: PartSource) -> None:
         """PUT one part (retrying transient failures) and record its token."""
-        async with self._plan_limiter or contextlib.nullcontext(), self._limiter:
-            token = await self._retry(
+        async with self._failing_cleanly():
+            if self._failure is not None:
+                raise self._failure
+            if self._state != "sending":
+                raise UploadFailed(
+                    f"{self.target.description}: the upload already ended; part "
+                    f"{part.number} was not sent"
+                )
+            await self._send_part(part, source)
+
+    async def send_all(self, source: PartSource) -> None:
+        """Send every planned part from ``source``, ``max_concurrency`` at a time; the
+        first failure stops the others and is the one raised."""
+        plan = self._require_plan()
+        parts = plan.parts
+        pending = iter(parts)
+        width = min(self.config.max_concurrency, plan.max_concurrency or len(parts), len(parts))
+
+        async def worker() -> None:
+            for part in pending:
+                await self._send_part(part, source)
+
+        async with self._failing_cleanly():
+            workers = [asyncio.ensure_future(worker()) for _ in range(width)]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+
+    async def _send_part(self, part: PartSpec, source: PartSource) -> None:
+        async with self._plan_slots or contextlib.nullcontext(), self._slots:
+            token = await self._attempt(
                 lambda: self._put_once(part.number, source), f"part {part.number}"
             )
         self._tokens[part.number] = token
-        self._callback.relative_update(part.length)
-        if self.resumable:
+        self._progress.advance(part.length)
+        if self._resume is not None:
             self._unsaved[part.number] = token
             await self._maybe_checkpoint()
 
-    async def finish(self) -> Mapping[str, Any]:
-        """Complete the upload once every planned part was sent."""
+    async def finish(self) -> Completion:
+        """Publish a streamed write once every planned part was sent."""
+        return await self.publish()
+
+    async def discard(self) -> None:
+        """Abandon the upload because the caller failed (an exception in a ``with``
+        block, a write of the wrong size, a file collected unclosed).  Runs the
+        registered cleanup if it has not run; never raises."""
+        try:
+            await self._fail(None)
+        except Exception as exc:  # the caller's own failure matters more
+            log.warning("cleaning up %s failed: %s", self.target.description, exc)
+
+    # -- resumable uploads of local files ---------------------------------------------------
+
+    async def upload_resumable(
+        self, source: FileSource, journal: ResumeJournal, destination: str
+    ) -> Completion:
+        """Upload a local file so that a failure leaves the upload resumable.
+
+        Finished parts are checkpointed in batches; a failure leaves the upload in
+        progress and says so, naming it; running the same upload again continues it
+        when the local record shows it was started from the same, unchanged, file.
+        """
+        identity = LocalFileIdentity.of(source.path)
+        resumption = await self.target.resume(
+            source.size, journal.read(destination), identity, source, self.config.retry
+        )
+        if resumption.result is not None:  # an earlier run published it
+            journal.forget(destination)
+            return resumption.result
+        plan = resumption.plan
+        if plan is None:  # pragma: no cover - a target bug
+            raise RuntimeError(f"{self.target.description}: resume gave neither plan nor result")
+        self._resume = (journal, destination)
+        self._record(plan, identity)
+        async with self._failing_cleanly():
+            await self._adopt(plan, source.size, source)
+            self._record(plan, identity)  # with what prepare learned (e.g. a digest)
+            await self.send_all(source)
+        result = await self.publish()
+        journal.forget(destination)
+        return result
+
+    def _record(self, plan: UploadPlan, identity: LocalFileIdentity) -> None:
+        journal, destination = self._require_resume()
+        details = self.target.resume_details()
+        journal.write(ResumeRecord(destination, plan.upload_id, identity, details))
+
+    def _require_resume(self) -> tuple[ResumeJournal, str]:
+        if self._resume is None:  # pragma: no cover - programming error
+            raise RuntimeError("not a resumable upload")
+        return self._resume
+
+    # -- cleanup: registered once, run once -------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _failing_cleanly(self) -> AsyncIterator[None]:
+        """Run the upload's cleanup on any failure inside, then let the failure go on
+        (replaced by a clearer error where the cleanup has one to say)."""
+        try:
+            yield
+        except Exception as exc:
+            if self._failure is not None:
+                if exc is self._failure:
+                    raise  # already cleaned up for, on its way out
+                # A consequence of the first failure (a part refused after the abort it
+                # caused): the first failure is the one worth reporting.
+                raise self._failure from None
+            replacement = await self._fail(exc)
+            self._failure = replacement or exc
+            if replacement is not None:
+                raise replacement from exc
+            raise
+        except BaseException as exc:
+            await self._fail(exc)
+            raise
+
+    async def _fail(self, exc: BaseException | None) -> AtaiFsError | None:
+        """The one cleanup of this upload: abort it, or keep it resumable.  The first
+        failure starts it; every caller waits until it is done (a caller discarding the
+        upload must not return while the abort is still on its way).  Returns the error
+        to raise instead of ``exc``, if any."""
+        if self._state == "published":
+            return None
+        if self._cleanup is None:
+            self._state = "failed"
+            self._cleanup = asyncio.ensure_future(self._clean_up(exc))
+        return await asyncio.shield(self._cleanup)
+
+    async def _clean_up(self, exc: BaseException | None) -> AtaiFsError | None:
+        plan = self.plan
+        if plan is None:
+            return None  # nothing was created on the server
+        if self._resume is not None:
+            if exc is not None and self.target.upload_ended_by(exc):
+                # The server ended the upload itself: nothing to resume, nothing to abort.
+                journal, destination = self._resume
+                journal.forget(destination)
+                return None
+            if isinstance(exc, Exception):
+                await self._save_progress()
+                return self._left_resumable(plan, exc)
+            return None  # cancelled (Ctrl-C, a task torn down): it stays resumable
+        await self._abort(plan)
+        return None
+
+    async def _abort(self, plan: UploadPlan) -> None:
+        try:
+            await self._attempt(lambda: self.target.abort(plan), "abort")
+        except Exception as exc:  # the original failure matters more than this one
+            log.warning(
+                "could not abort upload %s of %s: %s", plan.upload_id, self.target.description, exc
+            )
+
+    def _left_resumable(self, plan: UploadPlan, exc: Exception) -> UploadFailed:
+        status = exc.status if isinstance(exc, AtaiFsError) else None
+        code = exc.code if isinstance(exc, AtaiFsError) else None
+        return UploadFailed(
+            f"uploading {self.target.description} failed: {exc}. The upload {plan.upload_id} "
+            f"was left in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; "
+            "run the same put_file again to resume it",
+            status=status,
+            code=code,
+            upload_id=plan.upload_id,
+        )
+
+    def _published(self, result: Completion) -> Completion:
+        self._state = "published"
+        self._result = result
+        return result
+
+    # -- the parts route ------------------------------------------------------------------
+
+    async def _start(self, size: int, source: PartSource) -> UploadPlan:
+        plan = await self._initiate(size)
+        await self._adopt(plan, size, source)
+        return plan
+
+    async def _initiate(self, size: int) -> UploadPlan:
+        return await self._attempt(lambda: self.target.initiate(size), "initiate")
+
+    async def _adopt(self, plan: UploadPlan, size: int, source: PartSource | LiveParts) -> None:
+        """Take over a plan: from now on the server holds an upload, so a failure runs
+        the cleanup.  The plan is checked against the size before any byte is sent."""
+        self.plan = plan
+        self._state = "sending"
+        if plan.max_concurrency:
+            self._plan_slots = asyncio.Semaphore(plan.max_concurrency)
+        self._parts = {part.number: part for part in plan.parts}
+        self._received_at = dict.fromkeys(self._parts, self._clock())
+        self._checkpoint_every = self.config.checkpoint_parts or max(
+            8, math.ceil(plan.num_parts / 8)
+        )
+        plan.check_against(size)
+        await self.target.prepare(plan, source)
+        self._progress.start(plan.total_bytes, already_there=plan.bytes_already_uploaded)
+
+    async def _complete(self) -> Completion:
         plan = self._require_plan()
         missing = [part.number for part in plan.parts if part.number not in self._tokens]
         if missing:
@@ -201,11 +384,11 @@ class Uploader:
                 upload_id=plan.upload_id,
             )
         await self._checkpoint_settled()
-        tokens = dict(self._unsaved if self.resumable else self._tokens)
+        tokens = dict(self._unsaved if self._resume is not None else self._tokens)
         crc32c = self._whole_crc32c(plan)
         attempts = 0
 
-        async def complete_once() -> Mapping[str, Any]:
+        async def complete_once() -> Completion:
             nonlocal attempts
             attempts += 1
             try:
@@ -214,79 +397,21 @@ class Uploader:
                 # The complete landed but its answer was lost (a retry then sees 409) or
                 # garbled: the file is published if the server says so.
                 landed_before = isinstance(exc, Conflict) and attempts > 1
-                if (landed_before or isinstance(exc, ProtocolError)) and (
-                    await self.target.is_published(plan)
-                ):
-                    return {"upload_id": plan.upload_id, "recovered": True}
+                if landed_before or isinstance(exc, ProtocolError):
+                    published = await self.target.is_published(plan)
+                    if published is not None:
+                        return published
                 raise
 
-        result = await self._retry(complete_once, "complete")
-        self._finished = True
-        return result
-
-    async def abort(self) -> None:
-        """Abandon the upload; never raises, since it runs while another error propagates."""
-        plan = self.plan
-        if plan is None or self._finished:
-            return
-        self._finished = True
-        try:
-            await self._retry(lambda: self.target.abort(plan), "abort")
-        except Exception as exc:  # the original failure matters more than this one
-            log.warning(
-                "could not abort upload %s of %s: %s", plan.upload_id, self.target.description, exc
-            )
-
-    async def upload(self, source: PartSource) -> Mapping[str, Any]:
-        """Upload everything ``source`` holds: initiate, all parts concurrently, complete."""
-        await self.start(source.size)
-        return await self.send_and_finish(source)
-
-    async def send_and_finish(self, source: PartSource) -> Mapping[str, Any]:
-        """Send every planned part, then complete; abort (or keep resumable) on failure."""
-        try:
-            await self.send_all(source)
-            return await self.finish()
-        except Exception as exc:
-            if self.resumable and not self._finished:
-                await asyncio.shield(self._save_progress())
-                raise self._left_resumable(exc) from exc
-            await asyncio.shield(self.abort())
-            raise
-        except BaseException:
-            # Cancelled (Ctrl-C, a task torn down): a resumable upload stays resumable.
-            if not self.resumable:
-                await asyncio.shield(self.abort())
-            raise
-
-    async def send_all(self, source: PartSource) -> None:
-        """Send every planned part from ``source``, ``max_concurrency`` at a time."""
-        plan = self._require_plan()
-        parts = plan.parts
-        pending = iter(parts)
-        width = min(self.config.max_concurrency, plan.max_concurrency or len(parts), len(parts))
-
-        async def worker() -> None:
-            for part in pending:
-                await self.send_part(part, source)
-
-        workers = [asyncio.ensure_future(worker()) for _ in range(width)]
-        try:
-            await asyncio.gather(*workers)
-        except BaseException:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            raise
-
-    # -- internals -------------------------------------------------------------------
+        return self._published(await self._attempt(complete_once, "complete"))
 
     def _require_plan(self) -> UploadPlan:
         if self.plan is None:
             raise RuntimeError("the upload was not started")
         return self.plan
 
-    async def _retry(self, operation: Callable[[], Any], what: str) -> Any:
+    async def _attempt(self, operation: Callable[[], Awaitable[T]], what: str) -> T:
+        """``operation`` under the one retry policy."""
         return await self.config.retry.run(operation, what=f"{what} of {self.target.description}")
 
     async def _put_once(self, number: int, source: PartSource) -> str:
@@ -327,12 +452,12 @@ class Uploader:
     async def _usable_part(self, number: int) -> PartSpec:
         """The part's descriptor, with a fresh URL if the current one is about to expire."""
         part = self._parts[number]
-        if part.expires_at is None or not self._expiring(number, time.time()):
+        if part.expires_at is None or not self._expiring(number, self._clock()):
             return part
         if self._refresh_lock is None:
             self._refresh_lock = asyncio.Lock()
         async with self._refresh_lock:
-            now = time.time()
+            now = self._clock()
             if self._expiring(number, now):  # not refreshed by another part meanwhile
                 due = [n for n in self._parts if n not in self._tokens and self._expiring(n, now)]
                 for start in range(0, len(due), _REFRESH_BATCH):
@@ -349,8 +474,8 @@ class Uploader:
 
     async def _refresh(self, numbers: list[int]) -> None:
         plan = self._require_plan()
-        fresh = await self._retry(lambda: self.target.refresh_urls(plan, numbers), "refresh URLs")
-        now = time.time()
+        fresh = await self._attempt(lambda: self.target.refresh_urls(plan, numbers), "refresh")
+        now = self._clock()
         for part in fresh:
             if part.number in self._parts:
                 self._parts[part.number] = part
@@ -363,6 +488,8 @@ class Uploader:
             return None  # parts sent by an earlier run were not seen: nothing to combine
         ordered = sorted(plan.parts, key=lambda part: part.offset)
         return crc32c_of_parts((self._part_crcs[p.number], p.length) for p in ordered)
+
+    # -- checkpoints ---------------------------------------------------------------------------
 
     async def _maybe_checkpoint(self) -> None:
         """Start a checkpoint in the background when a batch is due (one at a time, so
@@ -389,7 +516,7 @@ class Uploader:
             return
         plan = self._require_plan()
         self._last_checkpoint = time.monotonic()
-        await self._retry(lambda: self.target.checkpoint(plan, batch), "checkpoint")
+        await self._attempt(lambda: self.target.checkpoint(plan, batch), "checkpoint")
         for number, token in batch.items():
             if self._unsaved.get(number) == token:
                 del self._unsaved[number]
@@ -404,15 +531,3 @@ class Uploader:
             await self._checkpoint()
         except Exception as exc:
             log.warning("could not checkpoint %s before stopping: %s", self.target.description, exc)
-
-    def _left_resumable(self, exc: Exception) -> UploadFailed:
-        plan = self._require_plan()
-        message = (
-            f"uploading {self.target.description} failed: {exc}. The upload {plan.upload_id} "
-            f"was left in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; "
-            "run the same put_file again to resume it"
-        )
-        error = UploadFailed(message, upload_id=plan.upload_id)
-        if isinstance(exc, AtaiFsError):
-            error.status, error.code = exc.status, exc.code
-        return error

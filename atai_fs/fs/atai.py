@@ -12,10 +12,10 @@ from typing import Any
 from fsspec.asyn import _run_coros_in_chunks, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
+from ..engine.config import parse_size
 from ..engine.ratelimit import RateLimit, RateLimiter
-from ..engine.sources import PartSource, SpoolSource
-from ..engine.uploader import Uploader
-from ..errors import InvalidRequest, NotFound, UrlExpired
+from ..engine.sources import SpoolSource
+from ..errors import ConfigurationError, NotFound, UrlExpired
 from ..http import HttpResponse, Timeouts
 from ..targets.atai import DEFAULT_ENDPOINT, AtaiApi, AtaiUploadTarget
 from ..targets.presigned import is_expired_url
@@ -129,11 +129,11 @@ class ATAIFileSystem(UploadFileSystem):
         **kwargs: Any,
     ) -> None:
         super().__init__(max_concurrency=max_concurrency, **kwargs)
-        list_page_size = int(list_page_size)
+        list_page_size = parse_size(list_page_size, "list_page_size")
         if not 1 <= list_page_size <= 1000:
-            raise InvalidRequest("list_page_size must be between 1 and 1000")
+            raise ConfigurationError("list_page_size must be between 1 and 1000")
         self.list_page_size = list_page_size
-        self.single_request_limit = int(single_request_limit)
+        self.single_request_limit = parse_size(single_request_limit, "single_request_limit")
         self._connect(
             api_key=api_key,
             endpoint_url=endpoint_url,
@@ -142,7 +142,7 @@ class ATAIFileSystem(UploadFileSystem):
             timeouts=timeouts,
         )
         self.rate_limiter = RateLimiter(self._rate_limit(rate_limit, RateLimit()))
-        self.api = AtaiApi(self.http, self.rate_limiter)
+        self.api = AtaiApi(self.http, self.rate_limiter, require_key=self._require_key)
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> Any:
@@ -153,39 +153,18 @@ class ATAIFileSystem(UploadFileSystem):
         return super()._strip_protocol(path).lstrip("/")
 
     def _make_target(
-        self,
-        path: str,
-        *,
-        file_type: str | None = None,
-        content_type: str | None = None,
-        resume: bool = False,
-        **_: Any,
+        self, path: str, *, file_type: str | None = None, content_type: str | None = None
     ) -> AtaiUploadTarget:
+        """``file_type`` (or its alias ``content_type``) is the MIME type sent at
+        initiate; by default it is guessed from the name."""
         self._require_key()
         return AtaiUploadTarget(
-            self.api, path, file_type=file_type or content_type, resume_if_started=resume
+            self.api,
+            path,
+            file_type=file_type or content_type,
+            single_request_limit=self.single_request_limit,
+            chunk_size=self.transfer.chunk_size,
         )
-
-    def _fits_one_request(self, uploader: Uploader, source: PartSource) -> bool:
-        target = uploader.target
-        return isinstance(target, AtaiUploadTarget) and target.fits_one_request(
-            source.size, self.single_request_limit
-        )
-
-    async def _upload_whole(self, uploader: Uploader, source: PartSource) -> Any:
-        if not self._fits_one_request(uploader, source):
-            return await uploader.upload(source)
-        target = uploader.target
-        assert isinstance(target, AtaiUploadTarget)
-        uploader.report_start(source.size)
-        result = await self._api_call(
-            lambda: self.api.simple_upload(
-                target.name, target.file_type, source, chunk_size=self.transfer.chunk_size
-            ),
-            f"uploading atai://{target.name}",
-        )
-        uploader.report_sent(source.size)
-        return result
 
     # -- read side: listing -------------------------------------------------------------
 
@@ -193,32 +172,28 @@ class ATAIFileSystem(UploadFileSystem):
         """Forget cached listings (one listing fills every directory, so all of them)."""
         self.dircache.clear()
 
-    async def _api_call(self, operation: Any, what: str) -> Any:
-        self._require_key()
-        return await self.transfer.retry.run(operation, what=what)
-
     async def _list_all(self) -> list[dict[str, Any]]:
         """Every file of the organisation, following cursors (or shards) to the end."""
         files: list[dict[str, Any]] = []
-        page, cursor = await self._api_call(
-            lambda: self.api.list_page(limit=self.list_page_size), "listing files"
+        page, cursor = await self.retry.run(
+            lambda: self.api.list_page(limit=self.list_page_size), what="listing files"
         )
         files.extend(_file_entry(item) for item in page)
         if cursor is None and len(page) >= 1000:
             # A shard-form server: the first answer was shard 0, keep going shard by shard.
             index = 1
             while True:
-                shard = await self._api_call(
-                    lambda index=index: self.api.list_shard(index, 1000), "listing files"
+                shard = await self.retry.run(
+                    lambda index=index: self.api.list_shard(index, 1000), what="listing files"
                 )
                 files.extend(_file_entry(item) for item in shard)
                 if len(shard) < 1000:
                     break
                 index += 1
         while cursor is not None:
-            page, cursor = await self._api_call(
+            page, cursor = await self.retry.run(
                 lambda after=cursor: self.api.list_page(limit=self.list_page_size, after=after),
-                "listing files",
+                what="listing files",
             )
             files.extend(_file_entry(item) for item in page)
         return files
@@ -249,8 +224,8 @@ class ATAIFileSystem(UploadFileSystem):
                 if entry["name"] == name:
                     return dict(entry)
         try:
-            metadata = await self._api_call(
-                lambda: self.api.metadata(name), f"reading the metadata of atai://{name}"
+            metadata = await self.retry.run(
+                lambda: self.api.metadata(name), what=f"reading the metadata of atai://{name}"
             )
             return _file_entry(metadata)
         except NotFound:
@@ -314,8 +289,8 @@ class ATAIFileSystem(UploadFileSystem):
         first, end = await self._resolve_range(name, start, end)
         if end is not None and end <= first:
             return b""
-        return await self._api_call(
-            lambda: self._fetch(name, first, end), f"downloading atai://{name}"
+        return await self.retry.run(
+            lambda: self._fetch(name, first, end), what=f"downloading atai://{name}"
         )
 
     async def _fetch(self, name: str, first: int, end: int | None) -> bytes:
@@ -352,11 +327,8 @@ class ATAIFileSystem(UploadFileSystem):
                 f"expired (HTTP {resp.status}); retrying asks for a fresh one",
                 status=resp.status,
             )
-        error = self.api.error(response, f"downloading atai://{name}")
-        if resp.status == 400:
-            reason = await self._why_not_downloadable(name)
-            error.message = f"{error.message}; {reason}"
-        return error
+        note = await self._why_not_downloadable(name) if resp.status == 400 else None
+        return self.api.error(response, f"downloading atai://{name}", note=note)
 
     async def _why_not_downloadable(self, name: str) -> str:
         try:
@@ -378,8 +350,8 @@ class ATAIFileSystem(UploadFileSystem):
             return
         name = self._strip_protocol(rpath)
         progress = _RestartableProgress(callback)
-        await self._api_call(
-            lambda: self._download_to(name, lpath, progress), f"downloading atai://{name}"
+        await self.retry.run(
+            lambda: self._download_to(name, lpath, progress), what=f"downloading atai://{name}"
         )
 
     async def _download_to(self, name: str, lpath: str, progress: _RestartableProgress) -> None:
@@ -410,8 +382,9 @@ class ATAIFileSystem(UploadFileSystem):
         target = self._make_target(self._write_name(path2), **kwargs)
         spool = SpoolSource(self.transfer.spool_threshold, spool_dir=self.transfer.spool_dir)
         try:
-            await self._api_call(
-                lambda: self._download_into(source_name, spool), f"copying atai://{source_name}"
+            await self.retry.run(
+                lambda: self._download_into(source_name, spool),
+                what=f"copying atai://{source_name}",
             )
             await self._uploader(target).upload(spool)
         finally:
@@ -431,7 +404,7 @@ class ATAIFileSystem(UploadFileSystem):
     async def _rm_file(self, path: str, **kwargs: Any) -> None:
         name = self._strip_protocol(path)
         try:
-            await self._api_call(lambda: self.api.delete(name), f"deleting atai://{name}")
+            await self.retry.run(lambda: self.api.delete(name), what=f"deleting atai://{name}")
         finally:
             self.invalidate_cache()
 

@@ -2,47 +2,72 @@
 
 :class:`UploadFileSystem` implements fsspec's write side (``open(..., "wb")``,
 ``put_file``, ``put``, ``pipe_file``) once, on top of the engine; each protocol adds a
-small subclass that builds its :class:`~atai_fs.engine.target.UploadTarget` and, where
-the API allows, the read side.
+small subclass that maps its options and paths onto its
+:class:`~atai_fs.engine.target.UploadTarget` and, where the API allows, the read side.
+The route an upload takes, its concurrency, retries and cleanup are the
+:class:`~atai_fs.engine.uploader.Uploader`'s, never the filesystem's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import weakref
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Coroutine, Mapping
+from typing import Any, ClassVar, TypeVar
 
 from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
-from ..engine.body import DEFAULT_CHUNK_SIZE
+from ..engine.config import TransferConfig, coerce, parse_flag, refuse_unknown
 from ..engine.ratelimit import RateLimit
-from ..engine.resume import LocalFileIdentity, ResumeJournal
+from ..engine.resume import ResumeJournal
 from ..engine.retry import RetryPolicy
-from ..engine.sources import BytesSource, FileSource, PartSource
-from ..engine.target import UploadTarget
-from ..engine.uploader import TransferConfig, Uploader
-from ..errors import ConfigurationError, Conflict, InvalidRequest
+from ..engine.sources import BytesSource, FileSource
+from ..engine.target import Completion, UploadTarget
+from ..engine.uploader import Uploader
+from ..errors import ConfigurationError, InvalidRequest
 from ..http import HttpClient, Timeouts, check_endpoint
-from .file import UploadFile
+from .upload_file import UploadFile
 
-__all__ = ["UploadFileSystem", "flag_option"]
+__all__ = ["UploadFileSystem", "checked_options"]
 
-_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+T = TypeVar("T")
+
+#: Options fsspec itself takes (listings cache, event loop); everything else is ours.
+FSSPEC_OPTIONS = frozenset(
+    {
+        "asynchronous",
+        "loop",
+        "batch_size",
+        "use_listings_cache",
+        "listings_expiry_time",
+        "max_paths",
+    }
+)
+
+#: Connections beyond the part PUTs, for control-plane calls made meanwhile.
+_CONTROL_CONNECTIONS = 4
 
 
-def flag_option(value: Any, name: str) -> bool:
-    """A boolean storage option; the strings of fsspec config files and ``FSSPEC_*``
-    variables ("true"/"false", "yes"/"no", "on"/"off", "1"/"0") read as what they say."""
-    if not isinstance(value, str):
-        return bool(value)
-    word = value.strip().lower()
-    if word in _TRUE_WORDS or word in _FALSE_WORDS:
-        return word in _TRUE_WORDS
-    raise ConfigurationError(f"{name} must be true or false, got {value!r}")
+def keyword_names(function: Any) -> list[str]:
+    """The keyword parameters ``function`` takes (its options)."""
+    return [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in ("self", "path")
+    ]
+
+
+def checked_options(function: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` if ``function`` takes every one of them; else a
+    :class:`~atai_fs.errors.ConfigurationError` naming the closest valid one (a misspelt
+    ``file_tpye=`` must not be silently ignored)."""
+    refuse_unknown(
+        options, keyword_names(function), f"{getattr(function, '__qualname__', function)}"
+    )
+    return options
 
 
 class _EnvironmentToken:
@@ -59,24 +84,22 @@ class _EnvironmentToken:
         return tuple(os.environ.get(name) for name in names)
 
 
-#: Connections beyond the part PUTs, for control-plane calls made meanwhile.
-_CONTROL_CONNECTIONS = 4
-
-
-class UploadFileSystem(AsyncFileSystem):
+class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is untyped
     """fsspec write side shared by every upload protocol.
 
-    Storage options common to all protocols:
+    Storage options common to all protocols (each also a field of
+    :class:`~atai_fs.engine.config.TransferConfig`, which may be passed whole as
+    ``transfer=``):
 
     ``max_concurrency``
         Part PUTs in flight at once, across all uploads of this filesystem.
     ``spool_threshold``
-        Bytes a write of unknown size (or one part of a known-size write) keeps in memory
-        before spilling to an unlinked temporary file in ``spool_dir``.
+        Bytes a write keeps in memory before spilling to an unlinked temporary file in
+        ``spool_dir``.
     ``chunk_size``
         Bytes read from a source and sent at a time within a part.
     ``retry``
-        A :class:`~atai_fs.engine.retry.RetryPolicy` (or a dict of its fields).
+        The :class:`~atai_fs.engine.retry.RetryPolicy` (or a dict or string of its fields).
     ``checkpoint_parts``, ``checkpoint_seconds``
         Batching of checkpoints of resumable uploads (default: an eighth of the parts,
         at least 8, or every 10 s).
@@ -87,64 +110,72 @@ class UploadFileSystem(AsyncFileSystem):
     ``resume_dir``
         Where resumable ``put_file`` keeps its small records of which local file an
         in-progress upload comes from (default ``~/.cache/atai_fs/uploads``).
+
+    An unknown option raises :class:`~atai_fs.errors.ConfigurationError` naming the
+    closest valid one.
     """
 
-    #: Concrete subclasses set this in ``__init__``.
+    #: Concrete subclasses set this in ``__init__`` (see :meth:`_connect`).
     http: HttpClient
 
-    #: Whether the target can resume an interrupted upload (``put_file(resume=True)``).
-    supports_resume: bool = False
+    #: Whether ``put_file`` may leave an upload resumable (the target implements resume).
+    supports_resume: ClassVar[bool] = False
 
     #: Environment variables the protocol reads its defaults from (part of the cache key).
-    environment_variables: tuple[str, ...] = ()
+    environment_variables: ClassVar[tuple[str, ...]] = ()
 
     #: For :meth:`_connect` and messages: the service's name, the variables holding its
     #: key, endpoint and rate limit, and its public endpoint.
-    service_name = "the API"
-    api_key_variable: str | None = None
-    endpoint_variable: str | None = None
-    rate_limit_variable: str | None = None
-    default_endpoint = ""
+    service_name: ClassVar[str] = "the API"
+    api_key_variable: ClassVar[str | None] = None
+    endpoint_variable: ClassVar[str | None] = None
+    rate_limit_variable: ClassVar[str | None] = None
+    default_endpoint: ClassVar[str] = ""
     _environment = _EnvironmentToken()
     _extra_tokenize_attributes = ("_environment",)
 
     def __init__(
         self,
         *,
-        max_concurrency: int = 8,
-        spool_threshold: int = 8 << 20,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        spool_dir: str | None = None,
+        transfer: TransferConfig | Mapping[str, Any] | str | None = None,
         resume_dir: str | None = None,
-        checkpoint_parts: int | None = None,
-        checkpoint_seconds: float = 10.0,
-        url_refresh_margin: float = 60.0,
-        verify_etag: bool = True,
-        retry: RetryPolicy | dict[str, Any] | None = None,
-        asynchronous: bool = False,
-        loop: asyncio.AbstractEventLoop | None = None,
-        batch_size: int | None = None,
-        **storage_options: Any,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            asynchronous=asynchronous, loop=loop, batch_size=batch_size, **storage_options
+        ours = {k: v for k, v in options.items() if k not in FSSPEC_OPTIONS}
+        refuse_unknown(
+            ours, TransferConfig.option_names(), f"{self.protocol[0]}:// ({type(self).__name__})"
         )
-        if isinstance(retry, dict):
-            retry = RetryPolicy(**retry)
-        self.transfer = TransferConfig(
-            max_concurrency=int(max_concurrency),
-            chunk_size=int(chunk_size),
-            spool_threshold=int(spool_threshold),
-            spool_dir=spool_dir,
-            checkpoint_parts=None if checkpoint_parts is None else int(checkpoint_parts),
-            checkpoint_seconds=float(checkpoint_seconds),
-            url_refresh_margin=float(url_refresh_margin),
-            verify_etag=flag_option(verify_etag, "verify_etag"),
-            retry=retry or RetryPolicy(),
+        if "retry" in ours and ours["retry"] is not None:
+            ours["retry"] = coerce(RetryPolicy, ours["retry"], "retry")
+        else:
+            ours.pop("retry", None)
+        base = (
+            TransferConfig() if transfer is None else coerce(TransferConfig, transfer, "transfer")
         )
+        self.transfer: TransferConfig = base.with_options(ours)
+        super().__init__(**{k: v for k, v in options.items() if k in FSSPEC_OPTIONS})
         self._resume_journal = ResumeJournal(resume_dir)
-        self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
-        self._limiters = weakref.WeakKeyDictionary()
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._slots = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """Every storage option this protocol takes (for messages and checks)."""
+        names: set[str] = set(TransferConfig.option_names()) | FSSPEC_OPTIONS
+        for klass in cls.__mro__:
+            if issubclass(klass, UploadFileSystem):
+                parameters = inspect.signature(klass.__init__).parameters.values()
+                names |= {
+                    p.name
+                    for p in parameters
+                    if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+                }
+        return sorted(names)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The one retry policy of every call and part of this filesystem."""
+        return self.transfer.retry
 
     # -- shared set-up of protocols ----------------------------------------------------
 
@@ -155,8 +186,8 @@ class UploadFileSystem(AsyncFileSystem):
         endpoint_url: str | None,
         allow_http: Any,
         verify_tls: Any,
-        timeouts: Timeouts | dict[str, Any] | None,
-        check: Callable[..., str] = check_endpoint,
+        timeouts: Timeouts | Mapping[str, Any] | float | str | None,
+        carries: str = "the API key",
     ) -> None:
         """Resolve key and endpoint (argument, then environment, then default) and build
         the one :class:`~atai_fs.http.HttpClient` of this filesystem."""
@@ -168,15 +199,15 @@ class UploadFileSystem(AsyncFileSystem):
             or (os.environ.get(variable) if variable else None)
             or self.default_endpoint
         )
-        self.endpoint_url = check(endpoint, allow_http=flag_option(allow_http, "allow_http"))
-        if isinstance(timeouts, dict):
-            timeouts = Timeouts(**timeouts)
+        self.endpoint_url = check_endpoint(
+            endpoint, allow_http=parse_flag(allow_http, "allow_http"), carries=carries
+        )
         self.http = HttpClient(
             api_base=self.endpoint_url,
             api_key=self.api_key,
             pool_size=self.transfer.max_concurrency + _CONTROL_CONNECTIONS,
-            timeouts=timeouts,
-            verify_tls=flag_option(verify_tls, "verify_tls"),
+            timeouts=None if timeouts is None else coerce(Timeouts, timeouts, "timeouts"),
+            verify_tls=parse_flag(verify_tls, "verify_tls"),
         )
         weakref.finalize(self, self.http.close_all_sync)
 
@@ -190,13 +221,9 @@ class UploadFileSystem(AsyncFileSystem):
             return default
         if option is False:
             return None
-        if isinstance(option, str):
-            return RateLimit.parse(option)
-        if isinstance(option, dict):
-            return RateLimit(**option)
-        if isinstance(option, RateLimit):
-            return option
-        raise ConfigurationError(f"rate_limit must be a RateLimit, a dict or a string: {option!r}")
+        if isinstance(option, str) and option.strip().lower() in ("off", "none", "0", "false"):
+            return None
+        return coerce(RateLimit, option, "rate_limit")
 
     def _require_key(self) -> None:
         """Refuse before any request when no key is configured, saying how to set one."""
@@ -218,44 +245,72 @@ class UploadFileSystem(AsyncFileSystem):
     # -- to be provided by each protocol ----------------------------------------------
 
     def _make_target(self, path: str, **options: Any) -> UploadTarget:
-        """The upload target for ``path`` (already stripped of the protocol)."""
+        """The upload target for ``path`` (already stripped of the protocol); per-call
+        ``options`` are the protocol's keywords, and a misspelt one is refused."""
         raise NotImplementedError
+
+    def _target(self, name: str, options: dict[str, Any]) -> UploadTarget:
+        """The target for writing ``name`` with per-call ``options``, each checked."""
+        return self._make_target(name, **checked_options(self._make_target, options))
+
+    def _write_target(self, name: str, mode: str, options: dict[str, Any]) -> UploadTarget:
+        """The target of a ``put_file`` or ``pipe_file`` in fsspec's ``mode``
+        (``"create"`` was checked by :meth:`_refuse_existing_if`)."""
+        return self._target(name, options)
+
+    def _published(self, name: str, result: Completion) -> None:
+        """A file became visible: forget cached listings (protocols may record more)."""
+        self.invalidate_cache(name)
 
     # -- shared machinery --------------------------------------------------------------
 
-    def _part_limiter(self) -> asyncio.Semaphore:
+    def _part_slots(self) -> asyncio.Semaphore:
         """The semaphore bounding part PUTs of this filesystem in the running loop."""
         loop = asyncio.get_running_loop()
-        limiter = self._limiters.get(loop)
-        if limiter is None:
-            limiter = self._limiters[loop] = asyncio.Semaphore(self.transfer.max_concurrency)
-        return limiter
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.transfer.max_concurrency)
+        return slots
 
     def _uploader(
         self,
         target: UploadTarget,
         *,
         callback: Callback | None = None,
-        resumable: bool = False,
+        config: TransferConfig | None = None,
     ) -> Uploader:
+        """The uploader of one target (call it on the loop the upload runs on)."""
         return Uploader(
-            target,
-            limiter=self._part_limiter(),
-            config=self.transfer,
-            callback=callback,
-            resumable=resumable,
+            target, slots=self._part_slots(), config=config or self.transfer, callback=callback
         )
+
+    def _call_config(self, options: dict[str, Any]) -> TransferConfig:
+        """The engine options of one call (``retry=``, ``verify_etag=``, ``chunk_size=``...)
+        over the filesystem's; they are taken out of ``options``."""
+        names = TransferConfig.option_names()
+        overrides = {name: options.pop(name) for name in list(options) if name in names}
+        if overrides.get("retry") is not None:
+            overrides["retry"] = coerce(RetryPolicy, overrides["retry"], "retry")
+        return self.transfer.with_options(overrides)
 
     def _write_name(self, path: str) -> str:
         """The stripped name for writing ``path``; refuses names that cannot be files."""
         raw = str(path)
-        name = self._strip_protocol(raw)
+        name: str = self._strip_protocol(raw)
         if not name or raw.endswith("/") or name == self.root_marker:
             raise InvalidRequest(
                 f"cannot write to {raw!r}: a file name is required and must not end with "
                 "'/'; to copy files into a directory use put(..., 'PROTOCOL://dir/')"
             )
         return name
+
+    def _destination(self, target: UploadTarget) -> str:
+        """The key of a resume record: this API's endpoint and the target."""
+        return f"{self.endpoint_url}|{target.description}"
+
+    def _run_on_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        result: T = sync(self.loop, lambda: coroutine)
+        return result
 
     # -- fsspec write API --------------------------------------------------------------
 
@@ -266,8 +321,8 @@ class UploadFileSystem(AsyncFileSystem):
         callback: Callback = DEFAULT_CALLBACK,
         mode: str = "overwrite",
         resume: bool = True,
-        **kwargs: Any,
-    ) -> Any:
+        **options: Any,
+    ) -> Completion | None:
         """Upload a local file, streaming parts straight from disk in parallel.
 
         With ``resume=True`` (the default where the API supports it) the upload is
@@ -275,44 +330,24 @@ class UploadFileSystem(AsyncFileSystem):
         progress (the error names it), and running the same ``put_file`` again sends
         only the parts the server does not have, provided the local file is unchanged.
         """
+        if os.path.isdir(lpath):
+            return None  # directories are implied by the files put into them
         name = self._write_name(rpath)
         await self._refuse_existing_if(mode, name)
+        config = self._call_config(options)
+        target = self._write_target(name, mode, options)
         source = FileSource(lpath)
         try:
-            uploader = self._uploader(self._make_target(name, **kwargs), callback=callback)
-            if resume and self.supports_resume and not self._fits_one_request(uploader, source):
-                result = await self._put_resumable(name, source, callback, kwargs)
+            uploader = self._uploader(target, callback=callback, config=config)
+            if resume and self.supports_resume and uploader.streams(source.size):
+                result = await uploader.upload_resumable(
+                    source, self._resume_journal, self._destination(target)
+                )
             else:
-                result = await self._upload_whole(uploader, source)
+                result = await uploader.upload(source)
         finally:
             source.close()
-        self.invalidate_cache(name)
-        return result
-
-    async def _put_resumable(
-        self, name: str, source: FileSource, callback: Callback, options: dict[str, Any]
-    ) -> Any:
-        identity = LocalFileIdentity.of(source.path)
-        destination = f"{self.protocol[0]}|{self.http.api_base}|{name}"
-        target = self._make_target(name, resume=True, **options)
-        uploader = self._uploader(target, callback=callback, resumable=True)
-        try:
-            plan = await uploader.initiate(source.size)
-        except Conflict:
-            # An upload of this name with another size or type is in progress: abandon
-            # ours if we started it, then start afresh.
-            await uploader.abandon(self._resume_journal.upload_id(destination))
-            plan = await uploader.initiate(source.size, resume=False)
-        if plan.is_resume and not self._resume_journal.matches(
-            destination, plan.upload_id, identity
-        ):
-            # Resuming would splice parts of another file (or another version) onto ours.
-            await uploader.abandon(plan.upload_id)
-            plan = await uploader.initiate(source.size, resume=False)
-        self._resume_journal.record(destination, plan.upload_id, identity)
-        await uploader.adopt(plan, source.size)
-        result = await uploader.send_and_finish(source)
-        self._resume_journal.forget(destination)
+        self._published(name, result)
         return result
 
     async def _pipe_file(
@@ -321,24 +356,17 @@ class UploadFileSystem(AsyncFileSystem):
         value: bytes,
         mode: str = "overwrite",
         callback: Callback = DEFAULT_CALLBACK,
-        **kwargs: Any,
-    ) -> Any:
+        **options: Any,
+    ) -> Completion:
         """Upload bytes held in memory (no copy); ``callback`` gets byte progress."""
         name = self._write_name(path)
         await self._refuse_existing_if(mode, name)
-        uploader = self._uploader(self._make_target(name, **kwargs), callback=callback)
-        result = await self._upload_whole(uploader, BytesSource(value))
-        self.invalidate_cache(name)
+        config = self._call_config(options)
+        target = self._write_target(name, mode, options)
+        uploader = self._uploader(target, callback=callback, config=config)
+        result = await uploader.upload(BytesSource(value))
+        self._published(name, result)
         return result
-
-    async def _upload_whole(self, uploader: Uploader, source: PartSource) -> Any:
-        """Upload a source whose bytes are all available; protocols may pick a cheaper
-        route for small files (see :meth:`_fits_one_request`)."""
-        return await uploader.upload(source)
-
-    def _fits_one_request(self, uploader: Uploader, source: PartSource) -> bool:
-        """Whether ``source`` goes up in a single request (then never resumable)."""
-        return False
 
     async def _refuse_existing_if(self, mode: str, name: str) -> None:
         """fsspec's ``mode="create"``: refuse to replace an existing file."""
@@ -353,11 +381,11 @@ class UploadFileSystem(AsyncFileSystem):
         autocommit: bool = True,
         cache_options: dict[str, Any] | None = None,
         size: int | None = None,
-        **kwargs: Any,
+        **options: Any,
     ) -> Any:
         if mode == "rb":
             return self._open_read(
-                path, block_size=block_size, cache_options=cache_options, **kwargs
+                path, block_size=block_size, cache_options=cache_options, size=size, **options
             )
         if mode not in ("wb", "xb"):
             raise InvalidRequest(
@@ -367,17 +395,34 @@ class UploadFileSystem(AsyncFileSystem):
         name = self._write_name(path)
         if mode == "xb" and self.exists(name):
             raise FileExistsError(f"{self.protocol[0]}://{name} already exists (mode 'xb')")
-        target = self._make_target(name, **kwargs)
-        # The uploader is created on the filesystem's loop, where its semaphore lives.
-        uploader = self._run_on_loop(self._new_uploader_async(target))
+        config = self._call_config(options)
+        target = self._target(name, options)
+        return self._upload_file(name, target, size, autocommit, block_size, config)
+
+    def _upload_file(
+        self,
+        name: str,
+        target: UploadTarget,
+        size: int | None,
+        autocommit: bool,
+        block_size: int | None,
+        config: TransferConfig,
+    ) -> UploadFile:
+        """The writable file of ``target`` (its uploader made on the filesystem's loop,
+        where the part semaphore lives)."""
+
+        async def make() -> Uploader:
+            return self._uploader(target, config=config)
+
         return UploadFile(
             self,
             name,
-            uploader,
-            mode="wb",
+            self._run_on_loop(make()),
+            loop=self.loop,
             size=size,
             autocommit=autocommit,
             block_size=block_size,
+            on_published=lambda result: self._published(name, result),
         )
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
@@ -385,13 +430,7 @@ class UploadFileSystem(AsyncFileSystem):
             self._write_name(path)  # refuse "dir/" before fsspec strips the slash
         return super().open(path, mode=mode, **kwargs)
 
-    async def _new_uploader_async(self, target: UploadTarget) -> Uploader:
-        return self._uploader(target)
-
-    def _run_on_loop(self, coroutine: Any) -> Any:
-        return sync(self.loop, lambda: coroutine)
-
-    def _open_read(self, path: str, **kwargs: Any) -> Any:
+    def _open_read(self, path: str, **options: Any) -> Any:
         raise InvalidRequest(f"{self.protocol[0]}:// files cannot be read back")
 
     async def _makedirs(self, path: str, exist_ok: bool = False) -> None:

@@ -9,13 +9,13 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from fsspec.asyn import FSTimeoutError, sync, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
-from ..errors import ConfigurationError, InvalidRequest, NotFound
-from ..http import Timeouts, check_endpoint
+from ..engine.target import Completion
+from ..errors import InvalidRequest, NotFound
+from ..http import Timeouts
 from ..targets.flow import (
     DEFAULT_ENDPOINT,
     FINISHED_STATUSES,
@@ -28,8 +28,6 @@ from ..targets.flow import (
 from .base import UploadFileSystem
 
 __all__ = ["FlowFileSystem"]
-
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def _waiting_entry(run: FlowRun, edge: WaitingUrl) -> dict[str, Any]:
@@ -113,7 +111,8 @@ class FlowFileSystem(UploadFileSystem):
             allow_http=allow_http,
             verify_tls=verify_tls,
             timeouts=timeouts,
-            check=_check_flow_endpoint,
+            carries="the presigned upload URLs of the controller's answers (anyone on the "
+            "path could use them)",
         )
         self.api = FlowApi(self.http)
 
@@ -131,8 +130,8 @@ class FlowFileSystem(UploadFileSystem):
         *,
         content_type: str | None = None,
         file_type: str | None = None,
-        **_: Any,
     ) -> FlowUploadTarget:
+        """``content_type`` (or its alias ``file_type``) is the PUT's ``Content-Type``."""
         run_id, edge = self.split_path(path)
         if not run_id or not edge:
             raise InvalidRequest(
@@ -151,17 +150,19 @@ class FlowFileSystem(UploadFileSystem):
         rpath: str,
         callback: Callback = DEFAULT_CALLBACK,
         mode: str = "overwrite",
-        **kwargs: Any,
-    ) -> Any:
+        resume: bool = True,
+        **options: Any,
+    ) -> Completion | None:
         """PUT a local file to the edge, streamed from disk; its MIME type (guessed from
         the local name unless ``content_type=`` or the filesystem's says otherwise) goes
-        in ``Content-Type``."""
-        if not (kwargs.get("content_type") or kwargs.get("file_type") or self.content_type):
+        in ``Content-Type``.  One PUT: there is nothing to resume."""
+        if not (options.get("content_type") or options.get("file_type") or self.content_type):
             guessed, _ = mimetypes.guess_type(os.fspath(lpath), strict=False)
             if guessed:
-                kwargs["content_type"] = guessed
-        kwargs.pop("resume", None)  # one PUT: nothing to resume
-        return await super()._put_file(lpath, rpath, callback=callback, mode=mode, **kwargs)
+                options["content_type"] = guessed
+        return await super()._put_file(
+            lpath, rpath, callback=callback, mode=mode, resume=False, **options
+        )
 
     # -- listing --------------------------------------------------------------------------
 
@@ -169,7 +170,7 @@ class FlowFileSystem(UploadFileSystem):
         """Nothing is cached: the engine changes a run's edges on its own schedule."""
 
     async def _run(self, run_id: str) -> FlowRun:
-        return await self.transfer.retry.run(
+        return await self.retry.run(
             lambda: self.api.status(run_id), what=f"reading flow run {run_id}"
         )
 
@@ -294,16 +295,3 @@ class FlowFileSystem(UploadFileSystem):
             raise
 
     wait_for_run.__doc__ = _wait_for_run.__doc__
-
-
-def _check_flow_endpoint(url: str, *, allow_http: bool) -> str:
-    """An absolute http(s) base; plain http only to loopback unless ``allow_http``."""
-    checked = check_endpoint(url, allow_http=True)
-    parts = urlsplit(checked)
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS and not allow_http:
-        raise ConfigurationError(
-            f"endpoint_url {checked!r} uses plain http to a non-loopback host: the controller's "
-            "answers carry presigned upload URLs, which anyone on the path could use; use "
-            "https, or pass allow_http=True if the network is trusted"
-        )
-    return checked

@@ -9,28 +9,27 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
 from ..checksums import crc32c_base64
-from ..engine.body import PartBody
+from ..engine.body import DEFAULT_CHUNK_SIZE, PartBody
 from ..engine.plan import PartSpec, UploadPlan
-from ..engine.ratelimit import RateLimit, RateLimiter
-from ..engine.retry import parse_retry_after
+from ..engine.resume import LocalFileIdentity, ResumeRecord
+from ..engine.retry import RetryPolicy
 from ..engine.sources import PartSource
+from ..engine.target import Completion, Resumption, UploadTarget
 from ..errors import (
-    AtaiFsError,
+    Conflict,
     FileTooLarge,
     InvalidRequest,
     NotFound,
     ProtocolError,
-    error_for_status,
 )
-from ..http import HttpClient, HttpResponse
-from .common import error_message, json_field, json_object
+from ..http import HttpResponse
+from ._api import ApiClient, ErrorBody, body_text, json_field, json_object, parse_timestamp
 from .presigned import put_part_presigned
 
 __all__ = [
@@ -92,15 +91,6 @@ def encode_file_id(name: str) -> str:
     return quote(name, safe="")
 
 
-def _parse_time(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def _part_spec(item: Any, what: str) -> PartSpec:
     if not isinstance(item, Mapping):
         raise ProtocolError(f"{what}: a part descriptor is not an object")
@@ -109,64 +99,22 @@ def _part_spec(item: Any, what: str) -> PartSpec:
         offset=json_field(item, "offset", int, what),
         length=json_field(item, "length", int, what),
         url=json_field(item, "url", str, what),
-        expires_at=_parse_time(item.get("expires_at")),
+        expires_at=parse_timestamp(item.get("expires_at")),
     )
 
 
-class AtaiApi:
+class AtaiApi(ApiClient):
     """Single-attempt calls to the Files API; callers wrap them in the retry policy.
 
-    Every call waits for the filesystem's :class:`RateLimiter` first and reports 429s
-    to it, so all uploads of a filesystem share one pace.
+    Every call waits for the filesystem's rate limiter first and reports 429s to it, so
+    all uploads of a filesystem share one pace.
     """
 
-    def __init__(self, http: HttpClient, limiter: RateLimiter | None = None) -> None:
-        self.http = http
-        self.limiter = limiter or RateLimiter(RateLimit())
+    status_hints = _STATUS_HINTS
 
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        data: Any = None,
-        upload_id: str | None = None,
-    ) -> HttpResponse:
-        """Send one API request; raise the mapped error for any non-2xx answer."""
-        await self.limiter.acquire()
-        response = await self.http.send(
-            method, self.http.api_url(path), json=json, params=params, data=data
-        )
-        if 200 <= response.status < 300:
-            self.limiter.on_success()
-            return response
-        if response.status == 429:
-            self.limiter.on_throttled()
-        raise self.error(response, what, upload_id=upload_id)
-
-    async def call_json(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
-        response = await self.call(method, path, what=what, **kwargs)
-        return response.json()
-
-    def error(
-        self, response: HttpResponse, what: str, *, upload_id: str | None = None
-    ) -> AtaiFsError:
-        """Turn an error response (either envelope, or none) into a clear exception."""
-        code, detail = _parse_envelope(response)
-        hint = _STATUS_HINTS.get(response.status)
-        message = error_message(
-            what, response.status, code=code, detail=detail, hint=hint, upload_id=upload_id
-        )
-        return error_for_status(
-            response.status,
-            self.http.redact(message),
-            code=code,
-            upload_id=upload_id,
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
-        )
+    def parse_error(self, response: HttpResponse) -> ErrorBody:
+        """Either envelope (``{"errors": [...]}`` or the legacy ``{"detail": ...}``), or none."""
+        return _parse_envelope(response)
 
     # -- direct-to-cloud upload ------------------------------------------------------
 
@@ -324,13 +272,12 @@ def _token_list(tokens: Mapping[int, str]) -> list[dict[str, Any]]:
     return [{"part_number": n, "part_token": tokens[n]} for n in sorted(tokens)]
 
 
-def _parse_envelope(response: HttpResponse) -> tuple[str | None, str]:
-    """(first error code, all messages and suggestions) from either error envelope."""
+def _parse_envelope(response: HttpResponse) -> ErrorBody:
+    """The first error code and all messages and suggestions, from either envelope."""
     try:
         data = response.json()
     except ProtocolError:
-        text = " ".join(response.text.split())
-        return None, text[:300]
+        return ErrorBody(message=body_text(response))
     if isinstance(data, Mapping) and isinstance(data.get("errors"), list):
         codes, messages = [], []
         for item in data["errors"]:
@@ -343,14 +290,19 @@ def _parse_envelope(response: HttpResponse) -> tuple[str | None, str]:
                 text += f" ({item['suggestion']})"
             if text:
                 messages.append(text)
-        return (codes[0] if codes else None), "; ".join(messages)
+        return ErrorBody(code=codes[0] if codes else None, message="; ".join(messages))
     if isinstance(data, Mapping) and "detail" in data:
-        return None, str(data["detail"])
-    return None, str(data)[:300]
+        return ErrorBody(message=str(data["detail"]))
+    return ErrorBody(message=str(data)[:300])
 
 
-class AtaiUploadTarget:
-    """One ``atai://`` file as an :class:`~atai_fs.engine.target.UploadTarget`."""
+class AtaiUploadTarget(UploadTarget):
+    """One ``atai://`` file as an :class:`~atai_fs.engine.target.UploadTarget`.
+
+    Small files of the types ``POST /files`` accepts go up in one request (up to
+    ``single_request_limit`` bytes; 0 turns it off); others through initiate, presigned
+    part PUTs and complete.
+    """
 
     def __init__(
         self,
@@ -358,23 +310,30 @@ class AtaiUploadTarget:
         name: str,
         *,
         file_type: str | None = None,
-        resume_if_started: bool = False,
+        single_request_limit: int = 0,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> None:
         self.api = api
         self.name = name
         self.file_type = file_type or guess_file_type(name)
-        self.resume_if_started = resume_if_started
+        self.single_request_limit = single_request_limit
+        self.chunk_size = chunk_size
         self.description = f"atai://{name}"
 
-    def fits_one_request(self, size: int, limit: int) -> bool:
+    def fits_one_request(self, size: int) -> bool:
         """Whether ``POST /files`` can take this file: small, of a type it accepts, and
         with a plain name (a multipart filename is a base name that servers may sanitise,
         so names with ``/``, quotes or non-ASCII keep the direct-to-cloud route, where
         the name travels as JSON)."""
         return (
-            size <= min(limit, SIMPLE_UPLOAD_LIMIT)
+            size <= min(self.single_request_limit, SIMPLE_UPLOAD_LIMIT)
             and self.file_type in SIMPLE_UPLOAD_TYPES
             and _PLAIN_FILENAME.fullmatch(self.name) is not None
+        )
+
+    async def upload_whole(self, source: PartSource) -> Completion:
+        return await self.api.simple_upload(
+            self.name, self.file_type, source, chunk_size=self.chunk_size
         )
 
     def check_size(self, size: int) -> None:
@@ -387,12 +346,37 @@ class AtaiUploadTarget:
                 f"{MAX_FILE_SIZE} bytes (250 GB); split the data into several files"
             )
 
-    async def initiate(self, size: int, *, resume: bool | None = None) -> UploadPlan:
+    async def initiate(self, size: int, *, resume_if_started: bool = False) -> UploadPlan:
         self.check_size(size)
-        resume_if_started = self.resume_if_started if resume is None else resume
         return await self.api.initiate(
             self.name, self.file_type, size, resume_if_started=resume_if_started
         )
+
+    async def resume(
+        self,
+        size: int,
+        record: ResumeRecord | None,
+        identity: LocalFileIdentity,
+        source: PartSource,
+        retry: RetryPolicy,
+    ) -> Resumption:
+        """Initiate with ``resume_if_started``; keep what the server resumed only if the
+        local record shows this run's file started it (the server matches by name, type
+        and size alone, and would splice another file's parts onto ours)."""
+        what = f"initiate of {self.description}"
+        try:
+            plan = await retry.run(lambda: self.initiate(size, resume_if_started=True), what=what)
+        except Conflict:
+            # An upload of this name with another size or type is in progress: abandon
+            # ours if we started it, then start afresh.
+            if record is not None:
+                await self.abandon(record.upload_id, retry)
+            plan = await retry.run(lambda: self.initiate(size), what=what)
+        trusted = record is not None and record.started_from(identity)
+        if plan.is_resume and not (trusted and record and record.upload_id == plan.upload_id):
+            await self.abandon(plan.upload_id, retry)
+            plan = await retry.run(lambda: self.initiate(size), what=what)
+        return Resumption(plan=plan)
 
     async def refresh_urls(self, plan: UploadPlan, numbers: Sequence[int]) -> list[PartSpec]:
         return await self.api.part_urls(plan.upload_id, numbers)
@@ -405,19 +389,29 @@ class AtaiUploadTarget:
 
     async def complete(
         self, plan: UploadPlan, tokens: Mapping[int, str], *, crc32c: int | None = None
-    ) -> Mapping[str, Any]:
+    ) -> Completion:
         checksum = crc32c_base64(crc32c) if crc32c is not None else None
         return await self.api.complete(plan.upload_id, tokens, integrity_checksum=checksum)
 
-    async def is_published(self, plan: UploadPlan) -> bool:
+    async def is_published(self, plan: UploadPlan) -> Completion | None:
+        """The file's metadata when this very upload (its ``file_uid``, its size) is what
+        the name now shows."""
         try:
             metadata = await self.api.metadata(self.name)
         except NotFound:
-            return False
+            return None
         uid = plan.details.get("file_uid")
-        return metadata.get("num_bytes") == plan.total_bytes and (
-            not uid or metadata.get("file_uid") == uid
-        )
+        if metadata.get("num_bytes") != plan.total_bytes or (
+            uid and metadata.get("file_uid") != uid
+        ):
+            return None
+        return {
+            "file_name": self.name,
+            "file_uid": metadata.get("file_uid"),
+            "num_bytes": metadata.get("num_bytes"),
+            "upload_id": plan.upload_id,
+            "recovered": True,
+        }
 
     async def abort(self, plan: UploadPlan) -> None:
         await self.api.abort(plan.upload_id)

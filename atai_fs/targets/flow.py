@@ -9,31 +9,30 @@ moves the edge from ``WaitingURLs`` to ``Artifacts`` when it sees it.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
 from ..engine.body import PartBody
 from ..engine.plan import PartSpec, UploadPlan
-from ..engine.retry import parse_retry_after
+from ..engine.target import Completion
 from ..errors import (
     AtaiFsError,
     AuthError,
     Conflict,
-    InvalidRequest,
+    FlowRunNotWaiting,
     NotFound,
     ProtocolError,
     UrlExpired,
+    WaitingUrlExpired,
     error_for_status,
 )
-from ..http import HttpClient, HttpResponse
-from ..presigned import MAX_SINGLE_PUT_SIZE, PresignedPutTarget
+from ..http import HttpResponse
 from ..redact import redact_text
-from .common import error_message
+from ._api import ApiClient, ErrorBody, parse_rfc3339
+from .presigned import MAX_SINGLE_PUT_SIZE, PresignedPutTarget
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -55,47 +54,7 @@ FINISHED_STATUSES = ("COMPLETE", "ERROR")
 
 #: What the controller says for an unknown run id (400, plain text, spec section 4.2).
 _NO_SUCH_RUN = "Flow run does not exist"
-
-
-class FlowRunNotWaiting(InvalidRequest):
-    """The run is not in ``WAITING``, so it takes no upload; ``run_status`` says where it is."""
-
-    def __init__(self, message: str, *, run_status: str) -> None:
-        super().__init__(message)
-        self.run_status = run_status
-
-
-class WaitingUrlExpired(AuthError):
-    """The edge's ``PutURL`` passed its ``TTL`` (or storage refused it as expired).
-
-    Not retried: the engine never re-issues a URL; only a new run can be fed.
-    """
-
-    retryable = False
-
-
-_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:?\d\d)$")
-
-
-def parse_rfc3339(value: str) -> float:
-    """Unix time of an RFC 3339 timestamp as Go writes it (nanoseconds, any offset).
-
-    Python 3.10's ``fromisoformat`` takes neither ``Z`` nor more than six fraction
-    digits, both of which Go's encoder produces.
-    """
-    match = _RFC3339.match(value.strip())
-    if match is None:
-        raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
-    day, clock, fraction, offset = match.groups()
-    moment = datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=timezone.utc)
-    if offset not in ("Z", "z"):
-        sign = 1 if offset[0] == "+" else -1
-        digits = offset[1:].replace(":", "")
-        moment -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    seconds = moment.timestamp()
-    if fraction:
-        seconds += int(fraction) / 10 ** len(fraction)
-    return seconds
+_RUN_NOT_FOUND = "run_not_found"  # our code for it: the controller sends none
 
 
 @dataclass(frozen=True)
@@ -197,40 +156,28 @@ def _waiting_url(item: Any, what: str) -> WaitingUrl:
     return WaitingUrl(_artifact(fields.get("artifact"), what), url, str(ttl or ""), expires_at)
 
 
-class FlowApi:
+class FlowApi(ApiClient):
     """Single-attempt calls to the controller API; callers wrap them in the retry policy.
 
     The API takes no credentials.  Its errors are plain text (Go's ``http.Error``); the
     docs describe ``{"error": "..."}`` and 404 instead, so both are understood.
     """
 
-    def __init__(self, http: HttpClient) -> None:
-        self.http = http
-
     async def status(self, run_id: str) -> FlowRun:
         """``GET /flow/status/{id}``; :class:`NotFound` for an unknown (or purged) run."""
         what = f"reading the status of flow run {run_id!r}"
-        response = await self.http.send(
-            "GET", self.http.api_url(f"flow/status/{quote(run_id, safe='')}")
-        )
-        if response.status == 200:
-            return FlowRun.from_json(response.json(), what)
-        message = _error_text(response)
-        if response.status == 404 and _NO_SUCH_RUN.lower() not in message.lower():
+        try:
+            response = await self.call("GET", f"flow/status/{quote(run_id, safe='')}", what=what)
+        except NotFound as exc:
+            if exc.code != _RUN_NOT_FOUND:
+                raise
             raise NotFound(
-                f"{what} failed: HTTP 404: {message or 'no message'}; the controller has no "
-                f"such route: check endpoint_url ({self.http.api_base}), which normally ends "
-                "with /api/v1",
-                status=404,
-            )
-        if _NO_SUCH_RUN.lower() in message.lower():
-            raise NotFound(
-                f"flow run {run_id!r} does not exist (HTTP {response.status}: "
-                f"{message or 'no message'}); check the id, or the run finished and was "
-                "purged by the controller",
-                status=response.status,
-            )
-        raise self.error(response, what)
+                f"flow run {run_id!r} does not exist (HTTP {exc.status}: {exc.message}); check "
+                "the id, or the run finished and was purged by the controller",
+                status=exc.status,
+                code=_RUN_NOT_FOUND,
+            ) from None
+        return FlowRun.from_json(response.json(), what)
 
     async def start(
         self, flow: Mapping[str, Any], node_defs: Sequence[Mapping[str, Any]]
@@ -240,28 +187,45 @@ class FlowApi:
         Not idempotent (every call creates a run), so never retried automatically.
         """
         what = f"starting flow {flow.get('Name', '')!r}"
-        response = await self.http.send(
-            "POST",
-            self.http.api_url("flow/test"),
-            json={"Flow": dict(flow), "NodeDefs": [dict(node) for node in node_defs]},
-        )
-        if response.status == 200:
-            return FlowRun.from_json(response.json(), what)
-        raise self.error(response, what)
+        body = {"Flow": dict(flow), "NodeDefs": [dict(node) for node in node_defs]}
+        response = await self.call("POST", "flow/test", what=what, json=body)
+        return FlowRun.from_json(response.json(), what)
 
-    def error(self, response: HttpResponse, what: str) -> AtaiFsError:
-        text = _error_text(response)
-        refused = response.status == 500 and "unable to run flow" in text
-        hint = "the flow definition was refused; fix it and start again" if refused else None
-        message = error_message(what, response.status, detail=text, hint=hint)
-        error = error_for_status(
-            response.status,
-            self.http.redact(message),
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+    def parse_error(self, response: HttpResponse) -> ErrorBody:
+        return ErrorBody(message=_error_text(response))
+
+    def hint(self, status: int, body: ErrorBody) -> str | None:
+        if _is_refused_definition(status, body):
+            return "the flow definition was refused; fix it and start again"
+        return None
+
+    def make_error(
+        self,
+        response: HttpResponse,
+        body: ErrorBody,
+        message: str,
+        *,
+        upload_id: str | None,
+        retry_after: float | None,
+    ) -> AtaiFsError:
+        status, text = response.status, body.message
+        if _NO_SUCH_RUN.lower() in text.lower():
+            return NotFound(text or "no message", status=status, code=_RUN_NOT_FOUND)
+        if status == 404:
+            return NotFound(
+                f"{message}; the controller has no such route: check endpoint_url "
+                f"({self.http.api_base}), which normally ends with /api/v1",
+                status=404,
+            )
+        # A refused definition fails the same way every time: never retried.
+        refused = _is_refused_definition(status, body)
+        return error_for_status(
+            status, message, retry_after=retry_after, retryable=False if refused else None
         )
-        if refused:
-            error.retryable = False  # a refused definition fails the same way every time
-        return error
+
+
+def _is_refused_definition(status: int, body: ErrorBody) -> bool:
+    return status == 500 and "unable to run flow" in body.message
 
 
 def _error_text(response: HttpResponse) -> str:
@@ -364,7 +328,7 @@ class FlowUploadTarget(PresignedPutTarget):
 
     async def complete(
         self, plan: UploadPlan, tokens: Mapping[int, str], *, crc32c: int | None = None
-    ) -> Mapping[str, Any]:
+    ) -> Completion:
         """Nothing to call: the engine has no completion call; the object's existence in
         the store is the signal, and the controller moves the edge to ``Artifacts`` on
         its next pass (spec section 5)."""
@@ -374,10 +338,13 @@ class FlowUploadTarget(PresignedPutTarget):
         """Nothing to call: a single PUT is atomic, so a failed or abandoned one left no
         object, and the run keeps waiting for this edge (the engine has no cancel)."""
 
-    async def is_published(self, plan: UploadPlan) -> bool:
-        """Whether the run lists an artifact for this edge (the upload was detected)."""
+    async def is_published(self, plan: UploadPlan) -> Completion | None:
+        """The plan's details once the run lists an artifact for this edge (the upload
+        was detected)."""
         try:
             run = await self.api.status(self.run_id)
         except NotFound:
-            return False
-        return self.edge in run.artifacts
+            return None
+        if self.edge not in run.artifacts:
+            return None
+        return {"size": plan.total_bytes, **plan.details}

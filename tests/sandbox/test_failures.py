@@ -25,15 +25,29 @@ from atai_fs.targets.sandbox import (
 from tests.sandbox.conftest import PART_SIZE, SANDBOX, api, make_fs, url
 
 
-def upload_with(fs, path, data, prepare):
-    """Upload ``data`` through a target that ``prepare`` tampers with first."""
-    target = fs._make_target(path)
-    prepare(target)
+def upload_with(fs, path, source, **target_options):
+    """Upload ``source`` through the target ``target_options`` describe."""
+    target = fs._make_target(path, **target_options)
 
     async def run():
-        return await fs._uploader(target).upload(BytesSource(data))
+        return await fs._uploader(target).upload(source)
 
     return sync(fs.loop, run)
+
+
+class ChangingSource(BytesSource):
+    """Bytes that change after every full read: what a file rewritten during its upload
+    gives (the digests, computed first, no longer match what is sent)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self._data = bytearray(data)
+
+    def read(self, offset: int, length: int) -> bytes:
+        chunk = bytes(self._data[offset : offset + length])
+        if offset + length == len(self._data):
+            self._data = bytearray((b + 1) % 256 for b in self._data)
+        return chunk
 
 
 def test_size_over_the_sandbox_limit_is_file_too_large(tmp_path):
@@ -69,21 +83,16 @@ def test_existing_target_is_file_exists_error(fs, emulator):
 def test_wrong_part_checksum_is_refused_and_retried_then_fails(emulator):
     fs = make_fs(emulator, retry=RetryPolicy(attempts=2, base_delay=0))
 
-    def corrupt(target):
-        target.part_digests = {0: "0" * 64}
-
     with pytest.raises(ChecksumMismatch, match="part checksum mismatch"):
-        upload_with(fs, url("/workspace/c.bin"), os.urandom(100), corrupt)
+        upload_with(fs, url("/workspace/c.bin"), ChangingSource(os.urandom(100)))
     assert emulator.stats.requests_by_route["part"] == 2
     assert not emulator.exists(SANDBOX, "/workspace/c.bin")
 
 
 def test_wrong_whole_checksum_fails_the_session(fs, emulator):
-    def corrupt(target):
-        target.whole_sha256 = "f" * 64
-
     with pytest.raises(ChecksumMismatch, match="whole_checksum_mismatch"):
-        upload_with(fs, url("/workspace/w.bin"), os.urandom(2 * PART_SIZE), corrupt)
+        source = BytesSource(os.urandom(2 * PART_SIZE))
+        upload_with(fs, url("/workspace/w.bin"), source, whole_sha256="f" * 64)
     (session,) = emulator.sessions.values()
     assert session.status == "failed"
     assert not emulator.exists(SANDBOX, "/workspace/w.bin")

@@ -84,8 +84,7 @@ def test_client_recovers_a_lost_complete_answer(fs, emulator):
 
 
 def test_a_retried_complete_reuses_its_key_and_is_replayed(fs, emulator):
-    target = fs._make_target(url("/workspace/c.bin"))
-    target.whole_sha256 = hashlib.sha256(b"").hexdigest()
+    target = fs._make_target(url("/workspace/c.bin"), whole_sha256=hashlib.sha256(b"").hexdigest())
     emulator.faults.add(route="complete", action="truncated_json", nth=1)
 
     async def run():

@@ -1,0 +1,262 @@
+"""Typed configuration: the engine's knobs, and the one way options become them.
+
+Options reach a filesystem as constructor keywords, as ``storage_options`` (pandas,
+Dask), from fsspec's config files and ``FSSPEC_<PROTOCOL>_<OPTION>`` variables (where
+every value is a string), and from ``atai-fs -o key=value``.  :func:`coerce` turns any of
+those forms into a frozen config object (``RetryPolicy``, ``RateLimit``, ``Timeouts``,
+``TransferConfig``): the object itself, a dict of its fields, or a string (``"20/s"``,
+``"attempts=3,deadline=60"``, a JSON object).  Every field is converted by its declared
+type, and a misspelt name is refused naming the closest valid one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, Union
+
+from ..errors import ConfigurationError
+from .body import DEFAULT_CHUNK_SIZE
+from .retry import RetryPolicy
+
+__all__ = [
+    "TransferConfig",
+    "closest_hint",
+    "coerce",
+    "convert",
+    "parse_flag",
+    "parse_size",
+    "refuse_unknown",
+]
+
+C = TypeVar("C")
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+_SIZE_UNITS = {
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "k": 1 << 10,
+    "m": 1 << 20,
+    "g": 1 << 30,
+    "b": 1,
+}
+
+
+def closest_hint(name: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the valid name closest to ``name`` (or nothing)."""
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def refuse_unknown(names: Iterable[str], valid: Iterable[str], where: str) -> None:
+    """Raise :class:`ConfigurationError` for the first of ``names`` not in ``valid``."""
+    allowed = sorted(set(valid))
+    for name in names:
+        if name not in allowed:
+            raise ConfigurationError(
+                f"unknown option {name!r} for {where}{closest_hint(name, allowed)} "
+                f"(valid options: {', '.join(allowed)})"
+            )
+
+
+def parse_flag(value: Any, option: str) -> bool:
+    """A boolean option; the strings of config files and variables ("true"/"false",
+    "yes"/"no", "on"/"off", "1"/"0") read as what they say."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE_WORDS or word in _FALSE_WORDS:
+            return word in _TRUE_WORDS
+    raise ConfigurationError(f"{option} must be true or false, got {value!r}")
+
+
+def parse_size(value: Any, option: str) -> int:
+    """A byte count: an int, or a string such as ``8388608``, ``64KiB``, ``8MiB``, ``400MB``."""
+    if isinstance(value, bool):
+        raise ConfigurationError(f"{option} must be a number of bytes, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip().lower().replace("_", "")
+        for suffix, factor in _SIZE_UNITS.items():
+            if text.endswith(suffix) and text[: -len(suffix)].strip():
+                number = text[: -len(suffix)].strip()
+                try:
+                    return int(float(number) * factor)
+                except ValueError:
+                    break
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    raise ConfigurationError(
+        f"{option} must be a whole number (bytes, or with a unit such as 8MiB), got {value!r}"
+    )
+
+
+def _optional_inner(annotation: Any) -> Any | None:
+    """``X`` for ``X | None`` (``Optional[X]``), else ``None``."""
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            return args[0]
+    return None
+
+
+def convert(value: Any, annotation: Any, option: str) -> Any:
+    """``value`` as the declared type of a config field (strings from config files too)."""
+    inner = _optional_inner(annotation)
+    if inner is not None:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+            return None
+        return convert(value, inner, option)
+    if annotation is bool:
+        return parse_flag(value, option)
+    if annotation is int:
+        return parse_size(value, option)
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigurationError(f"{option} must be a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"{option} must be a number, got {value!r}") from None
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigurationError(f"{option} must be a string, got {value!r}")
+        return value
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return coerce(annotation, value, option)
+    return value
+
+
+def _parse_fields(text: str, option: str) -> dict[str, Any]:
+    """``"a=1,b=2"`` or a JSON object, as a dict of strings (or JSON values)."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ConfigurationError(f"{option}: cannot read {text!r} as JSON") from None
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"{option}: expected a JSON object, got {text!r}")
+        return data
+    fields: dict[str, Any] = {}
+    for item in filter(None, (piece.strip() for piece in text.split(","))):
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise ConfigurationError(
+                f"{option}: cannot read {item!r}; write fields as name=value, e.g. "
+                "'attempts=3,deadline=60'"
+            )
+        fields[key.strip()] = val.strip()
+    return fields
+
+
+def coerce(kind: type[C], value: Any, option: str) -> C:
+    """``value`` as a ``kind`` config object: the object, a dict of fields, or a string.
+
+    A class may read its own shorthand strings with a ``parse`` classmethod (``RateLimit``
+    reads ``"20/s,100/min"``) and numbers with ``from_number`` (``Timeouts(30)``).
+    """
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str):
+        parse = getattr(kind, "parse", None)
+        if parse is not None and "=" not in value and not value.strip().startswith("{"):
+            parsed: C = parse(value)
+            return parsed
+        value = _parse_fields(value, option)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        from_number = getattr(kind, "from_number", None)
+        if from_number is not None:
+            built: C = from_number(value)
+            return built
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"{option} must be a {kind.__name__}, a dict of its fields or a string, got {value!r}"
+        )
+    if not dataclasses.is_dataclass(kind):  # pragma: no cover - programming error
+        raise TypeError(f"{kind.__name__} is not a config dataclass")
+    hints = typing.get_type_hints(kind)
+    names = [f.name for f in dataclasses.fields(kind) if f.init]
+    refuse_unknown(value, names, option)
+    converted = {name: convert(val, hints[name], f"{option}.{name}") for name, val in value.items()}
+    try:
+        return kind(**converted)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigurationError):
+            raise
+        raise ConfigurationError(f"{option}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Knobs of the engine, shared by every upload of a filesystem.
+
+    ``max_concurrency`` part PUTs run at once per filesystem.  ``spool_threshold`` is
+    the most a write keeps in memory before spilling to a temporary file in
+    ``spool_dir``; a write of known size splits it among the parts it holds, so memory is
+    bounded by ``spool_threshold + max_concurrency * chunk_size`` whatever the part size.
+    ``chunk_size`` bytes are read from a source and sent at a time within a part.
+    Resumable uploads checkpoint finished parts in batches of ``checkpoint_parts``
+    (default: an eighth of the parts, at least 8) or every ``checkpoint_seconds``, never
+    one call per part.  URLs expiring within ``url_refresh_margin`` seconds (or half
+    their lifetime, if shorter) are refreshed before use.  ``verify_etag`` compares MD5
+    ETags with the bytes sent and resends a part on mismatch.  ``retry`` is the one
+    retry policy of every call and every part.
+    """
+
+    max_concurrency: int = 8
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    spool_threshold: int = 8 << 20
+    spool_dir: str | None = None
+    checkpoint_parts: int | None = None
+    checkpoint_seconds: float = 10.0
+    url_refresh_margin: float = 60.0
+    verify_etag: bool = True
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
+            raise ConfigurationError("max_concurrency must be at least 1")
+        if self.chunk_size < 1:
+            raise ConfigurationError("chunk_size must be at least 1 byte")
+        if self.spool_threshold < 0:
+            raise ConfigurationError("spool_threshold must not be negative")
+        if self.checkpoint_parts is not None and self.checkpoint_parts < 1:
+            raise ConfigurationError("checkpoint_parts must be at least 1")
+        if self.checkpoint_seconds <= 0 or self.url_refresh_margin < 0:
+            raise ConfigurationError(
+                "checkpoint_seconds must be positive and url_refresh_margin not negative"
+            )
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The storage options that set a field of this config."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def with_options(self, options: Mapping[str, Any]) -> TransferConfig:
+        """This config with some fields replaced, each converted by its declared type."""
+        if not options:
+            return self
+        hints = typing.get_type_hints(type(self))
+        refuse_unknown(options, self.option_names(), "TransferConfig")
+        changes = {name: convert(value, hints[name], name) for name, value in options.items()}
+        return dataclasses.replace(self, **changes)
