@@ -51,7 +51,8 @@ try:  # pragma: no cover - depends on what is installed
 
     def crc32c_update(crc: int, data: bytes | bytearray | memoryview) -> int:
         """Extend a running CRC32C (start from 0) with ``data``."""
-        return _fast.extend(crc, bytes(data) if isinstance(data, memoryview) else data)
+        extended: int = _fast.extend(crc, bytes(data) if isinstance(data, memoryview) else data)
+        return extended
 
     FAST_CRC32C = _fast.implementation == "c"
 except ImportError:  # pragma: no cover

@@ -46,7 +46,10 @@ def run_demo(rows: int = 1_000_000, *, echo: Any = print) -> None:
 
     with ATAIEmulator(part_size=_DEMO_PART_SIZE) as emulator:
         echo(f"emulator   : Files API emulator at {emulator.endpoint_url}")
-        options = {"api_key": emulator.api_key, "endpoint_url": emulator.endpoint_url}
+        options: dict[str, Any] = {
+            "api_key": emulator.api_key,
+            "endpoint_url": emulator.endpoint_url,
+        }
         url = "atai://demo/measurements.parquet"
 
         frame = _frame(rows)
@@ -62,7 +65,11 @@ def run_demo(rows: int = 1_000_000, *, echo: Any = print) -> None:
             f"{stats.max_puts_in_flight} in flight), {stats.api_requests} API calls"
         )
 
-        fs = ATAIFileSystem(**options, skip_instance_cache=True)
+        fs = ATAIFileSystem(
+            api_key=emulator.api_key,
+            endpoint_url=emulator.endpoint_url,
+            skip_instance_cache=True,
+        )
         for entry in fs.ls("atai://demo/", detail=True):
             echo(
                 f"listing    : atai://{entry['name']}  {_mib(entry['size'])}  "

@@ -208,7 +208,7 @@ class HttpClient:
             connector = aiohttp.TCPConnector(
                 limit=self.pool_size,
                 limit_per_host=0,
-                ssl=None if self.verify_tls else False,
+                ssl=self.verify_tls,
                 enable_cleanup_closed=False,
             )
             session = aiohttp.ClientSession(

@@ -31,7 +31,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02}:{seconds % 60:02}"
 
 
-class TransferProgress(Callback):
+class TransferProgress(Callback):  # type: ignore[misc]  # fsspec is untyped
     """Progress of a whole transfer (one or many files).
 
     ``total_bytes`` (when known up front) gives a total percentage and ETA; each file
@@ -115,7 +115,7 @@ class TransferProgress(Callback):
         self.draw(final=True)
 
 
-class _FileProgress(Callback):
+class _FileProgress(Callback):  # type: ignore[misc]  # fsspec is untyped
     """One file's progress, reported to its :class:`TransferProgress`."""
 
     def __init__(self, parent: TransferProgress, name: str) -> None:

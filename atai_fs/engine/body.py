@@ -44,7 +44,8 @@ class PartBody(payload.Payload):
         super().__init__(source, content_type=content_type)
         self._source = source
         self._offset = offset
-        self._size = length
+        self._length = length
+        self._size = length  # what aiohttp announces as Content-Length
         self._chunk_size = chunk_size
         self._on_chunk = on_chunk
 
@@ -59,7 +60,7 @@ class PartBody(payload.Payload):
 
     @property
     def length(self) -> int:
-        return self._size
+        return self._length
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         raise TypeError("a part body is binary and streamed; it has no text form")
@@ -70,7 +71,7 @@ class PartBody(payload.Payload):
     async def write_with_length(
         self, writer: AbstractStreamWriter, content_length: int | None
     ) -> None:
-        remaining = self._size if content_length is None else min(self._size, content_length)
+        remaining = self._length if content_length is None else min(self._length, content_length)
         position = self._offset
         while remaining > 0:
             take = min(self._chunk_size, remaining)

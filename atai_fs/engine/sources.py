@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from .plan import PartSpec
@@ -99,7 +99,7 @@ class SpoolSource:
         self.base_offset = base_offset
         self._spool_dir = spool_dir
         self._memory: bytearray | None = bytearray()
-        self._file: tempfile._TemporaryFileWrapper[bytes] | None = None
+        self._file: IO[bytes] | None = None
         self._size = 0
         self._readable = False
 
@@ -133,9 +133,10 @@ class SpoolSource:
 
     def _roll_to_disk(self) -> None:
         # The spool outlives this call; close() releases it.
-        self._file = tempfile.TemporaryFile(prefix="atai-fs-spool-", dir=self._spool_dir)  # noqa: SIM115
+        spill = tempfile.TemporaryFile(prefix="atai-fs-spool-", dir=self._spool_dir)  # noqa: SIM115
         if self._memory:
-            self._file.write(self._memory)
+            spill.write(self._memory)
+        self._file = spill
         self._memory = None
 
     def read(self, offset: int, length: int) -> Buffer:

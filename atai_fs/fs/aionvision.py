@@ -41,6 +41,8 @@ from ..targets.aionvision import (
     tier_rate_limit,
 )
 from .base import UploadFileSystem, checked_options
+from .read_file import RangeReadFile
+from .upload_file import UploadFile
 
 __all__ = ["AionVisionFileSystem"]
 
@@ -226,7 +228,7 @@ class AionVisionFileSystem(UploadFileSystem):
         cache_options: dict[str, Any] | None = None,
         size: int | None = None,
         **options: Any,
-    ) -> Any:
+    ) -> UploadFile | RangeReadFile:
         """Writes always spool: the route (stream or presigned) is chosen by the final
         size at close, and nothing is sent before (an exception in ``with`` sends nothing)."""
         return super()._open(

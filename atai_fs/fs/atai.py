@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import uuid
 from collections.abc import Mapping
@@ -184,7 +185,7 @@ class ATAIFileSystem(UploadFileSystem):
             index = 1
             while True:
                 shard = await self.retry.run(
-                    lambda index=index: self.api.list_shard(index, 1000), what="listing files"
+                    functools.partial(self.api.list_shard, index, 1000), what="listing files"
                 )
                 files.extend(_file_entry(item) for item in shard)
                 if len(shard) < 1000:
@@ -192,7 +193,7 @@ class ATAIFileSystem(UploadFileSystem):
                 index += 1
         while cursor is not None:
             page, cursor = await self.retry.run(
-                lambda after=cursor: self.api.list_page(limit=self.list_page_size, after=after),
+                functools.partial(self.api.list_page, limit=self.list_page_size, after=cursor),
                 what="listing files",
             )
             files.extend(_file_entry(item) for item in page)
@@ -204,9 +205,12 @@ class ATAIFileSystem(UploadFileSystem):
             tree = build_tree(await self._list_all())
             self.dircache.clear()
             self.dircache.update(tree)
-        return self.dircache
+        cached: Mapping[str, list[dict[str, Any]]] = self.dircache
+        return cached
 
-    async def _ls(self, path: str, detail: bool = True, refresh: bool = False, **kwargs: Any):
+    async def _ls(
+        self, path: str, detail: bool = True, refresh: bool = False, **kwargs: Any
+    ) -> list[Any]:
         name = self._strip_protocol(path)
         tree = await self._tree(refresh=refresh)
         entries = tree.get(name)

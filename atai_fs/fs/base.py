@@ -29,6 +29,7 @@ from ..engine.target import Completion, UploadTarget
 from ..engine.uploader import Uploader
 from ..errors import ConfigurationError, InvalidRequest
 from ..http import HttpClient, Timeouts, check_endpoint
+from .read_file import RangeReadFile
 from .upload_file import UploadFile
 
 __all__ = ["UploadFileSystem", "checked_options"]
@@ -244,9 +245,9 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
 
     # -- to be provided by each protocol ----------------------------------------------
 
-    def _make_target(self, path: str, **options: Any) -> UploadTarget:
-        """The upload target for ``path`` (already stripped of the protocol); per-call
-        ``options`` are the protocol's keywords, and a misspelt one is refused."""
+    def _make_target(self, *args: Any, **options: Any) -> UploadTarget:
+        """The upload target for a path (already stripped of the protocol); per-call
+        ``options`` are the protocol's keywords, each checked by :meth:`_target`."""
         raise NotImplementedError
 
     def _target(self, name: str, options: dict[str, Any]) -> UploadTarget:
@@ -382,7 +383,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         cache_options: dict[str, Any] | None = None,
         size: int | None = None,
         **options: Any,
-    ) -> Any:
+    ) -> UploadFile | RangeReadFile:
         if mode == "rb":
             return self._open_read(
                 path, block_size=block_size, cache_options=cache_options, size=size, **options
@@ -430,7 +431,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             self._write_name(path)  # refuse "dir/" before fsspec strips the slash
         return super().open(path, mode=mode, **kwargs)
 
-    def _open_read(self, path: str, **options: Any) -> Any:
+    def _open_read(self, path: str, **options: Any) -> RangeReadFile:
+        """A file opened for reading; by default there is no read side."""
         raise InvalidRequest(f"{self.protocol[0]}:// files cannot be read back")
 
     async def _makedirs(self, path: str, exist_ok: bool = False) -> None:

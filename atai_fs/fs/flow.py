@@ -26,6 +26,7 @@ from ..targets.flow import (
     WaitingUrl,
 )
 from .base import UploadFileSystem
+from .read_file import RangeReadFile
 
 __all__ = ["FlowFileSystem"]
 
@@ -217,7 +218,7 @@ class FlowFileSystem(UploadFileSystem):
             return False
         return info.get("status") != "waiting"
 
-    def _open_read(self, path: str, **kwargs: Any) -> Any:
+    def _open_read(self, path: str, **kwargs: Any) -> RangeReadFile:
         raise InvalidRequest(
             f"flow://{self._strip_protocol(path)} cannot be read: the engine offers upload "
             "URLs only; read the artifact from its store with the store's own credentials"
@@ -287,7 +288,8 @@ class FlowFileSystem(UploadFileSystem):
             self._wait_for_run, run_id, statuses, timeout=timeout, interval=interval
         )
         try:
-            return sync(self.loop, wait)
+            finished: dict[str, Any] = sync(self.loop, wait)
+            return finished
         except FSTimeoutError as exc:
             # fsspec swaps a coroutine's TimeoutError for its own, losing our message.
             if isinstance(exc.__cause__, TimeoutError):

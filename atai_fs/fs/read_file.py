@@ -7,7 +7,7 @@ from fsspec.spec import AbstractBufferedFile
 __all__ = ["RangeReadFile"]
 
 
-class RangeReadFile(AbstractBufferedFile):
+class RangeReadFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyped
     """A file opened with ``"rb"``: each block is one ranged ``cat_file`` request.
 
     fsspec's block cache (``cache_type``, default read-ahead) decides which ranges to

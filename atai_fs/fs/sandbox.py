@@ -20,7 +20,7 @@ from typing import Any
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from ..engine.sources import SpoolSource
-from ..engine.target import Completion
+from ..engine.target import Completion, UploadTarget
 from ..errors import ConfigurationError, InvalidRequest, NotFound
 from ..http import Timeouts
 from ..targets.sandbox import (
@@ -32,6 +32,8 @@ from ..targets.sandbox import (
     build_tar_archive,
 )
 from .base import UploadFileSystem
+from .read_file import RangeReadFile
+from .upload_file import UploadFile
 
 __all__ = ["SandboxFileSystem"]
 
@@ -166,7 +168,7 @@ class SandboxFileSystem(UploadFileSystem):
 
     # -- uploads ----------------------------------------------------------------------
 
-    def _write_target(self, name: str, mode: str, options: dict[str, Any]) -> SandboxUploadTarget:
+    def _write_target(self, name: str, mode: str, options: dict[str, Any]) -> UploadTarget:
         # The server checks conflicts itself, atomically: "create" travels to the target.
         return self._target(name, {**options, "mode": mode})
 
@@ -191,7 +193,7 @@ class SandboxFileSystem(UploadFileSystem):
         cache_options: dict[str, Any] | None = None,
         size: int | None = None,
         **options: Any,
-    ) -> Any:
+    ) -> UploadFile | RangeReadFile:
         if mode not in ("wb", "xb"):
             return super()._open(
                 path, mode, block_size, autocommit, cache_options, size=size, **options
@@ -213,7 +215,7 @@ class SandboxFileSystem(UploadFileSystem):
         batch_size: int | None = None,
         maxdepth: int | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Completion | list[Any] | None:
         """``put(local_dir, remote, recursive=True)`` sends the tree as one tar archive
         (one ``directory_tar`` session, extracted by the sandbox atomically with the
         ``conflict`` policy); anything else is fsspec's file-by-file ``put``."""
@@ -229,7 +231,7 @@ class SandboxFileSystem(UploadFileSystem):
             if remote.endswith("/") and not local.endswith(("/", os.sep)):
                 remote += os.path.basename(os.path.normpath(local))  # like cp -r dir dest/
             return await self._put_directory(local, remote, callback=callback, **kwargs)
-        return await super()._put(
+        results: list[Any] | None = await super()._put(
             lpath,
             rpath,
             recursive=recursive,
@@ -238,6 +240,7 @@ class SandboxFileSystem(UploadFileSystem):
             maxdepth=maxdepth,
             **kwargs,
         )
+        return results
 
     async def _put_directory(
         self, local: str, remote: str, *, callback: Callback = DEFAULT_CALLBACK, **options: Any
@@ -267,5 +270,6 @@ class SandboxFileSystem(UploadFileSystem):
             status=None,
         )
 
-    async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> Any:
-        return await self._info(path)
+    async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+        await self._info(path)  # raises: nothing can be listed
+        return []

@@ -134,10 +134,10 @@ def _artifact(item: Any, what: str) -> Artifact:
     if not isinstance(item, Mapping):
         raise ProtocolError(f"{what}: an artifact is not an object")
     fields = _folded(item)
-    values = [fields.get(name) for name in ("storename", "objectname", "edgename")]
-    if not all(isinstance(value, str) for value in values):
+    store, name, edge = (fields.get(key) for key in ("storename", "objectname", "edgename"))
+    if not (isinstance(store, str) and isinstance(name, str) and isinstance(edge, str)):
         raise ProtocolError(f"{what}: an artifact lacks StoreName, ObjectName or EdgeName")
-    return Artifact(*values)
+    return Artifact(store, name, edge)
 
 
 def _waiting_url(item: Any, what: str) -> WaitingUrl:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -153,7 +154,7 @@ class BatchUploads:
         for start in range(0, len(unique_hashes), MAX_HASHES_PER_CHECK):
             chunk = unique_hashes[start : start + MAX_HASHES_PER_CHECK]
             duplicates |= await self.retry.run(
-                lambda chunk=chunk: self.api.check_duplicates(chunk),
+                functools.partial(self.api.check_duplicates, chunk),
                 what="checking for duplicates",
             )
         todo, seen = [], set()
@@ -277,7 +278,7 @@ class BatchUploads:
                 rounds += 1
                 await asyncio.sleep(self.retry.backoff(rounds))
 
-    async def _post_batch(self, entries: list[_Entry], options: UploadOptions) -> Any:
+    async def _post_batch(self, entries: list[_Entry], options: UploadOptions) -> Mapping[str, Any]:
         skip = options.skip_duplicates
 
         async def attempt() -> Mapping[str, Any]:
@@ -359,8 +360,8 @@ class BatchUploads:
         offset = 0
         while True:
             page = await self.retry.run(
-                lambda offset=offset: self.api.session_results(
-                    session_id, offset=offset, limit=_RESULTS_PAGE
+                functools.partial(
+                    self.api.session_results, session_id, offset=offset, limit=_RESULTS_PAGE
                 ),
                 what="reading session results",
             )

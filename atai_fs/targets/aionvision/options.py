@@ -187,7 +187,9 @@ class UploadOptions:
         if problems:
             raise InvalidRequest("invalid Aionvision upload options: " + "; ".join(problems))
 
-    def form_fields(self, *, skip_duplicates: bool | None = None, batch: bool = False) -> dict:
+    def form_fields(
+        self, *, skip_duplicates: bool | None = None, batch: bool = False
+    ) -> dict[str, str]:
         """Multipart fields of the stream endpoints (booleans as ``true``/``false``)."""
         skip = self.skip_duplicates if skip_duplicates is None else skip_duplicates
         fields = {
