@@ -76,7 +76,6 @@ __all__ = [
     "UploadFailed",
     "UrlExpired",
     "WaitingUrlExpired",
-    "error_for_status",
 ]
 
 

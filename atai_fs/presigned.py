@@ -23,10 +23,11 @@ are refused before any request.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import weakref
-from collections.abc import Mapping
-from typing import IO, Any, Union
+from collections.abc import Callable, Coroutine, Mapping
+from typing import IO, Any, ParamSpec, TypeVar, Union
 
 from fsspec.asyn import get_loop, sync
 from fsspec.callbacks import Callback
@@ -49,6 +50,9 @@ __all__ = [
     "put",
     "put_async",
 ]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 Data = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", IO[bytes]]
 
@@ -122,9 +126,18 @@ async def put_async(
     spool_threshold: int = 8 << 20,
     callback: Callback | None = None,
 ) -> str:
-    """PUT bytes, a local file or a binary file object to ``url``; return the ``ETag``.
+    """PUT one whole object to a presigned ``url`` and return the storage's ``ETag``.
 
-    See :func:`put`; this is the coroutine for code already running in an event loop.
+    ``data_or_path`` is bytes (sent without a copy), a local path (streamed from disk),
+    or a readable binary file object (spooled first: the length must be known).
+    ``content_type`` becomes the ``Content-Type`` header (presigned URLs usually sign
+    only ``host``, so any value is accepted); ``headers`` adds others (never
+    ``Authorization``: the URL carries its own authority).  Transient failures are
+    retried per ``retry`` with the same bytes; a 403 (expired or altered URL) raises
+    :class:`PresignedUrlRefused` at once; an object over 5 GiB raises
+    :class:`~atai_fs.errors.FileTooLarge` before any request.
+
+    :func:`put` is the same, blocking, for code not running in an event loop.
     """
     uploader, http = _uploader(
         url,
@@ -147,47 +160,20 @@ async def put_async(
     return str(result["etag"])
 
 
-def put(
-    url: str,
-    data_or_path: Data,
-    content_type: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    *,
-    retry: RetryPolicy | Mapping[str, Any] | str | None = None,
-    timeouts: Timeouts | Mapping[str, Any] | float | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    verify_etag: bool = True,
-    verify_tls: bool = True,
-    spool_threshold: int = 8 << 20,
-    callback: Callback | None = None,
-) -> str:
-    """PUT one whole object to a presigned ``url`` and return the storage's ``ETag``.
+def _blocking(coroutine_function: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
+    """The blocking twin of a coroutine function, run on fsspec's IO loop."""
 
-    ``data_or_path`` is bytes (sent without a copy), a local path (streamed from disk),
-    or a readable binary file object (spooled first: the length must be known).
-    ``content_type`` becomes the ``Content-Type`` header (presigned URLs usually sign
-    only ``host``, so any value is accepted); ``headers`` adds others (never
-    ``Authorization``: the URL carries its own authority).  Transient failures are
-    retried per ``retry`` with the same bytes; a 403 (expired or altered URL) raises
-    :class:`PresignedUrlRefused` at once; an object over 5 GiB raises
-    :class:`~atai_fs.errors.FileTooLarge` before any request.
-    """
-    result: str = sync(
-        get_loop(),
-        put_async,
-        url,
-        data_or_path,
-        content_type,
-        headers,
-        retry=retry,
-        timeouts=timeouts,
-        chunk_size=chunk_size,
-        verify_etag=verify_etag,
-        verify_tls=verify_tls,
-        spool_threshold=spool_threshold,
-        callback=callback,
-    )
-    return result
+    @functools.wraps(coroutine_function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        result: R = sync(get_loop(), coroutine_function, *args, **kwargs)
+        return result
+
+    return run
+
+
+#: PUT one whole object to a presigned ``url`` and return the storage's ``ETag``
+#: (blocking; see :func:`put_async` for the options).
+put = _blocking(put_async)
 
 
 def open_presigned(

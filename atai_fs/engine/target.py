@@ -23,18 +23,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import AtaiFsError
 from .body import PartBody
 from .plan import PartSpec, UploadPlan
+from .resume import LocalFileIdentity, ResumeRecord
+from .retry import RetryPolicy
 from .sources import LiveParts, PartSource
 
-if TYPE_CHECKING:
-    from .resume import LocalFileIdentity, ResumeRecord
-    from .retry import RetryPolicy
-
-__all__ = ["Completion", "Resumption", "UploadTarget"]
+__all__ = ["Completion", "ResumeRequest", "Resumption", "UploadTarget"]
 
 log = logging.getLogger("atai_fs")
 
@@ -51,6 +49,19 @@ class Resumption:
     plan: UploadPlan | None = None
     result: Completion | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResumeRequest:
+    """What :meth:`UploadTarget.resume` decides from: the file's ``size``, the local
+    ``record`` of an earlier run (if any), the ``identity`` of the local file now, the
+    ``source`` to read it from, and the ``retry`` policy of its calls."""
+
+    size: int
+    record: ResumeRecord | None
+    identity: LocalFileIdentity
+    source: PartSource
+    retry: RetryPolicy
 
 
 class UploadTarget:
@@ -139,16 +150,9 @@ class UploadTarget:
         """What a resume record keeps beside the upload id (e.g. a digest)."""
         return {}
 
-    async def resume(
-        self,
-        size: int,
-        record: ResumeRecord | None,
-        identity: LocalFileIdentity,
-        source: PartSource,
-        retry: RetryPolicy,
-    ) -> Resumption:
-        """Continue the upload ``record`` names when it is still in progress and came
-        from this very local file; otherwise abandon it and start afresh.
+    async def resume(self, request: ResumeRequest) -> Resumption:
+        """Continue the upload ``request.record`` names when it is still in progress and
+        came from this very local file; otherwise abandon it and start afresh.
 
         Only targets that can resume implement this; the uploader never calls it for
         the others.

@@ -58,7 +58,7 @@ from .plan import PartSpec, UploadPlan
 from .progress import Progress
 from .resume import LocalFileIdentity, ResumeJournal, ResumeRecord
 from .sources import Buffer, FileSource, LiveParts, PartSource
-from .target import Completion, UploadTarget
+from .target import Completion, ResumeRequest, UploadTarget
 
 __all__ = ["Uploader"]
 
@@ -242,9 +242,14 @@ class Uploader:
         when the local record shows it was started from the same, unchanged, file.
         """
         identity = LocalFileIdentity.of(source.path)
-        resumption = await self.target.resume(
-            source.size, journal.read(destination), identity, source, self.config.retry
+        request = ResumeRequest(
+            size=source.size,
+            record=journal.read(destination),
+            identity=identity,
+            source=source,
+            retry=self.config.retry,
         )
+        resumption = await self.target.resume(request)
         if resumption.result is not None:  # an earlier run published it
             journal.forget(destination)
             return resumption.result

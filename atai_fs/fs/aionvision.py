@@ -19,11 +19,10 @@ from typing import Any
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback, NoOpCallback
 
 from ..engine.config import parse_flag, parse_size
-from ..engine.ratelimit import RateLimit, RateLimiter
+from ..engine.ratelimit import RateLimit
 from ..engine.sources import FileSource
 from ..engine.target import Completion
 from ..errors import ConfigurationError, NotFound
-from ..http import Timeouts
 from ..targets.aionvision import (
     DEFAULT_ENDPOINT,
     DEFAULT_MAX_FILE_SIZE,
@@ -41,8 +40,6 @@ from ..targets.aionvision import (
     tier_rate_limit,
 )
 from .base import UploadFileSystem, checked_options
-from .read_file import RangeReadFile
-from .upload_file import UploadFile
 
 __all__ = ["AionVisionFileSystem"]
 
@@ -110,13 +107,9 @@ class AionVisionFileSystem(UploadFileSystem):
         max_batch_bytes: int | None = None,
         stream_limit: int = DEFAULT_STREAM_LIMIT,
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-        rate_limit: RateLimit | dict[str, Any] | str | bool | None = None,
         wait: bool = True,
         poll_interval: float = 1.0,
         poll_timeout: float = 600.0,
-        allow_http: bool = False,
-        verify_tls: bool = True,
-        timeouts: Timeouts | None = None,
         title: str | None = None,
         tags: Sequence[str] | str | None = None,
         auto_describe: bool = True,
@@ -125,8 +118,10 @@ class AionVisionFileSystem(UploadFileSystem):
         intent: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(max_concurrency=max_concurrency, **kwargs)
-        self.tier = tier_named(tier)
+        self.tier = tier_named(tier)  # before the base, whose default pace is the tier's
+        super().__init__(
+            api_key=api_key, endpoint_url=endpoint_url, max_concurrency=max_concurrency, **kwargs
+        )
         self.stream_batch_size = parse_size(
             stream_batch_size or self.tier.batch_size, "stream_batch_size"
         )
@@ -148,19 +143,15 @@ class AionVisionFileSystem(UploadFileSystem):
             storage_target=storage_target,
             intent=intent,
         )
-        self._connect(
-            api_key=api_key,
-            endpoint_url=endpoint_url,
-            allow_http=allow_http,
-            verify_tls=verify_tls,
-            timeouts=timeouts,
-        )
-        self.rate_limiter = RateLimiter(self._rate_limit(rate_limit, tier_rate_limit(self.tier)))
         self.api = AionVisionApi(self.http, self.rate_limiter, require_key=self._require_key)
         #: What happened to each file of the last write call (``put``, ``put_file``,
         #: ``pipe_file``, a closed file), in fsspec's order of the files (sorted paths
         #: for globs and directories).
         self.last_results: list[UploadResult] = []
+
+    def default_rate_limit(self) -> RateLimit:
+        """The tier's requests per minute."""
+        return tier_rate_limit(self.tier)
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "missing"
@@ -218,22 +209,6 @@ class AionVisionFileSystem(UploadFileSystem):
         self.last_results = [UploadResult.from_completion(result)]
 
     # -- writing ---------------------------------------------------------------------------
-
-    def _open(
-        self,
-        path: str,
-        mode: str = "rb",
-        block_size: int | None = None,
-        autocommit: bool = True,
-        cache_options: dict[str, Any] | None = None,
-        size: int | None = None,
-        **options: Any,
-    ) -> UploadFile | RangeReadFile:
-        """Writes always spool: the route (stream or presigned) is chosen by the final
-        size at close, and nothing is sent before (an exception in ``with`` sends nothing)."""
-        return super()._open(
-            path, mode, block_size, autocommit, cache_options, size=None, **options
-        )
 
     async def _put_file(  # type: ignore[override]
         self,

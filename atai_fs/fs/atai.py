@@ -14,10 +14,10 @@ from fsspec.asyn import _run_coros_in_chunks, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from ..engine.config import parse_size
-from ..engine.ratelimit import RateLimit, RateLimiter
+from ..engine.ratelimit import RateLimit
 from ..engine.sources import SpoolSource
 from ..errors import ConfigurationError, NotFound, UrlExpired
-from ..http import HttpResponse, Timeouts
+from ..http import HttpResponse
 from ..targets.atai import DEFAULT_ENDPOINT, AtaiApi, AtaiUploadTarget
 from ..targets.presigned import is_expired_url
 from .base import UploadFileSystem
@@ -121,29 +121,23 @@ class ATAIFileSystem(UploadFileSystem):
         endpoint_url: str | None = None,
         max_concurrency: int = 8,
         *,
-        allow_http: bool = False,
-        verify_tls: bool = True,
-        timeouts: Timeouts | dict[str, float] | None = None,
         list_page_size: int = DEFAULT_LIST_PAGE_SIZE,
-        rate_limit: RateLimit | dict[str, Any] | str | None = None,
         single_request_limit: int = 8 << 20,
         **kwargs: Any,
     ) -> None:
-        super().__init__(max_concurrency=max_concurrency, **kwargs)
+        super().__init__(
+            api_key=api_key, endpoint_url=endpoint_url, max_concurrency=max_concurrency, **kwargs
+        )
         list_page_size = parse_size(list_page_size, "list_page_size")
         if not 1 <= list_page_size <= 1000:
             raise ConfigurationError("list_page_size must be between 1 and 1000")
         self.list_page_size = list_page_size
         self.single_request_limit = parse_size(single_request_limit, "single_request_limit")
-        self._connect(
-            api_key=api_key,
-            endpoint_url=endpoint_url,
-            allow_http=allow_http,
-            verify_tls=verify_tls,
-            timeouts=timeouts,
-        )
-        self.rate_limiter = RateLimiter(self._rate_limit(rate_limit, RateLimit()))
         self.api = AtaiApi(self.http, self.rate_limiter, require_key=self._require_key)
+
+    def default_rate_limit(self) -> RateLimit:
+        """20/s with bursts of 20: the API's documented burst."""
+        return RateLimit()
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> Any:

@@ -21,7 +21,7 @@ from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from ..engine.config import TransferConfig, coerce, parse_flag, refuse_unknown
-from ..engine.ratelimit import RateLimit
+from ..engine.ratelimit import RateLimit, RateLimiter
 from ..engine.resume import ResumeJournal
 from ..engine.retry import RetryPolicy
 from ..engine.sources import BytesSource, FileSource
@@ -88,7 +88,12 @@ class _EnvironmentToken:
 class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is untyped
     """fsspec write side shared by every upload protocol.
 
-    Storage options common to all protocols (each also a field of
+    Storage options common to all protocols: ``api_key`` and ``endpoint_url`` (each
+    protocol says its defaults), ``allow_http`` (plain ``http://`` to a non-loopback
+    host), ``verify_tls``, ``timeouts`` (a :class:`~atai_fs.http.Timeouts`, a dict, or
+    seconds for every phase), ``rate_limit`` (the pace of control-plane calls: a
+    :class:`~atai_fs.engine.ratelimit.RateLimit`, a dict, a string such as
+    ``"20/s,100/min"``, or ``"off"``), and the engine's knobs (each a field of
     :class:`~atai_fs.engine.config.TransferConfig`, which may be passed whole as
     ``transfer=``):
 
@@ -132,12 +137,20 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     endpoint_variable: ClassVar[str | None] = None
     rate_limit_variable: ClassVar[str | None] = None
     default_endpoint: ClassVar[str] = ""
+    #: What plain http to the endpoint would expose (for the refusal's message).
+    endpoint_carries: ClassVar[str] = "the API key"
     _environment = _EnvironmentToken()
     _extra_tokenize_attributes = ("_environment",)
 
     def __init__(
         self,
         *,
+        api_key: str | None = None,
+        endpoint_url: str | None = None,
+        allow_http: bool = False,
+        verify_tls: bool = True,
+        timeouts: Timeouts | Mapping[str, Any] | float | str | None = None,
+        rate_limit: RateLimit | Mapping[str, Any] | str | bool | None = None,
         transfer: TransferConfig | Mapping[str, Any] | str | None = None,
         resume_dir: str | None = None,
         **options: Any,
@@ -158,6 +171,16 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         self._resume_journal = ResumeJournal(resume_dir)
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._slots = weakref.WeakKeyDictionary()
+        if api_key and self.api_key_variable is None:
+            raise ConfigurationError(f"{self.protocol[0]}:// takes no api_key: its API has no keys")
+        self._connect(
+            api_key=api_key,
+            endpoint_url=endpoint_url,
+            allow_http=allow_http,
+            verify_tls=verify_tls,
+            timeouts=timeouts,
+        )
+        self.rate_limiter = RateLimiter(self._rate_limit(rate_limit, self.default_rate_limit()))
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -188,7 +211,6 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         allow_http: Any,
         verify_tls: Any,
         timeouts: Timeouts | Mapping[str, Any] | float | str | None,
-        carries: str = "the API key",
     ) -> None:
         """Resolve key and endpoint (argument, then environment, then default) and build
         the one :class:`~atai_fs.http.HttpClient` of this filesystem."""
@@ -201,7 +223,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             or self.default_endpoint
         )
         self.endpoint_url = check_endpoint(
-            endpoint, allow_http=parse_flag(allow_http, "allow_http"), carries=carries
+            endpoint, allow_http=parse_flag(allow_http, "allow_http"), carries=self.endpoint_carries
         )
         self.http = HttpClient(
             api_base=self.endpoint_url,
@@ -211,6 +233,10 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             verify_tls=parse_flag(verify_tls, "verify_tls"),
         )
         weakref.finalize(self, self.http.close_all_sync)
+
+    def default_rate_limit(self) -> RateLimit | None:
+        """The pace of control-plane calls when no option or variable sets one."""
+        return None
 
     def _rate_limit(self, option: Any, default: RateLimit | None) -> RateLimit | None:
         """The pacing of control-plane calls: the option (a ``RateLimit``, a dict, a string
@@ -254,9 +280,18 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         """The target for writing ``name`` with per-call ``options``, each checked."""
         return self._make_target(name, **checked_options(self._make_target, options))
 
-    def _write_target(self, name: str, mode: str, options: dict[str, Any]) -> UploadTarget:
-        """The target of a ``put_file`` or ``pipe_file`` in fsspec's ``mode``
-        (``"create"`` was checked by :meth:`_refuse_existing_if`)."""
+    def _write_target(
+        self,
+        name: str,
+        options: dict[str, Any],
+        *,
+        mode: str = "overwrite",
+        local_path: str | None = None,
+    ) -> UploadTarget:
+        """The target of a write of ``name``: ``options`` are the call's keywords,
+        ``mode`` fsspec's (``"create"`` refuses to replace; checked already by
+        :meth:`_refuse_existing_if` where the filesystem can tell), ``local_path`` the
+        local file of a ``put_file``.  Protocols that make more of these override it."""
         return self._target(name, options)
 
     def _published(self, name: str, result: Completion) -> None:
@@ -336,7 +371,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         name = self._write_name(rpath)
         await self._refuse_existing_if(mode, name)
         config = self._call_config(options)
-        target = self._write_target(name, mode, options)
+        target = self._write_target(name, options, mode=mode, local_path=lpath)
         source = FileSource(lpath)
         try:
             uploader = self._uploader(target, callback=callback, config=config)
@@ -363,7 +398,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         name = self._write_name(path)
         await self._refuse_existing_if(mode, name)
         config = self._call_config(options)
-        target = self._write_target(name, mode, options)
+        target = self._write_target(name, options, mode=mode)
         uploader = self._uploader(target, callback=callback, config=config)
         result = await uploader.upload(BytesSource(value))
         self._published(name, result)
@@ -397,7 +432,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         if mode == "xb" and self.exists(name):
             raise FileExistsError(f"{self.protocol[0]}://{name} already exists (mode 'xb')")
         config = self._call_config(options)
-        target = self._target(name, options)
+        target = self._write_target(name, options, mode="create" if mode == "xb" else "overwrite")
         return self._upload_file(name, target, size, autocommit, block_size, config)
 
     def _upload_file(

@@ -11,11 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fsspec.asyn import FSTimeoutError, sync, sync_wrapper
-from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
-from ..engine.target import Completion
+from ..engine.target import UploadTarget
 from ..errors import InvalidRequest, NotFound
-from ..http import Timeouts
 from ..targets.flow import (
     DEFAULT_ENDPOINT,
     FINISHED_STATUSES,
@@ -91,6 +89,9 @@ class FlowFileSystem(UploadFileSystem):
     service_name = "flow engine"
     endpoint_variable = "FLOW_API_ENDPOINT"
     default_endpoint = DEFAULT_ENDPOINT
+    endpoint_carries = (
+        "the presigned upload URLs of the controller's answers (anyone on the path could use them)"
+    )
     root_marker = ""
     supports_resume = False
 
@@ -99,23 +100,11 @@ class FlowFileSystem(UploadFileSystem):
         endpoint_url: str | None = None,
         *,
         content_type: str | None = None,
-        allow_http: bool = False,
-        verify_tls: bool = True,
-        timeouts: Timeouts | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(endpoint_url=endpoint_url, **kwargs)
         self.content_type = content_type
-        self._connect(
-            api_key=None,
-            endpoint_url=endpoint_url,
-            allow_http=allow_http,
-            verify_tls=verify_tls,
-            timeouts=timeouts,
-            carries="the presigned upload URLs of the controller's answers (anyone on the "
-            "path could use them)",
-        )
-        self.api = FlowApi(self.http)
+        self.api = FlowApi(self.http, self.rate_limiter)
 
     # -- paths ----------------------------------------------------------------------------
 
@@ -145,25 +134,22 @@ class FlowFileSystem(UploadFileSystem):
 
     # -- writing --------------------------------------------------------------------------
 
-    async def _put_file(
+    def _write_target(
         self,
-        lpath: str,
-        rpath: str,
-        callback: Callback = DEFAULT_CALLBACK,
+        name: str,
+        options: dict[str, Any],
+        *,
         mode: str = "overwrite",
-        resume: bool = True,
-        **options: Any,
-    ) -> Completion | None:
-        """PUT a local file to the edge, streamed from disk; its MIME type (guessed from
-        the local name unless ``content_type=`` or the filesystem's says otherwise) goes
-        in ``Content-Type``.  One PUT: there is nothing to resume."""
-        if not (options.get("content_type") or options.get("file_type") or self.content_type):
-            guessed, _ = mimetypes.guess_type(os.fspath(lpath), strict=False)
+        local_path: str | None = None,
+    ) -> UploadTarget:
+        """A local file's MIME type (guessed from its name unless ``content_type=`` or
+        the filesystem's says otherwise) goes in ``Content-Type``."""
+        typed = options.get("content_type") or options.get("file_type") or self.content_type
+        if local_path and not typed:
+            guessed, _ = mimetypes.guess_type(os.fspath(local_path), strict=False)
             if guessed:
                 options["content_type"] = guessed
-        return await super()._put_file(
-            lpath, rpath, callback=callback, mode=mode, resume=False, **options
-        )
+        return self._target(name, options)
 
     # -- listing --------------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from ..engine.sources import SpoolSource
 from ..engine.target import Completion, UploadTarget
 from ..errors import ConfigurationError, InvalidRequest, NotFound
-from ..http import Timeouts
 from ..targets.sandbox import (
     CONFLICTS,
     DEFAULT_ENDPOINT,
@@ -32,8 +31,6 @@ from ..targets.sandbox import (
     build_tar_archive,
 )
 from .base import UploadFileSystem
-from .read_file import RangeReadFile
-from .upload_file import UploadFile
 
 __all__ = ["SandboxFileSystem"]
 
@@ -84,12 +81,11 @@ class SandboxFileSystem(UploadFileSystem):
         conflict: str = "error",
         user: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-        allow_http: bool = False,
-        verify_tls: bool = True,
-        timeouts: Timeouts | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(max_concurrency=max_concurrency, **kwargs)
+        super().__init__(
+            api_key=api_key, endpoint_url=endpoint_url, max_concurrency=max_concurrency, **kwargs
+        )
         if route not in ROUTE_PREFIXES:
             raise ConfigurationError(
                 f"route must be one of {sorted(ROUTE_PREFIXES)}, got {route!r}"
@@ -100,14 +96,9 @@ class SandboxFileSystem(UploadFileSystem):
         self.conflict = conflict
         self.user = user
         self.metadata = dict(metadata or {})
-        self._connect(
-            api_key=api_key,
-            endpoint_url=endpoint_url,
-            allow_http=allow_http,
-            verify_tls=verify_tls,
-            timeouts=timeouts,
+        self.api = SandboxApi(
+            self.http, self.rate_limiter, route=route, require_key=self._require_key
         )
-        self.api = SandboxApi(self.http, route=route, require_key=self._require_key)
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "missing"
@@ -168,41 +159,18 @@ class SandboxFileSystem(UploadFileSystem):
 
     # -- uploads ----------------------------------------------------------------------
 
-    def _write_target(self, name: str, mode: str, options: dict[str, Any]) -> UploadTarget:
-        # The server checks conflicts itself, atomically: "create" travels to the target.
-        return self._target(name, {**options, "mode": mode})
-
-    async def _pipe_file(
+    def _write_target(
         self,
-        path: str,
-        value: bytes,
+        name: str,
+        options: dict[str, Any],
+        *,
         mode: str = "overwrite",
-        callback: Callback = DEFAULT_CALLBACK,
-        **options: Any,
-    ) -> Completion:
-        """Upload bytes held in memory (no copy)."""
-        options.setdefault("source_kind", "spooled_stream")
-        return await super()._pipe_file(path, value, mode=mode, callback=callback, **options)
-
-    def _open(
-        self,
-        path: str,
-        mode: str = "rb",
-        block_size: int | None = None,
-        autocommit: bool = True,
-        cache_options: dict[str, Any] | None = None,
-        size: int | None = None,
-        **options: Any,
-    ) -> UploadFile | RangeReadFile:
-        if mode not in ("wb", "xb"):
-            return super()._open(
-                path, mode, block_size, autocommit, cache_options, size=size, **options
-            )
-        name = self._write_name(path)
-        config = self._call_config(options)
-        options.setdefault("source_kind", "spooled_stream")
-        target = self._target(name, {**options, "mode": "create" if mode == "xb" else "overwrite"})
-        return self._upload_file(name, target, size, autocommit, block_size, config)
+        local_path: str | None = None,
+    ) -> UploadTarget:
+        """The server checks conflicts itself, atomically: ``"create"`` travels to the
+        target; a local file is restartable, anything else a spooled stream."""
+        options.setdefault("source_kind", "restartable_file" if local_path else "spooled_stream")
+        return self._target(name, {**options, "mode": mode})
 
     # -- directories ------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from ..http import HttpClient, HttpResponse
 
 __all__ = [
     "ApiClient",
+    "ErrorAnswer",
     "ErrorBody",
     "error_message",
     "json_field",
@@ -49,6 +50,18 @@ class ErrorBody:
     message: str = ""
     reason: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """One error answer, read: its ``status``, its ``body``, the redacted ``message``
+    to raise with, the ``upload_id`` concerned and the ``Retry-After`` seconds."""
+
+    status: int
+    body: ErrorBody
+    message: str
+    upload_id: str | None = None
+    retry_after: float | None = None
 
 
 class ApiClient:
@@ -148,33 +161,27 @@ class ApiClient:
         if note:
             message = f"{message}; {note}"
         return self.make_error(
-            response,
-            body,
-            self.http.redact(message),
-            upload_id=upload_id,
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            ErrorAnswer(
+                status=response.status,
+                body=body,
+                message=self.http.redact(message),
+                upload_id=upload_id,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
         )
 
     def hint(self, status: int, body: ErrorBody) -> str | None:
         """What to do about an error answer (default: the status's hint)."""
         return self.status_hints.get(status)
 
-    def make_error(
-        self,
-        response: HttpResponse,
-        body: ErrorBody,
-        message: str,
-        *,
-        upload_id: str | None,
-        retry_after: float | None,
-    ) -> AtaiFsError:
+    def make_error(self, answer: ErrorAnswer) -> AtaiFsError:
         """The exception class an answer means; vendors with classes of their own override."""
         return error_for_status(
-            response.status,
-            message,
-            code=body.code,
-            upload_id=upload_id,
-            retry_after=retry_after,
+            answer.status,
+            answer.message,
+            code=answer.body.code,
+            upload_id=answer.upload_id,
+            retry_after=answer.retry_after,
         )
 
 

@@ -17,10 +17,8 @@ import aiohttp
 from ..checksums import crc32c_base64
 from ..engine.body import DEFAULT_CHUNK_SIZE, PartBody
 from ..engine.plan import PartSpec, UploadPlan
-from ..engine.resume import LocalFileIdentity, ResumeRecord
-from ..engine.retry import RetryPolicy
 from ..engine.sources import PartSource
-from ..engine.target import Completion, Resumption, UploadTarget
+from ..engine.target import Completion, ResumeRequest, Resumption, UploadTarget
 from ..errors import (
     Conflict,
     FileTooLarge,
@@ -352,17 +350,11 @@ class AtaiUploadTarget(UploadTarget):
             self.name, self.file_type, size, resume_if_started=resume_if_started
         )
 
-    async def resume(
-        self,
-        size: int,
-        record: ResumeRecord | None,
-        identity: LocalFileIdentity,
-        source: PartSource,
-        retry: RetryPolicy,
-    ) -> Resumption:
+    async def resume(self, request: ResumeRequest) -> Resumption:
         """Initiate with ``resume_if_started``; keep what the server resumed only if the
         local record shows this run's file started it (the server matches by name, type
         and size alone, and would splice another file's parts onto ours)."""
+        size, record, retry = request.size, request.record, request.retry
         what = f"initiate of {self.description}"
         try:
             plan = await retry.run(lambda: self.initiate(size, resume_if_started=True), what=what)
@@ -372,8 +364,8 @@ class AtaiUploadTarget(UploadTarget):
             if record is not None:
                 await self.abandon(record.upload_id, retry)
             plan = await retry.run(lambda: self.initiate(size), what=what)
-        trusted = record is not None and record.started_from(identity)
-        if plan.is_resume and not (trusted and record and record.upload_id == plan.upload_id):
+        ours = record is not None and record.started_from(request.identity)
+        if plan.is_resume and not (ours and record and record.upload_id == plan.upload_id):
             await self.abandon(plan.upload_id, retry)
             plan = await retry.run(lambda: self.initiate(size), what=what)
         return Resumption(plan=plan)

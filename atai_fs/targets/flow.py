@@ -31,7 +31,7 @@ from ..errors import (
 )
 from ..http import HttpResponse
 from ..redact import redact_text
-from ._api import ApiClient, ErrorBody, parse_rfc3339
+from ._api import ApiClient, ErrorAnswer, ErrorBody, parse_rfc3339
 from .presigned import MAX_SINGLE_PUT_SIZE, PresignedPutTarget
 
 __all__ = [
@@ -199,28 +199,23 @@ class FlowApi(ApiClient):
             return "the flow definition was refused; fix it and start again"
         return None
 
-    def make_error(
-        self,
-        response: HttpResponse,
-        body: ErrorBody,
-        message: str,
-        *,
-        upload_id: str | None,
-        retry_after: float | None,
-    ) -> AtaiFsError:
-        status, text = response.status, body.message
+    def make_error(self, answer: ErrorAnswer) -> AtaiFsError:
+        status, text = answer.status, answer.body.message
         if _NO_SUCH_RUN.lower() in text.lower():
             return NotFound(text or "no message", status=status, code=_RUN_NOT_FOUND)
         if status == 404:
             return NotFound(
-                f"{message}; the controller has no such route: check endpoint_url "
+                f"{answer.message}; the controller has no such route: check endpoint_url "
                 f"({self.http.api_base}), which normally ends with /api/v1",
                 status=404,
             )
         # A refused definition fails the same way every time: never retried.
-        refused = _is_refused_definition(status, body)
+        refused = _is_refused_definition(status, answer.body)
         return error_for_status(
-            status, message, retry_after=retry_after, retryable=False if refused else None
+            status,
+            answer.message,
+            retry_after=answer.retry_after,
+            retryable=False if refused else None,
         )
 
 

@@ -15,7 +15,7 @@ from ...engine.body import PartBody
 from ...engine.sources import PartSource
 from ...errors import AtaiFsError, ProtocolError
 from ...http import HttpResponse
-from .._api import ApiClient, ErrorBody, json_field, json_object
+from .._api import ApiClient, ErrorAnswer, ErrorBody, json_field, json_object
 from .errors import STATUS_HINTS, aionvision_error, parse_error_body
 
 __all__ = ["DEFAULT_ENDPOINT", "AionVisionApi"]
@@ -35,16 +35,8 @@ class AionVisionApi(ApiClient):
     def parse_error(self, response: HttpResponse) -> ErrorBody:
         return parse_error_body(response)
 
-    def make_error(
-        self,
-        response: HttpResponse,
-        body: ErrorBody,
-        message: str,
-        *,
-        upload_id: str | None,
-        retry_after: float | None,
-    ) -> AtaiFsError:
-        return aionvision_error(response.status, body, message, retry_after=retry_after)
+    def make_error(self, answer: ErrorAnswer) -> AtaiFsError:
+        return aionvision_error(answer)
 
     async def call_object(
         self, method: str, path: str, *, what: str, **kwargs: Any

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from ...errors import AtaiFsError, ProtocolError, QuotaExceeded, error_for_status
 from ...http import HttpResponse
-from .._api import ErrorBody, body_text
+from .._api import ErrorAnswer, ErrorBody, body_text
 
 __all__ = ["STATUS_HINTS", "aionvision_error", "parse_error_body"]
 
@@ -56,16 +56,15 @@ def parse_error_body(response: HttpResponse) -> ErrorBody:
     return ErrorBody(message=str(data)[:300])
 
 
-def aionvision_error(
-    status: int, body: ErrorBody, message: str, *, retry_after: float | None
-) -> AtaiFsError:
+def aionvision_error(answer: ErrorAnswer) -> AtaiFsError:
     """The exception for an error answer: a quota error, or the status's."""
-    if body.code in _QUOTA_CODES:
-        return QuotaExceeded(message, status=status, code=body.code)
+    code = answer.body.code
+    if code in _QUOTA_CODES:
+        return QuotaExceeded(answer.message, status=answer.status, code=code)
     return error_for_status(
-        status,
-        message,
-        code=body.code,
-        retry_after=retry_after,
-        retryable=True if body.code in _TRANSIENT_CODES else None,
+        answer.status,
+        answer.message,
+        code=code,
+        retry_after=answer.retry_after,
+        retryable=True if code in _TRANSIENT_CODES else None,
     )

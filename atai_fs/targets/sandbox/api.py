@@ -17,9 +17,10 @@ from urllib.parse import quote
 
 from ...engine.body import PartBody
 from ...engine.plan import PartSpec
-from ...errors import AtaiFsError, ConfigurationError, ProtocolError, error_for_status
+from ...engine.ratelimit import RateLimiter
+from ...errors import AtaiFsError, ConfigurationError, ProtocolError
 from ...http import HttpClient, HttpResponse
-from .._api import ApiClient, ErrorBody, json_object, parse_timestamp
+from .._api import ApiClient, ErrorAnswer, ErrorBody, json_object, parse_timestamp
 from .errors import STATUS_HINTS, parse_error_body, reason_error, reason_hint
 
 __all__ = [
@@ -151,6 +152,7 @@ class SandboxApi(ApiClient):
     def __init__(
         self,
         http: HttpClient,
+        limiter: RateLimiter | None = None,
         *,
         route: str = "sandboxes",
         require_key: Callable[[], None] | None = None,
@@ -159,7 +161,7 @@ class SandboxApi(ApiClient):
             raise ConfigurationError(
                 f"route must be one of {sorted(ROUTE_PREFIXES)}, got {route!r}"
             )
-        super().__init__(http, require_key=require_key)
+        super().__init__(http, limiter, require_key=require_key)
         self.route = route
 
     def uploads_path(self, sandbox_id: str, *tail: str) -> str:
@@ -173,28 +175,9 @@ class SandboxApi(ApiClient):
     def hint(self, status: int, body: ErrorBody) -> str | None:
         return reason_hint(body) or super().hint(status, body)
 
-    def make_error(
-        self,
-        response: HttpResponse,
-        body: ErrorBody,
-        message: str,
-        *,
-        upload_id: str | None,
-        retry_after: float | None,
-    ) -> AtaiFsError:
+    def make_error(self, answer: ErrorAnswer) -> AtaiFsError:
         """The exception for a documented ``reason``, else the status's."""
-        error = reason_error(
-            response.status, body, message, upload_id=upload_id, retry_after=retry_after
-        )
-        if error is not None:
-            return error
-        return error_for_status(
-            response.status,
-            message,
-            code=body.code,
-            upload_id=upload_id,
-            retry_after=retry_after,
-        )
+        return reason_error(answer) or super().make_error(answer)
 
     async def create_session(
         self, sandbox_id: str, body: Mapping[str, Any], *, idempotency_key: str, what: str

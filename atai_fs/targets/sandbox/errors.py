@@ -25,7 +25,7 @@ from ...errors import (
     UploadExpired,
 )
 from ...http import HttpResponse
-from .._api import ErrorBody, body_text
+from .._api import ErrorAnswer, ErrorBody, body_text
 
 __all__ = [
     "REASONS",
@@ -144,27 +144,21 @@ def parse_error_body(response: HttpResponse) -> ErrorBody:
     )
 
 
-def reason_error(
-    status: int,
-    body: ErrorBody,
-    message: str,
-    *,
-    upload_id: str | None,
-    retry_after: float | None,
-) -> SandboxUploadError | None:
+def reason_error(answer: ErrorAnswer) -> SandboxUploadError | None:
     """The exception of a documented ``reason`` (``None`` when the answer has none)."""
+    body = answer.body
     known = REASONS.get(body.reason or "")
     if known is None:
         return None
     cls, _ = known
     return cls(
-        message,
+        answer.message,
         reason=body.reason,
-        status=status,
+        status=answer.status,
         code=body.code,
-        retryable=body.reason in _RETRYABLE_REASONS or status in (429, 503),
-        upload_id=upload_id,
-        retry_after=retry_after,
+        retryable=body.reason in _RETRYABLE_REASONS or answer.status in (429, 503),
+        upload_id=answer.upload_id,
+        retry_after=answer.retry_after,
     )
 
 

@@ -17,10 +17,9 @@ from typing import Any
 
 from ...engine.body import DEFAULT_CHUNK_SIZE, PartBody
 from ...engine.plan import PartSpec, UploadPlan
-from ...engine.resume import LocalFileIdentity, ResumeRecord
-from ...engine.retry import RetryPolicy
+from ...engine.resume import ResumeRecord
 from ...engine.sources import LiveParts, PartSource
-from ...engine.target import Completion, Resumption, UploadTarget
+from ...engine.target import Completion, ResumeRequest, Resumption, UploadTarget
 from ...errors import ConfigurationError, NotFound, ProtocolError, SandboxUploadError, SessionGone
 from .api import CONFLICTS, KINDS, SOURCE_KINDS, TERMINAL_STATUSES, SandboxApi, SandboxSession
 from .digest import ContentDigest
@@ -205,30 +204,20 @@ class SandboxUploadTarget(UploadTarget):
     def resume_details(self) -> Mapping[str, Any]:
         return {"sha256": self._whole()}
 
-    async def resume(
-        self,
-        size: int,
-        record: ResumeRecord | None,
-        identity: LocalFileIdentity,
-        source: PartSource,
-        retry: RetryPolicy,
-    ) -> Resumption:
+    async def resume(self, request: ResumeRequest) -> Resumption:
         """Continue the recorded session if it is alive and the local file is the same
         (length and SHA-256); otherwise abort a stale one and create a fresh session."""
-        if record is not None:
-            resumed = await self._resumed(record, identity, source, retry)
+        if request.record is not None:
+            resumed = await self._resumed(request.record, request)
             if resumed is not None:
                 return resumed
         what = f"creating an upload session for {self.description}"
-        return Resumption(plan=await retry.run(lambda: self.initiate(size), what=what))
+        return Resumption(
+            plan=await request.retry.run(lambda: self.initiate(request.size), what=what)
+        )
 
-    async def _resumed(
-        self,
-        record: ResumeRecord,
-        identity: LocalFileIdentity,
-        source: PartSource,
-        retry: RetryPolicy,
-    ) -> Resumption | None:
+    async def _resumed(self, record: ResumeRecord, request: ResumeRequest) -> Resumption | None:
+        identity, source, retry = request.identity, request.source, request.retry
         upload_id = record.upload_id
         try:
             session = await retry.run(
