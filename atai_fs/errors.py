@@ -86,7 +86,8 @@ class AtaiFsError(Exception):
     involved), ``code`` the API's machine-readable error code when it sent one,
     ``retryable`` whether another attempt may succeed (each class has a default),
     ``upload_id`` the upload concerned, ``retry_after`` the seconds the server asked us
-    to wait (``Retry-After``).
+    to wait (``Retry-After``), ``reason`` a documented failure reason of the API
+    (sandboxes name one for every failure).
     """
 
     #: Whether another attempt of the same operation may succeed (class default).
@@ -101,6 +102,7 @@ class AtaiFsError(Exception):
         retryable: bool | None = None,
         upload_id: str | None = None,
         retry_after: float | None = None,
+        reason: str | None = None,
     ) -> None:
         # A single argument keeps OSError subclasses from reading it as (errno, strerror).
         super().__init__(message)
@@ -111,6 +113,7 @@ class AtaiFsError(Exception):
             self.retryable = retryable
         self.upload_id: str | None = upload_id
         self.retry_after: float | None = retry_after
+        self.reason: str | None = reason
 
     def __str__(self) -> str:
         return self.message
@@ -224,27 +227,6 @@ class PartCorrupted(UploadFailed):
 
 class SandboxUploadError(UploadFailed):
     """A sandbox upload failed for a documented ``reason`` of the API (``self.reason``)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: str | None = None,
-        status: int | None = None,
-        code: str | None = None,
-        retryable: bool | None = None,
-        upload_id: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(
-            message,
-            status=status,
-            code=code,
-            retryable=retryable,
-            upload_id=upload_id,
-            retry_after=retry_after,
-        )
-        self.reason: str | None = reason
 
 
 class ChecksumMismatch(SandboxUploadError):

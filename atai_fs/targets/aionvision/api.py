@@ -57,16 +57,13 @@ class AionVisionApi(ApiClient):
     ) -> Mapping[str, Any]:
         """``POST /user-files/upload/stream``: the file streamed from ``source`` (never
         read whole into memory) with an exact ``Content-Length``."""
-        writer = aiohttp.MultipartWriter("form-data")
-        part = writer.append_payload(
-            PartBody(source, 0, source.size, chunk_size=chunk_size, content_type=content_type)
-        )
-        part.set_content_disposition("form-data", name="file", filename=name)
-        for key, value in fields.items():
-            writer.append(value).set_content_disposition("form-data", name=key)
         what = f"uploading {name!r} (stream)"
         data = await self.call_object(
-            "POST", "user-files/upload/stream", what=what, data=writer, transfer=True
+            "POST",
+            "user-files/upload/stream",
+            what=what,
+            data=_form("file", [(name, content_type, source)], fields, chunk_size),
+            transfer=True,
         )
         json_field(data, "image_id", str, what)
         return data
@@ -79,17 +76,13 @@ class AionVisionApi(ApiClient):
         chunk_size: int,
     ) -> Mapping[str, Any]:
         """``POST /user-files/upload/stream-batch``: ``files`` as (name, type, source)."""
-        writer = aiohttp.MultipartWriter("form-data")
-        for name, content_type, source in files:
-            part = writer.append_payload(
-                PartBody(source, 0, source.size, chunk_size=chunk_size, content_type=content_type)
-            )
-            part.set_content_disposition("form-data", name="files", filename=name)
-        for key, value in fields.items():
-            writer.append(value).set_content_disposition("form-data", name=key)
         what = f"uploading a batch of {len(files)} files (stream-batch)"
         data = await self.call_object(
-            "POST", "user-files/upload/stream-batch", what=what, data=writer, transfer=True
+            "POST",
+            "user-files/upload/stream-batch",
+            what=what,
+            data=_form("files", files, fields, chunk_size),
+            transfer=True,
         )
         json_field(data, "session_id", str, what)
         return data
@@ -176,3 +169,22 @@ class AionVisionApi(ApiClient):
     async def cancel_session(self, session_id: str) -> Mapping[str, Any]:
         what = f"cancelling upload session {session_id}"
         return await self.call_object("POST", f"uploads/sessions/{session_id}/cancel", what=what)
+
+
+def _form(
+    field: str,
+    files: Sequence[tuple[str, str, PartSource]],
+    fields: Mapping[str, str],
+    chunk_size: int,
+) -> aiohttp.MultipartWriter:
+    """A multipart form of ``files`` (name, type, source) under ``field``, each streamed
+    from its source, then the text ``fields``."""
+    writer = aiohttp.MultipartWriter("form-data")
+    for name, content_type, source in files:
+        part = writer.append_payload(
+            PartBody(source, 0, source.size, chunk_size=chunk_size, content_type=content_type)
+        )
+        part.set_content_disposition("form-data", name=field, filename=name)
+    for key, value in fields.items():
+        writer.append(value).set_content_disposition("form-data", name=key)
+    return writer

@@ -376,40 +376,25 @@ def _batch_result(
     entry: _Entry, item: Mapping[str, Any], session_id: str, options: UploadOptions
 ) -> UploadResult:
     status = item.get("status")
-    image_id = item.get("image_id")
-    common: dict[str, Any] = {
+    stored_as = str(item.get("skipped_existing_image_id") or item.get("image_id"))
+    fields: dict[str, Any] = {
         "session_id": session_id,
         "sha256": entry.sha256,
         "response": dict(item),
     }
     if status == "failed":
-        return UploadResult(
-            entry.lpath,
-            entry.name,
-            "failed",
-            "stream-batch",
-            error=str(item.get("error_message") or "failed without a reason"),
-            **common,
-        )
-    if status == "skipped" and options.skip_duplicates:
-        return UploadResult(
-            entry.lpath,
-            entry.name,
-            "skipped",
-            "stream-batch",
-            existing_image_id=str(item.get("skipped_existing_image_id") or image_id),
-            **common,
-        )
-    # completed, or skipped only because a retried request found an earlier attempt's bytes
-    return UploadResult(
-        entry.lpath,
-        entry.name,
-        "uploaded",
-        "stream-batch",
-        image_id=str(item.get("skipped_existing_image_id") or image_id),
-        object_key=item.get("object_key"),
-        **common,
-    )
+        outcome = "failed"
+        fields["error"] = str(item.get("error_message") or "failed without a reason")
+    elif status == "skipped" and options.skip_duplicates:
+        outcome = "skipped"
+        fields["existing_image_id"] = stored_as
+    else:
+        # completed, or skipped only because a retried request found an earlier
+        # attempt's bytes: either way the file is stored under this id
+        outcome = "uploaded"
+        fields["image_id"] = stored_as
+        fields["object_key"] = item.get("object_key")
+    return UploadResult(entry.lpath, entry.name, outcome, "stream-batch", **fields)
 
 
 def raise_for_failures(results: Sequence[UploadResult]) -> None:
