@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 __all__ = ["RateLimit", "RateLimiter"]
@@ -88,9 +89,18 @@ class RateLimiter:
     #: Lowest fraction of the configured rate that repeated 429s can push us to.
     MIN_FACTOR = 1 / 64
 
-    def __init__(self, limit: RateLimit | None) -> None:
-        """``limit=None`` disables pacing (429s are still retried with backoff)."""
+    def __init__(
+        self,
+        limit: RateLimit | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """``limit=None`` disables pacing (429s are still retried with backoff); ``clock``
+        and ``sleep`` are where time comes from (tests inject a virtual clock)."""
         self.limit = limit
+        self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._cells: list[_Cell] = []
         if limit is not None:
@@ -105,7 +115,7 @@ class RateLimiter:
         if not self._cells:
             return 0.0
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             intervals = [cell.interval / self._factor for cell in self._cells]
             wait = max(cell.delay(now) for cell in self._cells)
             for cell, interval in zip(self._cells, intervals, strict=True):
@@ -116,7 +126,7 @@ class RateLimiter:
         """Wait until one more request may be sent."""
         wait = self._reserve()
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
 
     def on_throttled(self) -> None:
         """The server answered 429: halve the rate (down to ``MIN_FACTOR``)."""

@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ..errors import AtaiFsError
@@ -62,6 +62,11 @@ class RetryPolicy:
     max_delay: float = 20.0
     deadline: float | None = 900.0
     max_retry_after: float = 120.0
+    #: Where time comes from and how it passes (tests inject a virtual clock).
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    sleep: Callable[[float], Awaitable[None]] = field(
+        default=asyncio.sleep, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -82,7 +87,7 @@ class RetryPolicy:
 
         ``what`` names the operation in debug logs (it must not contain secrets).
         """
-        started = time.monotonic()
+        started = self.clock()
         retry_number = 0
         while True:
             try:
@@ -94,7 +99,7 @@ class RetryPolicy:
                 if retry_number >= self.attempts:
                     raise
                 delay = self.backoff(retry_number, exc.retry_after)
-                if self.deadline is not None and time.monotonic() - started + delay > self.deadline:
+                if self.deadline is not None and self.clock() - started + delay > self.deadline:
                     raise
                 log.debug(
                     "%s failed (%s); retry %d of %d in %.2fs",
@@ -104,4 +109,4 @@ class RetryPolicy:
                     self.attempts - 1,
                     delay,
                 )
-                await asyncio.sleep(delay)
+                await self.sleep(delay)

@@ -63,3 +63,18 @@ def test_deadline_stops_retrying():
     with pytest.raises(RequestFailed):
         run(RetryPolicy(attempts=10, deadline=1.0), failures)
     assert len(failures) == 2
+
+
+def test_the_deadline_bounds_the_time_spent_on_a_virtual_clock():
+    from .fakes import FakeClock
+
+    clock = FakeClock()
+    policy = RetryPolicy(
+        attempts=1000, base_delay=1.0, max_delay=1.0, deadline=10.0, clock=clock, sleep=clock.sleep
+    )
+    failures = [RequestFailed("503", status=503, retryable=True, retry_after=2.0)] * 100
+    start = clock.now
+    with pytest.raises(RequestFailed):
+        run(policy, list(failures))
+    assert clock.now - start <= 10.0
+    assert clock.slept and all(wait >= 2.0 for wait in clock.slept)  # Retry-After honoured

@@ -103,8 +103,9 @@ def test_text_mode_through_fsspec_open(emulator):
 
 @pytest.fixture
 def slow_parts_emulator():
-    """Parts big enough that each PUT takes a while to stream, as on a real link."""
-    with ATAIEmulator(part_size=1 << 20) as emulator:
+    """Each PUT takes a while, as on a real link (1 MiB parts at 8 MB/s: ~130 ms), so
+    PUTs that may overlap do, whatever else the machine is doing."""
+    with ATAIEmulator(part_size=1 << 20, put_bandwidth=8e6) as emulator:
         yield emulator
 
 
@@ -114,7 +115,7 @@ def test_part_puts_overlap(slow_parts_emulator, tmp_path):
         api_key=emulator.api_key, endpoint_url=emulator.endpoint_url, skip_instance_cache=True
     )
     local = tmp_path / "big.bin"
-    local.write_bytes(payload(24 << 20))
+    local.write_bytes(payload(8 << 20))
     fs.put_file(str(local), "big.bin")
     assert emulator.stats.max_puts_in_flight > 1
     assert emulator.stats.max_puts_in_flight <= fs.transfer.max_concurrency
@@ -129,7 +130,7 @@ def test_concurrency_is_bounded_across_files(slow_parts_emulator, tmp_path):
         skip_instance_cache=True,
     )
     for name in ("a.bin", "b.bin", "c.bin"):
-        (tmp_path / name).write_bytes(payload(8 << 20))
+        (tmp_path / name).write_bytes(payload(3 << 20))
     fs.put([str(tmp_path / name) for name in ("a.bin", "b.bin", "c.bin")], "atai://three/")
     assert emulator.stats.max_puts_in_flight == 2
 

@@ -1,0 +1,67 @@
+"""Client-side pacing on a virtual clock: bursts, sustained rates, 429 slow-down."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from atai_fs import RateLimit
+from atai_fs.engine.ratelimit import RateLimiter
+
+from .fakes import FakeClock
+
+
+def paced(limit: RateLimit, calls: int) -> tuple[FakeClock, list[float]]:
+    """The virtual times at which ``calls`` requests were let through."""
+    clock = FakeClock(start=0.0)
+    limiter = RateLimiter(limit, clock=clock, sleep=clock.sleep)
+    times: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        times.append(clock.now)
+
+    async def many() -> None:
+        for _ in range(calls):
+            await one()
+
+    asyncio.run(many())
+    return clock, times
+
+
+def test_a_burst_goes_at_once_then_the_rate_holds():
+    _, times = paced(RateLimit(per_second=20, burst=20), 60)
+    assert times[:20] == pytest.approx([0.0] * 20)
+    assert times[-1] == pytest.approx(2.0)  # 40 more at 20/s
+
+
+def test_the_per_minute_quota_paces_the_sustained_rate():
+    _, times = paced(RateLimit(per_second=20, burst=20, per_minute=100), 120)
+    window = [t for t in times if t < 60.0]
+    assert len(window) <= 100 + 20  # never more than the quota plus one burst in a minute
+    assert times[-1] >= 60.0
+
+
+def test_every_429_halves_the_pace_for_a_while():
+    clock = FakeClock(start=0.0)
+    limiter = RateLimiter(RateLimit(per_second=10, burst=1), clock=clock, sleep=clock.sleep)
+
+    async def scenario() -> float:
+        await limiter.acquire()
+        limiter.on_throttled()
+        await limiter.acquire()
+        before = clock.now
+        await limiter.acquire()
+        return clock.now - before
+
+    assert asyncio.run(scenario()) == pytest.approx(0.2)  # half of 10/s
+    assert limiter.throttled == 1
+
+
+def test_no_limit_means_no_wait():
+    clock, times = paced(RateLimit(per_second=1, burst=1), 1)
+    assert times == [0.0]
+    unpaced = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    asyncio.run(unpaced.acquire())
+    assert clock.slept == []
