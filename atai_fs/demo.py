@@ -42,7 +42,7 @@ def run_demo(rows: int = 1_000_000, *, echo: Any = print) -> None:
     try:
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - the demo extra installs pandas
-        raise ImportError("the demo needs pandas and pyarrow: pip install 'atai-fs[test]'") from exc
+        raise ImportError("the demo needs pandas and pyarrow: pip install 'atai-fs[demo]'") from exc
 
     with ATAIEmulator(part_size=_DEMO_PART_SIZE) as emulator:
         echo(f"emulator   : Files API emulator at {emulator.endpoint_url}")
