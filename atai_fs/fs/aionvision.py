@@ -100,7 +100,7 @@ class AionVisionFileSystem(UploadFileSystem):
         self,
         api_key: str | None = None,
         endpoint_url: str | None = None,
-        max_concurrency: int = 8,
+        max_concurrency: int | None = None,
         *,
         tier: str | Tier = "free",
         stream_batch_size: int | None = None,

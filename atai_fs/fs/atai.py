@@ -79,7 +79,8 @@ class ATAIFileSystem(UploadFileSystem):
     endpoint_url:
         API base URL; defaults to ``ATAI_API_ENDPOINT``, then to the public service.
     max_concurrency:
-        Part PUTs in flight at once across all uploads of this filesystem.
+        Part PUTs in flight at once across all uploads of this filesystem (default 8,
+        or the ``transfer`` config's).
     single_request_limit:
         Files up to this size whose type ``POST /files`` accepts (CSV, JSON, text, JPEG,
         PNG, MP4) go up in one request instead of initiate + parts + complete: one API
@@ -119,7 +120,7 @@ class ATAIFileSystem(UploadFileSystem):
         self,
         api_key: str | None = None,
         endpoint_url: str | None = None,
-        max_concurrency: int = 8,
+        max_concurrency: int | None = None,
         *,
         list_page_size: int = DEFAULT_LIST_PAGE_SIZE,
         single_request_limit: int = 8 << 20,

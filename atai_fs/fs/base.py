@@ -156,13 +156,10 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         **options: Any,
     ) -> None:
         ours = {k: v for k, v in options.items() if k not in FSSPEC_OPTIONS}
-        refuse_unknown(
-            ours, TransferConfig.option_names(), f"{self.protocol[0]}:// ({type(self).__name__})"
-        )
-        if "retry" in ours and ours["retry"] is not None:
+        refuse_unknown(ours, self.option_names(), f"{self.protocol[0]}:// ({type(self).__name__})")
+        ours = {k: v for k, v in ours.items() if v is not None}  # None: the default
+        if "retry" in ours:
             ours["retry"] = coerce(RetryPolicy, ours["retry"], "retry")
-        else:
-            ours.pop("retry", None)
         base = (
             TransferConfig() if transfer is None else coerce(TransferConfig, transfer, "transfer")
         )

@@ -75,7 +75,7 @@ class SandboxFileSystem(UploadFileSystem):
         self,
         api_key: str | None = None,
         endpoint_url: str | None = None,
-        max_concurrency: int = 8,
+        max_concurrency: int | None = None,
         *,
         route: str = "sandboxes",
         conflict: str = "error",

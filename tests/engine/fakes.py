@@ -100,7 +100,9 @@ class FakeTarget(UploadTarget):
 
     # -- planning -----------------------------------------------------------------------
 
-    def _parts(self, upload_id: str, size: int, numbers: Sequence[int] | None = None) -> list[PartSpec]:
+    def _parts(
+        self, upload_id: str, size: int, numbers: Sequence[int] | None = None
+    ) -> list[PartSpec]:
         count = max(1, -(-size // self.part_size))
         expires = None if self.expires_in is None else self._now() + self.expires_in
         parts = []

@@ -49,7 +49,7 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-# -- routes ---------------------------------------------------------------------------------
+# -- routes --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("size", [0, 1, PART - 1, PART, PART + 1, 7 * PART + 3])
@@ -104,7 +104,7 @@ def test_stage_then_publish_completes_only_at_publish():
     assert target.published[result["upload_id"]] == b"y" * 35
 
 
-# -- concurrency ------------------------------------------------------------------------------
+# -- concurrency ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("width,server_cap,expected", [(3, None, 3), (8, 2, 2), (1, None, 1)])
@@ -126,7 +126,7 @@ def test_parts_in_flight_are_bounded_by_the_slots_and_the_server(width, server_c
     assert target.max_in_flight <= expected
 
 
-# -- retries and the one cleanup -----------------------------------------------------------------
+# -- retries and the one cleanup -----------------------------------------------------------
 
 
 def test_transient_part_failures_are_retried_with_the_same_bytes():
@@ -205,7 +205,7 @@ def test_a_plan_that_does_not_cover_the_file_is_aborted_before_any_part():
     assert target.puts == [] and target.calls["abort"] == 1
 
 
-# -- URLs -------------------------------------------------------------------------------------------
+# -- URLs ----------------------------------------------------------------------------------
 
 
 def test_urls_about_to_expire_are_refreshed_in_one_batch_before_use():
@@ -232,7 +232,7 @@ def test_an_expired_url_is_refreshed_and_the_part_resent():
     assert target.published[result["upload_id"]] == b"e" * 15
 
 
-# -- checkpoints and resume ---------------------------------------------------------------------------
+# -- checkpoints and resume ----------------------------------------------------------------
 
 
 def test_resumable_failure_checkpoints_and_leaves_the_upload_named(tmp_path):
@@ -284,7 +284,7 @@ def test_checkpoints_are_batched_never_one_call_per_part(tmp_path):
     assert target.calls["checkpoint"] <= 128 // 16 + 1
 
 
-# -- integrity ---------------------------------------------------------------------------------------
+# -- integrity -----------------------------------------------------------------------------
 
 
 def test_whole_file_crc32c_is_combined_from_the_parts():
