@@ -16,10 +16,10 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from ...targets.aionvision import SUPPORTED_TYPES
-from ..faults import FaultInjector
-from ..ratelimit import RateLimiter
-from ..stats import EmulatorStats
-from ..storage import PresignedStorage
+from .._shared.faults import FaultInjector
+from .._shared.ratelimit import RateLimiter
+from .._shared.stats import EmulatorStats
+from .._shared.storage import PresignedStorage
 from .config import API_PREFIX, AionVisionConfig
 from .errors import AionError, ValidationFailed, invalid
 from .faults import BATCH_FILE_ROUTE

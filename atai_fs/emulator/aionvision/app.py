@@ -16,14 +16,14 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..errors import s3_error
-from ..faults import FaultInjector
-from ..injection import apply_fault
-from ..ratelimit import RateLimiter, retry_after_seconds
-from ..stats import EmulatorStats
-from ..storage import ROUTE_NAME as STORAGE_PUT
-from ..storage import PresignedStorage
-from ..transfer import reset_connection
+from .._shared.errors import s3_error
+from .._shared.faults import FaultInjector
+from .._shared.injection import apply_fault
+from .._shared.ratelimit import RateLimiter, retry_after_seconds
+from .._shared.stats import EmulatorStats
+from .._shared.storage import ROUTE_NAME as STORAGE_PUT
+from .._shared.storage import PresignedStorage
+from .._shared.transfer import reset_connection
 from . import api
 from .api import CONTEXT_KEY, AionContext
 from .config import API_PREFIX, AionVisionConfig

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...targets.aionvision import TIERS, Tier
-from ..faults import Fault
+from .._shared.faults import Fault
 
 API_PREFIX = "/api/v2"
 """Path prefix of every API route; ``endpoint_url`` ends with it."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..faults import ANY_ROUTE, Fault, parse_fault
+from .._shared.faults import ANY_ROUTE, Fault, parse_fault
 
 API_JSON_ROUTES = frozenset(
     {

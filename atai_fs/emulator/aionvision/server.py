@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..faults import Fault, FaultInjector
-from ..server import BackgroundServer
+from .._shared.faults import Fault, FaultInjector
+from .._shared.server import BackgroundServer
 from .api import CONTEXT_KEY, AionContext
 from .app import build_aionvision_app
 from .config import API_PREFIX, AionVisionConfig

@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from ..faults import FLOW_API_ROUTES, FaultInjector
-from ..injection import apply_fault
-from ..shaping import NetworkShaper
-from ..stats import EmulatorStats
-from ..storage import PresignedStorage
+from .._shared.faults import FLOW_API_ROUTES, FaultInjector
+from .._shared.injection import apply_fault
+from .._shared.shaping import NetworkShaper
+from .._shared.stats import EmulatorStats
+from .._shared.storage import PresignedStorage
 from .config import API_PREFIX, FlowEmulatorConfig
 from .definition import FlowInvalid, parse_request
 from .runs import ZERO_RUN, FlowStore, RunRegistry

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..faults import Fault
+from .._shared.faults import Fault
 
 API_PREFIX = "/api/v1"
 """Path prefix of the controller API; ``endpoint_url`` ends with it."""

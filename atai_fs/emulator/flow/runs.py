@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..storage import PresignedStorage, StoredObject
+from .._shared.storage import PresignedStorage, StoredObject
 from .definition import FlowDefinition, FlowInvalid
 
 STOPPED, WAITING, RUNNING, COMPLETE, ERROR = "STOPPED", "WAITING", "RUNNING", "COMPLETE", "ERROR"

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..faults import Fault, FaultInjector, parse_fault
-from ..server import BackgroundServer
+from .._shared.faults import Fault, FaultInjector, parse_fault
+from .._shared.server import BackgroundServer
 from .app import FLOW_CONTEXT_KEY, build_flow_app
 from .config import API_PREFIX, DEFAULT_URL_LIFETIME, MAX_OBJECT_SIZE, FlowEmulatorConfig
 from .runs import FlowStore, read_object

@@ -30,9 +30,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..injection import apply_fault
-from ..stats import EmulatorStats
-from ..transfer import save_body
+from .._shared.injection import apply_fault
+from .._shared.stats import EmulatorStats
+from .._shared.transfer import save_body
 from .config import SandboxConfig
 from .faults import SandboxFaultInjector
 from .files import PathRejected, SandboxFiles, normalize_target, sha256_of

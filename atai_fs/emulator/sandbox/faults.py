@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..faults import ANY_ROUTE, Fault, FaultInjector, parse_fault
+from .._shared.faults import ANY_ROUTE, Fault, FaultInjector, parse_fault
 
 JSON_ROUTES = frozenset({"create", "status", "part", "complete"})
 """Sandbox routes whose success body is JSON."""

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..faults import Fault
-from ..server import BackgroundServer
+from .._shared.faults import Fault
+from .._shared.server import BackgroundServer
 from .app import CONTEXT_KEY, build_sandbox_app
 from .config import SandboxConfig
 from .faults import SandboxFaultInjector, parse_sandbox_fault

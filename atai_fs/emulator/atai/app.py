@@ -14,17 +14,17 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .._shared.faults import FaultInjector
+from .._shared.injection import apply_fault
+from .._shared.ratelimit import RateLimiter, retry_after_seconds
+from .._shared.shaping import NetworkShaper
+from .._shared.stats import EmulatorStats
+from .._shared.storage import PresignedStorage
 from . import files_api, uploads_api
 from .config import API_PREFIX, EmulatorConfig
 from .context import CONTEXT_KEY, EmulatorContext
 from .errors import ApiError
-from .faults import FaultInjector
-from .injection import apply_fault
-from .ratelimit import RateLimiter, retry_after_seconds
-from .shaping import NetworkShaper
 from .state import FileIndex, UploadRegistry
-from .stats import EmulatorStats
-from .storage import PresignedStorage
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .errors import ApiError, s3_error
+from ..atai.errors import ApiError
+from .errors import s3_error
 from .faults import STORAGE_ROUTES, Fault
 from .pacing import Pacer
 from .transfer import plan_of, read_some, reset_connection, send_response

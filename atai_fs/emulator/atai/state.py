@@ -1,6 +1,6 @@
 """What the emulated service remembers: in-progress uploads and the org's file index.
 
-Uploads live in memory (their parts are on disk, in :mod:`.storage`). Files are blobs
+Uploads live in memory (their parts are on disk, in :mod:`.._shared.storage`). Files are blobs
 named by ``file_uid`` plus one JSON index written atomically, so a new emulator on the
 same ``data_dir`` sees every completed file. All mutation happens on the server loop;
 the lock only makes snapshots taken from other threads consistent.

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..checksums import crc32c_update
+from ...checksums import crc32c_update
 from .config import API_PREFIX
 from .context import EmulatorContext, context_of
 from .errors import ErrorDetail, bad_request, conflict, not_found

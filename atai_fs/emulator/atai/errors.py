@@ -1,4 +1,4 @@
-"""Error bodies: the API's ``{"errors": [...]}`` envelope and the storage's S3-style XML.
+"""Error bodies: the API's ``{"errors": [...]}`` envelope.
 
 Handlers raise :class:`ApiError`; one middleware turns it into a response, so every
 error body of the API has the same shape and a fresh ``error_uid``.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
 from aiohttp import web
 
@@ -67,14 +66,3 @@ def not_found(code: str, message: str, suggestion: str | None = None) -> ApiErro
 
 def conflict(code: str, message: str, suggestion: str | None = None) -> ApiError:
     return ApiError(409, code, message, suggestion)
-
-
-def s3_error(status: int, code: str, message: str, resource: str = "") -> web.Response:
-    """An S3-style XML error, so clients that sniff storage bodies see what S3 would send."""
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
-        f"<Resource>{escape(resource)}</Resource>"
-        f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
-    )
-    return web.Response(status=status, text=body, content_type="application/xml")

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from .._shared.faults import FaultInjector
+from .._shared.ratelimit import RateLimiter
+from .._shared.shaping import NetworkShaper
+from .._shared.stats import EmulatorStats
+from .._shared.storage import PresignedStorage
 from .config import EmulatorConfig
-from .faults import FaultInjector
-from .ratelimit import RateLimiter
-from .shaping import NetworkShaper
 from .state import FileIndex, UploadRegistry
-from .stats import EmulatorStats
-from .storage import PresignedStorage
 
 
 @dataclass
