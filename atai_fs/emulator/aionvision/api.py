@@ -15,7 +15,6 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from ...targets.aionvision import SUPPORTED_TYPES
 from .._shared.faults import FaultInjector
 from .._shared.ratelimit import RateLimiter
 from .._shared.stats import EmulatorStats
@@ -23,6 +22,7 @@ from .._shared.storage import PresignedStorage
 from .config import API_PREFIX, AionVisionConfig
 from .errors import AionError, ValidationFailed, invalid
 from .faults import BATCH_FILE_ROUTE
+from .formats import DOCUMENT_TYPES, MIME_TYPES, content_type_of
 from .state import (
     SESSION_TERMINAL,
     Reservation,
@@ -39,13 +39,6 @@ _MAX_PARTS = 1000
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
-_MIME_TYPES = frozenset(SUPPORTED_TYPES.values())
-_DOCUMENT_TYPES = {
-    "application/pdf": "pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "text/plain": "txt",
-    "text/markdown": "md",
-}
 
 
 @dataclass
@@ -220,11 +213,6 @@ def _common_fields(fields: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _content_type(filename: str) -> str | None:
-    dot = filename.rfind(".")
-    return SUPPORTED_TYPES.get(filename[dot:].lower()) if dot > 0 else None
-
-
 def _object_key(ctx: AionContext, filename: str) -> str:
     safe = _SAFE_NAME.sub("_", filename).strip("._") or "file"
     return f"uploads/{ctx.config.tenant_id}/{uuid.uuid4()}/{safe[:200]}"
@@ -288,7 +276,7 @@ def _file_body(stored: StoredFile, *, now: float, skipped_of: str | None = None)
         "media_type": stored.media_type,
     }
     if stored.media_type == "document":
-        body["document_type"] = _DOCUMENT_TYPES.get(stored.content_type)
+        body["document_type"] = DOCUMENT_TYPES.get(stored.content_type)
         body["text_extraction_status"] = "completed" if now >= stored.ready_at else "pending"
     return body
 
@@ -316,7 +304,7 @@ async def stream_upload(request: web.Request) -> web.Response:
                 f"File is {received.size} bytes; streaming uploads take at most "
                 f"{ctx.config.stream_limit} bytes (use a presigned upload)",
             )
-        content_type = _content_type(received.filename)
+        content_type = content_type_of(received.filename)
         if content_type is None:
             raise AionError(
                 400,
@@ -411,7 +399,7 @@ async def stream_batch(request: web.Request) -> web.Response:
                     object_key=_object_key(ctx, received.filename),
                     sha256=received.sha256,
                     size=received.size,
-                    content_type=_content_type(received.filename) or "",
+                    content_type=content_type_of(received.filename) or "",
                     upload_method="STREAMING",
                     ready_at=ready_at,
                     tags=options["tags"],
@@ -465,7 +453,7 @@ def _batch_refusal(
     """Why one file of a batch is rejected (and whether a retry may succeed), or None."""
     if received.too_large:
         return f"File is over the {ctx.config.stream_limit}-byte streaming limit", False
-    if _content_type(received.filename) is None:
+    if content_type_of(received.filename) is None:
         return "Unsupported file format", False
     if ctx.faults.pick(BATCH_FILE_ROUTE) is not None:
         return "Temporary storage error; retry this file", True
@@ -697,12 +685,12 @@ async def request_presigned_url(request: web.Request) -> web.Response:
         problems.append((("body", "idempotency_key"), "must be a string", "string_type"))
     if problems:
         raise ValidationFailed(problems)
-    if content_type not in _MIME_TYPES:
+    if content_type not in MIME_TYPES:
         raise AionError(
             400,
             "VALIDATION_ERROR",
             f"Unsupported content type {content_type!r}",
-            {"field": "content_type", "allowed": sorted(_MIME_TYPES)},
+            {"field": "content_type", "allowed": sorted(MIME_TYPES)},
         )
     if size > ctx.config.presigned_max_size:
         raise AionError(

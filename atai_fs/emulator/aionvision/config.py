@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...targets.aionvision import TIERS, Tier
 from .._shared.faults import Fault
 
 API_PREFIX = "/api/v2"
@@ -17,6 +17,26 @@ DEFAULT_STREAM_LIMIT = 100 * 1024 * 1024
 
 DEFAULT_PRESIGNED_MAX_SIZE = 5 * 1024**3
 """``max_size_bytes`` of presigned URLs: one storage PUT, S3's 5 GiB."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A subscription tier's documented limits (spec section 5)."""
+
+    name: str
+    batch_size: int
+    """Files per ``stream-batch`` request (the seed's values, open point 10)."""
+    requests_per_minute: int
+    monthly_uploads: int | None
+    """``None``: unlimited."""
+
+
+TIERS: Mapping[str, Tier] = {
+    "free": Tier("free", 10, 10, 1_000),
+    "starter": Tier("starter", 20, 30, 10_000),
+    "professional": Tier("professional", 20, 100, 50_000),
+    "enterprise": Tier("enterprise", 50, 500, None),
+}
 
 
 @dataclass(frozen=True)

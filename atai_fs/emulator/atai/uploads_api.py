@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ...checksums import crc32c_update
+from .._shared import crc32c
 from .config import API_PREFIX
 from .context import EmulatorContext, context_of
 from .errors import ErrorDetail, bad_request, conflict, not_found
@@ -352,6 +352,6 @@ def _assemble(parts: list[Path], target: Path, want_crc: bool) -> int | None:
                     shutil.copyfileobj(src, out, _COPY_CHUNK)
                     continue
                 while chunk := src.read(_COPY_CHUNK):
-                    crc = crc32c_update(crc, chunk)
+                    crc = crc32c.extend(crc, chunk)
                     out.write(chunk)
     return crc if want_crc else None
