@@ -43,10 +43,20 @@ from .stats import EmulatorStats
 from .transfer import save_body, send_file
 
 ROUTE_PREFIX = "/storage"
-ROUTE_NAME = "storage_put"
-GET_ROUTE_NAME = "storage_get"
+PUT_ROUTE = "storage_put"
+GET_ROUTE = "storage_get"
+STORAGE_ROUTES = frozenset({PUT_ROUTE, GET_ROUTE})
+"""Route names of the storage (in ``stats.requests_by_route`` and fault routes)."""
 _CHUNK = 1 << 20
 _KEY_RE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def url_origin(request: web.Request, public_url: str | None = None) -> str:
+    """Scheme and host to put in presigned URLs: ``public_url`` when the emulator is
+    reached through a proxy, else where this request reached it."""
+    if public_url:
+        return public_url.rstrip("/")
+    return str(request.url.origin())
 
 
 @dataclass(frozen=True)
@@ -132,8 +142,8 @@ class PresignedStorage:
         return url, float(expiry)
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_put(ROUTE_PREFIX + "/{key:.+}", self.handle_put, name=ROUTE_NAME)
-        app.router.add_get(ROUTE_PREFIX + "/{key:.+}", self.handle_get, name=GET_ROUTE_NAME)
+        app.router.add_put(ROUTE_PREFIX + "/{key:.+}", self.handle_put, name=PUT_ROUTE)
+        app.router.add_get(ROUTE_PREFIX + "/{key:.+}", self.handle_get, name=GET_ROUTE)
 
     # -- client side -----------------------------------------------------------------
     async def handle_put(self, request: web.Request) -> web.StreamResponse:

@@ -83,11 +83,12 @@ injected ``status`` on an API route uses the error envelope with a code from the
 
 from .app import build_aionvision_app
 from .config import AionVisionConfig
-from .faults import AionFault, parse_aion_fault
+from .faults import AionFault, AionFaultInjector, parse_aion_fault
 from .server import AionVisionEmulator, FileView, serve_aionvision
 
 __all__ = [
     "AionFault",
+    "AionFaultInjector",
     "AionVisionConfig",
     "AionVisionEmulator",
     "FileView",

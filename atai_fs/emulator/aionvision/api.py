@@ -15,13 +15,11 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from .._shared.faults import FaultInjector
-from .._shared.ratelimit import RateLimiter
 from .._shared.stats import EmulatorStats
-from .._shared.storage import PresignedStorage
+from .._shared.storage import PresignedStorage, url_origin
 from .config import API_PREFIX, AionVisionConfig
 from .errors import AionError, ValidationFailed, invalid
-from .faults import BATCH_FILE_ROUTE
+from .faults import BATCH_FILE_ROUTE, AionFaultInjector
 from .formats import DOCUMENT_TYPES, MIME_TYPES, content_type_of
 from .state import (
     SESSION_TERMINAL,
@@ -49,11 +47,7 @@ class AionContext:
     stats: EmulatorStats
     storage: PresignedStorage
     workspace: Workspace
-    faults: FaultInjector
-    rate_limiter: RateLimiter | None
-
-    def origin(self, request: web.Request) -> str:
-        return str(request.url.origin())
+    faults: AionFaultInjector
 
 
 CONTEXT_KEY = web.AppKey("aionvision_emulator_context", AionContext)
@@ -721,7 +715,7 @@ async def request_presigned_url(request: web.Request) -> web.Response:
         if key is not None:
             workspace.idempotency[key] = object_key
     url, expiry = ctx.storage.presign_put(
-        reservation.object_key, ctx.origin(request), ctx.config.url_lifetime
+        reservation.object_key, url_origin(request), ctx.config.url_lifetime
     )
     return web.json_response(
         {

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._shared.faults import Fault
+from .faults import AionFault
 
 API_PREFIX = "/api/v2"
 """Path prefix of every API route; ``endpoint_url`` ends with it."""
@@ -74,7 +74,7 @@ class AionVisionConfig:
     """Streaming bytes in flight per tenant before 429 ``MEMORY_LIMIT_EXCEEDED``."""
     latency: float = 0.0
     """Seconds added before every request, API and storage alike."""
-    faults: tuple[Fault, ...] = ()
+    faults: tuple[AionFault, ...] = ()
     seed: int | None = 0
     signing_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 

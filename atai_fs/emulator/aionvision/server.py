@@ -9,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .._shared.faults import Fault, FaultInjector
+from .._shared.faults import BaseFault
 from .._shared.server import BackgroundServer
 from .api import CONTEXT_KEY, AionContext
 from .app import build_aionvision_app
 from .config import API_PREFIX, AionVisionConfig
-from .faults import AionFault, parse_aion_fault
+from .faults import AionFault, AionFaultInjector
 from .state import Reservation, SessionFile
 
 
@@ -63,16 +63,16 @@ class AionVisionEmulator(BackgroundServer):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        faults: Iterable[Fault | str] = (),
+        faults: Iterable[BaseFault | str] = (),
         **options: Any,
     ) -> None:
         self._temporary = data_dir is None
         self._config = AionVisionConfig(
             data_dir=Path(data_dir) if data_dir is not None else Path(),
-            faults=tuple(parse_aion_fault(f) if isinstance(f, str) else f for f in faults),
+            faults=tuple(AionFault.coerce(f) for f in faults),
             **options,
         )
-        self.faults = FaultInjector(self._config.faults, self._config.seed)
+        self.faults = AionFaultInjector(self._config.faults, self._config.seed)
         """Faults to inject: ``emu.faults.add(AionFault(...))``, ``.clear()``, ``.fired``."""
         self._init_server(host, port)
 

@@ -153,10 +153,10 @@ Not in the spec (test switches, all off by default):
 28. ``emu.orphans()``: the uploads still ``in_progress`` (never completed nor aborted).
 """
 
-from .._shared.faults import Fault, FaultInjector, format_fault, parse_fault
 from .._shared.stats import EmulatorStats
 from .app import build_app
 from .config import EmulatorConfig
+from .faults import Fault, FaultInjector, format_fault, parse_fault
 from .server import ATAIEmulator, serve
 from .state import UploadView
 

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._shared.faults import Fault
+from .faults import Fault
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 """8 MiB, the part size of the spec's initiate example."""

@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from .._shared.faults import Fault, FaultInjector, parse_fault
 from .._shared.server import BackgroundServer
 from .app import build_app
 from .config import (
@@ -21,6 +20,7 @@ from .config import (
     EmulatorConfig,
 )
 from .context import CONTEXT_KEY
+from .faults import Fault, FaultInjector
 from .state import IN_PROGRESS, UploadView
 
 
@@ -81,7 +81,7 @@ class ATAIEmulator(BackgroundServer):
             simple_upload_limit=simple_upload_limit,
             public_url=public_url,
             seed=seed,
-            faults=tuple(parse_fault(f) if isinstance(f, str) else f for f in faults),
+            faults=tuple(Fault.coerce(f) for f in faults),
             rate_limit=rate_limit,
             rate_limit_per_minute=rate_limit_per_minute,
             rate_limit_burst_per_second=rate_limit_burst_per_second,

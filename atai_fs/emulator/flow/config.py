@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._shared.faults import Fault
+from .faults import FlowFault
 
 API_PREFIX = "/api/v1"
 """Path prefix of the controller API; ``endpoint_url`` ends with it."""
@@ -46,7 +46,7 @@ class FlowEmulatorConfig:
     latency: float = 0.0
     put_bandwidth: float | None = None
     link_bandwidth: float | None = None
-    faults: tuple[Fault, ...] = ()
+    faults: tuple[FlowFault, ...] = ()
     seed: int | None = 0
 
     def __post_init__(self) -> None:
@@ -65,5 +65,5 @@ class FlowEmulatorConfig:
         if not self.latency >= 0:
             raise ValueError(f"latency must not be negative, got {self.latency}")
         for fault in self.faults:
-            if not isinstance(fault, Fault):
-                raise TypeError(f"faults must be Fault objects, got {type(fault).__name__}")
+            if not isinstance(fault, FlowFault):
+                raise TypeError(f"faults must be FlowFault objects, got {type(fault).__name__}")

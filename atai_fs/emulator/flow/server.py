@@ -8,10 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .._shared.faults import Fault, FaultInjector, parse_fault
+from .._shared.faults import BaseFault
 from .._shared.server import BackgroundServer
-from .app import FLOW_CONTEXT_KEY, build_flow_app
+from .app import build_flow_app
 from .config import API_PREFIX, DEFAULT_URL_LIFETIME, MAX_OBJECT_SIZE, FlowEmulatorConfig
+from .context import CONTEXT_KEY
+from .faults import FlowFault, FlowFaultInjector
 from .runs import FlowStore, read_object
 
 __all__ = ["FlowEmulator", "serve_flow"]
@@ -31,7 +33,7 @@ class FlowEmulator(BackgroundServer):
 
     ``data_dir=None`` keeps objects in a temporary directory removed at stop.  The other
     options are those of :class:`~atai_fs.emulator.flow.config.FlowEmulatorConfig`;
-    ``faults`` may mix :class:`~atai_fs.emulator.Fault` objects and ``parse_fault`` text.
+    ``faults`` may mix :class:`~.faults.FlowFault` objects and their ``key=value`` text.
     """
 
     _api_prefix = API_PREFIX
@@ -53,7 +55,7 @@ class FlowEmulator(BackgroundServer):
         put_bandwidth: float | None = None,
         link_bandwidth: float | None = None,
         seed: int | None = 0,
-        faults: Iterable[Fault | str] = (),
+        faults: Iterable[BaseFault | str] = (),
     ) -> None:
         self._temporary = data_dir is None
         self._config = FlowEmulatorConfig(
@@ -69,9 +71,9 @@ class FlowEmulator(BackgroundServer):
             put_bandwidth=put_bandwidth,
             link_bandwidth=link_bandwidth,
             seed=seed,
-            faults=tuple(parse_fault(f) if isinstance(f, str) else f for f in faults),
+            faults=tuple(FlowFault.coerce(f) for f in faults),
         )
-        self.faults = FaultInjector(self._config.faults, self._config.seed)
+        self.faults = FlowFaultInjector(self._config.faults, self._config.seed)
         """Faults to inject: ``emu.faults.add(route="storage_put", status=503, times=2)``.
         Routes: ``flow_test``, ``flow_status``, ``storage_put``."""
         self._init_server(host, port)
@@ -86,18 +88,18 @@ class FlowEmulator(BackgroundServer):
     @property
     def store(self) -> FlowStore:
         """The object store: ``emu.store.get(bucket, object_name)``, ``.read(...)``."""
-        return self._require_app()[FLOW_CONTEXT_KEY].store
+        return self._require_app()[CONTEXT_KEY].store
 
     @property
     def runs(self) -> dict[str, dict[str, Any]]:
         """run id -> the run's JSON as it is now (purged runs included)."""
         if self._app is None:
             return {}
-        return self._app[FLOW_CONTEXT_KEY].runs.snapshot()
+        return self._app[CONTEXT_KEY].runs.snapshot()
 
     def uploaded(self, run_id: str, edge: str) -> bytes | None:
         """The bytes stored for ``edge`` of run ``run_id``, or None if nothing arrived."""
-        context = self._require_app()[FLOW_CONTEXT_KEY]
+        context = self._require_app()[CONTEXT_KEY]
         run = context.runs.get(run_id)
         if run is None:
             raise KeyError(f"no run {run_id!r}")
@@ -118,7 +120,7 @@ def serve_flow(
 ) -> None:
     """Serve in the foreground until Ctrl-C (``atai-fs serve flow``); prints the endpoint.
 
-    ``options`` are those of :class:`FlowEmulator`; ``faults`` may be ``parse_fault``
+    ``options`` are those of :class:`FlowEmulator`; ``faults`` may be fault
     strings (command-line use).
     """
     emulator = FlowEmulator(data_dir=data_dir, host=host, port=port, **options).start()

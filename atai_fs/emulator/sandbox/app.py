@@ -9,31 +9,31 @@ Routes (``{prefix}`` is ``sandboxes`` or ``machines``, both served)::
     DELETE /v1/{prefix}/{id}/uploads/{upload_id}              abort     (route "abort")
 
 Middlewares, outermost first: count the request; bound a session's parts in flight;
-latency; inject a fault if one fires;
-stamp ``x-request-id`` and turn any failure into the ``ErrorResponse`` body; check the
-bearer key.
+latency; inject a fault if one fires; turn any failure into the ``ErrorResponse`` body;
+check the bearer key. Every answer gets its ``x-request-id`` as it is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from .._shared.injection import apply_fault
+from .._shared import middleware
+from .._shared.middleware import Handler, route_of
+from .._shared.shaping import NetworkShaper
 from .._shared.stats import EmulatorStats
 from .._shared.transfer import save_body
 from .config import SandboxConfig
+from .errors import SandboxErrors, UploadError, request_id_of
 from .faults import SandboxFaultInjector
 from .files import PathRejected, SandboxFiles, normalize_target, sha256_of
 from .state import (
@@ -50,8 +50,6 @@ from .state import (
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 PART_SHA256_HEADER = "x-nullspace-part-sha256"
 _SANDBOX_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -63,105 +61,16 @@ KINDS = ("file", "directory_tar")
 SOURCE_KINDS = ("restartable_file", "spooled_stream", "directory_archive")
 CONFLICTS = ("merge", "replace", "error")
 
-#: Upload failure reasons and their HTTP status (spec section 2, open point 4).
-REASON_STATUS = {
-    "invalid_part_checksum": 400,
-    "part_out_of_range": 400,
-    "part_size_mismatch": 400,
-    "directory_extract_invalid_path": 400,
-    "directory_extract_invalid_symlink": 400,
-    "directory_extract_unsupported_entry": 400,
-    "missing_parts": 409,
-    "whole_checksum_mismatch": 409,
-    "target_conflict": 409,
-    "upload_already_completed": 409,
-    "upload_expired": 410,
-    "upload_aborted": 410,
-    "size_limit_exceeded": 413,
-    "insufficient_staging_space": 507,
-}
-_RETRYABLE_REASONS = frozenset({"invalid_part_checksum", "insufficient_staging_space"})
-_STATUS_CODES = {
-    400: "invalid_request",
-    401: "unauthorized",
-    404: "not_found",
-    409: "invalid_request",
-    413: "invalid_request",
-    429: "rate_limit_exceeded",
-    500: "internal_error",
-    502: "internal_error",
-    503: "internal_error",
-    504: "internal_error",
-    507: "capacity_exceeded",
-}
-
-
-class UploadError(Exception):
-    """An error answer: ``reason`` set for upload failures (code ``file_upload_error``)."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        reason: str | None = None,
-        session: Session | None = None,
-        path: str | None = None,
-        part_number: int | None = None,
-        details: dict[str, Any] | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.reason = reason
-        self.code = code or ("file_upload_error" if reason else _STATUS_CODES.get(status))
-        self.upload_id = session.upload_id if session else None
-        self.path = path or (session.target_path if session else None)
-        self.part_number = part_number
-        self.details = details or {}
-        self.retry_after = retry_after
-
-    @classmethod
-    def upload(cls, reason: str, message: str, **kwargs: Any) -> UploadError:
-        return cls(REASON_STATUS[reason], message, reason=reason, **kwargs)
-
-    def to_response(self, request_id: str) -> web.Response:
-        body: dict[str, Any] = {
-            "error": self.message,
-            "code": self.code or "internal_error",
-            "request_id": request_id,
-        }
-        if self.reason:
-            detail: dict[str, Any] = {
-                "reason": self.reason,
-                "message": self.message,
-                "retryable": self.reason in _RETRYABLE_REASONS,
-                "request_id": request_id,
-                "details": self.details,
-            }
-            for key in ("upload_id", "path", "part_number"):
-                if getattr(self, key) is not None:
-                    detail[key] = getattr(self, key)
-            body["error_detail"] = detail
-        response = web.json_response(body, status=self.status)
-        if self.retry_after is not None:
-            response.headers["Retry-After"] = str(self.retry_after)
-        return response
-
 
 @dataclass
 class SandboxContext:
     config: SandboxConfig
     stats: EmulatorStats
-    faults: SandboxFaultInjector
     sessions: SessionRegistry
     files: SandboxFiles
 
 
 CONTEXT_KEY = web.AppKey("sandbox_emulator_context", SandboxContext)
-_REQUEST_ID = web.RequestKey("sandbox_request_id", str)
 
 
 def build_sandbox_app(
@@ -172,25 +81,36 @@ def build_sandbox_app(
     """A ready-to-run application serving ``config`` (``stats`` and ``faults`` may be
     passed to watch and steer it while it runs)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    stats = stats if stats is not None else EmulatorStats()
+    faults = faults if faults is not None else SandboxFaultInjector(config.faults, config.seed)
     context = SandboxContext(
         config=config,
-        stats=stats if stats is not None else EmulatorStats(),
-        faults=faults if faults is not None else SandboxFaultInjector(config.faults, config.seed),
+        stats=stats,
         sessions=SessionRegistry(config),
         files=SandboxFiles(config.data_dir),
     )
+    errors = SandboxErrors()
+
+    def unauthorized() -> UploadError:
+        return UploadError(
+            401,
+            "Missing or invalid API key; send 'Authorization: Bearer <API key>'",
+            code="unauthorized",
+        )
+
     app = web.Application(
         middlewares=[
-            _count_requests,
+            middleware.count_requests(stats, api=middleware.everywhere),
             _limit_parts_in_flight,
-            _latency,
-            _inject_faults,
-            _error_body,
-            _require_api_key,
+            middleware.shape_network(NetworkShaper(config.latency)),
+            middleware.inject_faults(faults, errors),
+            middleware.error_bodies(errors),
+            middleware.require_bearer(config.api_key, unauthorized, scope=middleware.everywhere),
         ],
         client_max_size=_MAX_JSON_BODY,
     )
     app[CONTEXT_KEY] = context
+    app.on_response_prepare.append(_stamp_request_id)
     base = "/v1/{prefix:(sandboxes|machines)}/{sandbox_id}/uploads"
     app.router.add_post(base, create_session, name="create")
     app.router.add_get(base + "/{upload_id}", get_session, name="status")
@@ -203,98 +123,34 @@ def build_sandbox_app(
 # -- middlewares -------------------------------------------------------------------------
 
 
-def _route(request: web.Request) -> str | None:
-    return request.match_info.route.name
-
-
-@web.middleware
-async def _count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request.app[CONTEXT_KEY].stats.count_request(_route(request), api=True)
-    return await handler(request)
+async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer carries ``x-request-id`` (open point 4), injected faults and slow or
+    cut bodies included; error bodies echo it."""
+    response.headers["x-request-id"] = request_id_of(request)
 
 
 @web.middleware
 async def _limit_parts_in_flight(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Count a session's part PUTs from arrival to answer (what the client runs at
     once); one beyond its ``max_concurrency`` is 429 ``rate_limit_exceeded``."""
-    if _route(request) != "part":
+    if route_of(request) != "part":
         return await handler(request)
     ctx = request.app[CONTEXT_KEY]
     session = ctx.sessions.sessions.get(request.match_info["upload_id"])
     if session is None:
         return await handler(request)
     if session.parts_in_flight >= session.max_concurrency:
-        error = UploadError(
+        return UploadError(
             429,
             f"more than max_concurrency={session.max_concurrency} parts in flight",
             retry_after=1,
-        )
-        request_id = f"req_{secrets.token_hex(8)}"
-        response = error.to_response(request_id)
-        response.headers["x-request-id"] = request_id
-        return response
+        ).to_response(request)
     session.parts_in_flight += 1
     session.max_parts_in_flight = max(session.max_parts_in_flight, session.parts_in_flight)
     try:
         return await handler(request)
     finally:
         session.parts_in_flight -= 1
-
-
-@web.middleware
-async def _latency(request: web.Request, handler: Handler) -> web.StreamResponse:
-    delay = request.app[CONTEXT_KEY].config.latency
-    if delay:
-        await asyncio.sleep(delay)
-    return await handler(request)
-
-
-@web.middleware
-async def _inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    fault = request.app[CONTEXT_KEY].faults.pick(_route(request))
-    if fault is None:
-        return await handler(request)
-    if fault.action == "status" and fault.body is None:
-        error = UploadError(fault.status, f"Injected fault: {fault.status}")
-        response = error.to_response(f"req_{secrets.token_hex(8)}")
-        if fault.retry_after_header is not None:
-            response.headers["Retry-After"] = fault.retry_after_header
-        return response
-    return await apply_fault(request, handler, fault)
-
-
-@web.middleware
-async def _error_body(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = request[_REQUEST_ID] = f"req_{secrets.token_hex(8)}"
-    try:
-        response = await handler(request)
-    except UploadError as exc:
-        response = exc.to_response(request_id)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = UploadError(exc.status, exc.reason).to_response(request_id)
-    except ConnectionError:
-        raise
-    except Exception:
-        logger.exception("sandbox emulator error on %s %s", request.method, request.path)
-        response = UploadError(500, "The emulator failed; see its log").to_response(request_id)
-    if not response.prepared:
-        response.headers["x-request-id"] = request_id
-    return response
-
-
-@web.middleware
-async def _require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-    expected = f"Bearer {request.app[CONTEXT_KEY].config.api_key}"
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise UploadError(
-            401,
-            "Missing or invalid API key; send 'Authorization: Bearer <API key>'",
-            code="unauthorized",
-        )
-    return await handler(request)
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._shared.faults import Fault
+from .faults import SandboxFault
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 """8 MiB: the spec's suggestion (open point 2), capped by ``max_part_bytes``."""
@@ -48,7 +48,7 @@ class SandboxConfig:
     sandboxes: frozenset[str] | None = None
     roots: tuple[str, ...] = DEFAULT_ROOTS
     seed: int | None = 0
-    faults: tuple[Fault, ...] = field(default_factory=tuple)
+    faults: tuple[SandboxFault, ...] = field(default_factory=tuple)
     latency: float = 0.0
 
     def __post_init__(self) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .._shared.faults import Fault
+from .._shared.faults import BaseFault
 from .._shared.server import BackgroundServer
 from .app import CONTEXT_KEY, build_sandbox_app
 from .config import SandboxConfig
@@ -40,7 +40,7 @@ class SandboxEmulator(BackgroundServer):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        faults: Iterable[Fault | str] = (),
+        faults: Iterable[BaseFault | str] = (),
         sandboxes: Iterable[str] | None = None,
         **options: Any,
     ) -> None:
