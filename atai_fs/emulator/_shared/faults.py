@@ -162,6 +162,11 @@ class BaseFault:
             return cls(**_field_values(fault))
         raise TypeError(f"expected a {cls.__name__} or its text, got {type(fault).__name__}")
 
+    @classmethod
+    def coerce_all(cls: type[F], faults: Iterable[BaseFault | str]) -> tuple[F, ...]:
+        """Each of ``faults`` as one of this API's (see :meth:`coerce`)."""
+        return tuple(cls.coerce(fault) for fault in faults)
+
 
 def _check_retry_after(value: float | str | None) -> None:
     if value is None:
@@ -336,7 +341,7 @@ class BaseFaultInjector(Generic[F]):
         return f"{type(self).__name__}(faults={self.faults!r}, seed={self._seed!r})"
 
 
-def _exhausted(entry: _Entry[Any]) -> bool:
+def _exhausted(entry: _Entry[F]) -> bool:
     fault = entry.fault
     if fault.nth is not None:
         return entry.seen >= fault.nth

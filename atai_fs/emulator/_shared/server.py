@@ -8,40 +8,58 @@ import dataclasses
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 
+from .config import ServedConfig
 from .stats import EmulatorStats
 
 _SHUTDOWN_TIMEOUT = 5.0
 """Seconds in-flight requests get to finish when the server stops."""
 
+_CALL_TIMEOUT = 30.0
+"""Seconds a test thread waits for a function run on the server loop."""
 
-_S = TypeVar("_S", bound="BackgroundServer")
+C = TypeVar("C", bound=ServedConfig[Any])
+
+_TEMPORARY = Path()
+"""The ``data_dir`` of a configuration whose runner makes a fresh one at each start."""
 
 
-class BackgroundServer:
+def data_dir_or_temporary(data_dir: str | Path | None) -> Path:
+    """The configured directory, or the placeholder :meth:`BackgroundServer.start`
+    replaces by a fresh temporary directory (pass ``temporary=data_dir is None``)."""
+    return Path(data_dir) if data_dir is not None else _TEMPORARY
+
+
+T = TypeVar("T")
+_S = TypeVar("_S", bound="BackgroundServer[Any]")
+
+
+class BackgroundServer(Generic[C]):
     """An ``aiohttp.web`` application served from a background thread on loopback.
 
     The lifecycle shared by every emulator: :meth:`start` returns once the port is bound
     (or raises what prevented it), :meth:`stop` gives in-flight requests a few seconds
-    and removes a temporary ``data_dir``.  Subclasses set ``_config`` (a dataclass with a
-    ``data_dir`` field), ``_temporary``, ``host`` and ``_requested_port`` in ``__init__``,
-    call :meth:`_init_server`, and build their application in :meth:`_build_app`.
+    and removes a temporary ``data_dir``. Subclasses pass their configuration to
+    ``__init__`` (built there, so bad options fail in the caller's thread, not the
+    server's) and build their application in :meth:`_build_app`.
     """
 
     _thread_name = "emulator"
-    #: Path of the API under ``http://HOST:PORT`` (what clients take as endpoint URL).
     _api_prefix = ""
-    _config: Any
-    _temporary: bool
-    host: str
-    _requested_port: int
+    """Path of the API under ``http://HOST:PORT`` (what clients take as endpoint URL)."""
+    _title = "emulator"
+    """What the foreground banner calls it: "<title> listening on <endpoint URL>"."""
 
-    def _init_server(self, host: str, port: int) -> None:
+    def __init__(self, config: C, *, temporary: bool, host: str, port: int) -> None:
+        self._config = config
+        self._temporary = temporary
+        """``data_dir`` is a fresh temporary directory at each start, removed at stop."""
         self.host = host
         self._requested_port = port
         self.stats = EmulatorStats()
@@ -58,7 +76,7 @@ class BackgroundServer:
 
     # -- public view -----------------------------------------------------------------
     @property
-    def config(self) -> Any:
+    def config(self) -> C:
         return self._config
 
     @property
@@ -120,15 +138,41 @@ class BackgroundServer:
     ) -> None:
         self.stop()
 
-    def serve_until_interrupted(self, banner: str) -> None:
-        """Foreground serving for the CLI: print ``banner``, wait for Ctrl-C, stop."""
+    def serve_in_foreground(self) -> None:
+        """For the CLI: start, print one line with the endpoint URL, serve until Ctrl-C."""
+        self.start()
         try:
-            print(banner, flush=True)
+            print(f"{self._title} listening on {self.endpoint_url} ({self._details()})", flush=True)
             threading.Event().wait()  # the server runs in its thread until Ctrl-C
         except KeyboardInterrupt:
             pass
         finally:
             self.stop()
+
+    def _details(self) -> str:
+        """What the foreground banner says after the endpoint URL."""
+        return f"data_dir: {self.data_dir}"
+
+    # -- state of the running application ----------------------------------------------
+    def _state(self, key: web.AppKey[T]) -> T:
+        """What the running application holds under ``key``."""
+        if self._app is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        return self._app[key]
+
+    def _state_if_running(self, key: web.AppKey[T]) -> T | None:
+        return self._app[key] if self._app is not None else None
+
+    def _call(self, function: Callable[[], T]) -> T:
+        """Run ``function`` on the server loop, for state only that loop may touch."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return function()
+
+        async def run() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=_CALL_TIMEOUT)
 
     # -- server thread ---------------------------------------------------------------
     def _run(self, ready: threading.Event) -> None:

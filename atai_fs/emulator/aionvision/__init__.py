@@ -84,7 +84,8 @@ injected ``status`` on an API route uses the error envelope with a code from the
 from .app import build_aionvision_app
 from .config import AionVisionConfig
 from .faults import AionFault, AionFaultInjector, parse_aion_fault
-from .server import AionVisionEmulator, FileView, serve_aionvision
+from .server import AionVisionEmulator, serve_aionvision
+from .state import FileView
 
 __all__ = [
     "AionFault",

@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .._shared.server import BackgroundServer
+from .._shared.faults import BaseFault
+from .._shared.server import BackgroundServer, data_dir_or_temporary
 from .app import build_app
 from .config import (
     API_PREFIX,
@@ -24,7 +25,7 @@ from .faults import Fault, FaultInjector
 from .state import IN_PROGRESS, UploadView
 
 
-class ATAIEmulator(BackgroundServer):
+class ATAIEmulator(BackgroundServer[EmulatorConfig]):
     """An emulated Archetype AI Files API on loopback, served from a background thread.
 
     Use as a context manager (or call :meth:`start` / :meth:`stop`)::
@@ -39,8 +40,8 @@ class ATAIEmulator(BackgroundServer):
     """
 
     _thread_name = "atai-emulator"
-
     _api_prefix = API_PREFIX
+    _title = "ATAI Files API emulator"
 
     def __init__(
         self,
@@ -57,7 +58,7 @@ class ATAIEmulator(BackgroundServer):
         public_url: str | None = None,
         *,
         seed: int | None = 0,
-        faults: Iterable[Fault | str] = (),
+        faults: Iterable[BaseFault | str] = (),
         rate_limit: bool = False,
         rate_limit_per_minute: float = 100,
         rate_limit_burst_per_second: float = 20,
@@ -68,10 +69,8 @@ class ATAIEmulator(BackgroundServer):
         redirect_downloads: bool = False,
         max_page_size: int = MAX_PAGE_SIZE,
     ) -> None:
-        self._temporary = data_dir is None
-        # Built now so bad options fail here, not in the server thread.
-        self._config = EmulatorConfig(
-            data_dir=Path(data_dir) if data_dir is not None else Path(),
+        config = EmulatorConfig(
+            data_dir=data_dir_or_temporary(data_dir),
             api_key=api_key,
             part_size=DEFAULT_PART_SIZE if part_size is None else part_size,
             part_number_base=part_number_base,
@@ -81,7 +80,7 @@ class ATAIEmulator(BackgroundServer):
             simple_upload_limit=simple_upload_limit,
             public_url=public_url,
             seed=seed,
-            faults=tuple(Fault.coerce(f) for f in faults),
+            faults=Fault.coerce_all(faults),
             rate_limit=rate_limit,
             rate_limit_per_minute=rate_limit_per_minute,
             rate_limit_burst_per_second=rate_limit_burst_per_second,
@@ -92,9 +91,9 @@ class ATAIEmulator(BackgroundServer):
             redirect_downloads=redirect_downloads,
             max_page_size=max_page_size,
         )
-        self.faults = FaultInjector(self._config.faults, self._config.seed)
+        super().__init__(config, temporary=data_dir is None, host=host, port=port)
+        self.faults = FaultInjector(config.faults, config.seed)
         """Faults to inject: ``emu.faults.add(route=..., action=...)``, ``.clear()``, ``.fired``."""
-        self._init_server(host, port)
 
     # -- public view -----------------------------------------------------------------
 
@@ -105,9 +104,8 @@ class ATAIEmulator(BackgroundServer):
     @property
     def uploads(self) -> dict[str, UploadView]:
         """upload_id -> read-only view (``.state``, ``.filename``, ``.num_bytes``, ...)."""
-        if self._app is None:
-            return {}
-        return self._app[CONTEXT_KEY].uploads.views()
+        context = self._state_if_running(CONTEXT_KEY)
+        return context.uploads.views() if context is not None else {}
 
     def orphans(self) -> list[UploadView]:
         """Uploads still in progress: left by a client that crashed or forgot to abort."""
@@ -129,8 +127,4 @@ def serve(
     directory removed on exit. ``faults`` may be :func:`parse_fault` strings
     (command-line use).
     """
-    emulator = ATAIEmulator(data_dir=data_dir, host=host, port=port, **options).start()
-    emulator.serve_until_interrupted(
-        f"ATAI Files API emulator listening on {emulator.endpoint_url} "
-        f"(data_dir: {emulator.data_dir})"
-    )
+    ATAIEmulator(data_dir=data_dir, host=host, port=port, **options).serve_in_foreground()

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from .._shared.faults import BaseFault
-from .._shared.server import BackgroundServer
+from .._shared.server import BackgroundServer, data_dir_or_temporary
 from .app import build_flow_app
 from .config import API_PREFIX, DEFAULT_URL_LIFETIME, MAX_OBJECT_SIZE, FlowEmulatorConfig
 from .context import CONTEXT_KEY
@@ -18,10 +18,8 @@ from .runs import FlowStore, read_object
 
 __all__ = ["FlowEmulator", "serve_flow"]
 
-_SHUTDOWN_TIMEOUT = 5.0
 
-
-class FlowEmulator(BackgroundServer):
+class FlowEmulator(BackgroundServer[FlowEmulatorConfig]):
     """An emulated flow controller (``/api/v1``) and object store on loopback, served
     from a background thread::
 
@@ -36,7 +34,9 @@ class FlowEmulator(BackgroundServer):
     ``faults`` may mix :class:`~.faults.FlowFault` objects and their ``key=value`` text.
     """
 
+    _thread_name = "atai-flow-emulator"
     _api_prefix = API_PREFIX
+    _title = "flow engine emulator"
 
     def __init__(
         self,
@@ -57,9 +57,8 @@ class FlowEmulator(BackgroundServer):
         seed: int | None = 0,
         faults: Iterable[BaseFault | str] = (),
     ) -> None:
-        self._temporary = data_dir is None
-        self._config = FlowEmulatorConfig(
-            data_dir=Path(data_dir) if data_dir is not None else Path(),
+        config = FlowEmulatorConfig(
+            data_dir=data_dir_or_temporary(data_dir),
             url_lifetime=url_lifetime,
             detect_interval=detect_interval,
             on_expiry=on_expiry,
@@ -71,14 +70,12 @@ class FlowEmulator(BackgroundServer):
             put_bandwidth=put_bandwidth,
             link_bandwidth=link_bandwidth,
             seed=seed,
-            faults=tuple(FlowFault.coerce(f) for f in faults),
+            faults=FlowFault.coerce_all(faults),
         )
-        self.faults = FlowFaultInjector(self._config.faults, self._config.seed)
+        super().__init__(config, temporary=data_dir is None, host=host, port=port)
+        self.faults = FlowFaultInjector(config.faults, config.seed)
         """Faults to inject: ``emu.faults.add(route="storage_put", status=503, times=2)``.
         Routes: ``flow_test``, ``flow_status``, ``storage_put``."""
-        self._init_server(host, port)
-
-    _thread_name = "atai-flow-emulator"
 
     def _build_app(self) -> web.Application:
         return build_flow_app(self._config, self.stats, self.faults)
@@ -88,28 +85,22 @@ class FlowEmulator(BackgroundServer):
     @property
     def store(self) -> FlowStore:
         """The object store: ``emu.store.get(bucket, object_name)``, ``.read(...)``."""
-        return self._require_app()[CONTEXT_KEY].store
+        return self._state(CONTEXT_KEY).store
 
     @property
     def runs(self) -> dict[str, dict[str, Any]]:
         """run id -> the run's JSON as it is now (purged runs included)."""
-        if self._app is None:
-            return {}
-        return self._app[CONTEXT_KEY].runs.snapshot()
+        context = self._state_if_running(CONTEXT_KEY)
+        return context.runs.snapshot() if context is not None else {}
 
     def uploaded(self, run_id: str, edge: str) -> bytes | None:
         """The bytes stored for ``edge`` of run ``run_id``, or None if nothing arrived."""
-        context = self._require_app()[CONTEXT_KEY]
+        context = self._state(CONTEXT_KEY)
         run = context.runs.get(run_id)
         if run is None:
             raise KeyError(f"no run {run_id!r}")
         with context.runs.lock:
             return read_object(context.store, run, edge)
-
-    def _require_app(self) -> web.Application:
-        if self._app is None:
-            raise RuntimeError("the emulator is not running; call start() or use 'with'")
-        return self._app
 
 
 def serve_flow(
@@ -120,10 +111,7 @@ def serve_flow(
 ) -> None:
     """Serve in the foreground until Ctrl-C (``atai-fs serve flow``); prints the endpoint.
 
-    ``options`` are those of :class:`FlowEmulator`; ``faults`` may be fault
-    strings (command-line use).
+    ``options`` are those of :class:`FlowEmulator`; ``faults`` may be their text
+    (command-line use).
     """
-    emulator = FlowEmulator(data_dir=data_dir, host=host, port=port, **options).start()
-    emulator.serve_until_interrupted(
-        f"flow engine emulator listening on {emulator.endpoint_url} (data_dir: {emulator.data_dir})"
-    )
+    FlowEmulator(data_dir=data_dir, host=host, port=port, **options).serve_in_foreground()
