@@ -3,7 +3,7 @@
 A real ``aiohttp.web`` server on loopback: bearer auth (one key, one tenant), stream
 uploads (multipart parsed as a stream with limits), stream batches with sessions that
 progress over time (status, results, cancel), quota check, duplicate check by SHA-256,
-presigned upload URLs (the shared HMAC-signed :mod:`~atai_fs.emulator.storage`, with
+presigned upload URLs (the shared HMAC-signed :mod:`~atai_fs.emulator._shared.storage`, with
 expiry and a signed ``Content-Type``) and confirm, tiers (batch size, requests per
 minute, monthly quota), the spec's error bodies, and fault injection.
 

@@ -19,9 +19,9 @@ from .._shared.ratelimit import RateLimiter
 from .._shared.shaping import NetworkShaper
 from .._shared.stats import EmulatorStats
 from .._shared.storage import PUT_ROUTE, PresignedStorage
-from . import api
-from .api import CONTEXT_KEY, AionContext
+from . import checks, presigned, sessions, streaming
 from .config import API_PREFIX, AionVisionConfig
+from .context import CONTEXT_KEY, AionContext
 from .errors import AionError, AionErrors
 from .faults import AionFaultInjector
 from .state import Workspace
@@ -74,8 +74,31 @@ def build_aionvision_app(
     )
     app[CONTEXT_KEY] = context
     context.storage.add_routes(app)
-    api.add_routes(app)
+    _add_routes(app)
     return app
+
+
+def _add_routes(app: web.Application) -> None:
+    routes = app.router
+    routes.add_post(
+        f"{API_PREFIX}/user-files/upload/stream", streaming.stream_upload, name="stream_upload"
+    )
+    routes.add_post(
+        f"{API_PREFIX}/user-files/upload/stream-batch", streaming.stream_batch, name="stream_batch"
+    )
+    uploads = f"{API_PREFIX}/uploads"
+    routes.add_get(f"{uploads}/quota-check", checks.quota_check, name="quota_check")
+    routes.add_post(f"{uploads}/check-duplicates", checks.check_duplicates, name="check_duplicates")
+    routes.add_post(
+        f"{uploads}/request-presigned-url",
+        presigned.request_presigned_url,
+        name="request_presigned_url",
+    )
+    routes.add_post(f"{uploads}/confirm", presigned.confirm, name="confirm")
+    session = f"{uploads}/sessions/{{session_id}}"
+    routes.add_get(f"{session}/status", sessions.session_status, name="session_status")
+    routes.add_get(f"{session}/results", sessions.session_results, name="session_results")
+    routes.add_post(f"{session}/cancel", sessions.session_cancel, name="session_cancel")
 
 
 @web.middleware

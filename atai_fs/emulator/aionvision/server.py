@@ -10,9 +10,9 @@ from aiohttp import web
 
 from .._shared.faults import BaseFault
 from .._shared.server import BackgroundServer, data_dir_or_temporary
-from .api import CONTEXT_KEY
 from .app import build_aionvision_app
 from .config import API_PREFIX, AionVisionConfig
+from .context import CONTEXT_KEY
 from .faults import AionFault, AionFaultInjector
 from .state import FileView, Reservation, SessionFile
 
