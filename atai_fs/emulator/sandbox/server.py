@@ -10,8 +10,9 @@ from aiohttp import web
 
 from .._shared.faults import BaseFault
 from .._shared.server import BackgroundServer, data_dir_or_temporary
-from .app import CONTEXT_KEY, build_sandbox_app
+from .app import build_sandbox_app
 from .config import SandboxConfig
+from .context import CONTEXT_KEY
 from .faults import SandboxFault, SandboxFaultInjector
 from .state import ACTIVE, SessionView
 

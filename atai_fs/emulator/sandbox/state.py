@@ -39,6 +39,22 @@ def rfc3339(moment: float) -> str:
     ).replace("+00:00", "Z")
 
 
+@dataclass(frozen=True)
+class CreateRequest:
+    """What a create asks for, checked (spec 4.1)."""
+
+    kind: str
+    source_kind: str
+    conflict: str
+    content_length: int
+    target_path: str
+    """Absolute and normalized."""
+    user: str | None = None
+    archive_format: str | None = None
+    whole_checksum_sha256: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class Session:
     """One upload session (server side)."""
@@ -172,9 +188,9 @@ class SessionRegistry:
         self.staging_root.mkdir(parents=True, exist_ok=True)
 
     # -- sessions --------------------------------------------------------------------
-    def new_session(self, sandbox_id: str, request: dict[str, Any], now: float) -> Session:
+    def new_session(self, sandbox_id: str, request: CreateRequest, now: float) -> Session:
         config = self.config
-        length = request["content_length"]
+        length = request.content_length
         part_size = config.effective_part_size
         upload_id = f"up_{secrets.token_hex(12)}"
         staging = self.staging_root / upload_id
@@ -182,16 +198,16 @@ class SessionRegistry:
         session = Session(
             upload_id=upload_id,
             sandbox_id=sandbox_id,
-            kind=request["kind"],
-            source_kind=request["source_kind"],
-            target_path=request["target_path"],
+            kind=request.kind,
+            source_kind=request.source_kind,
+            target_path=request.target_path,
             content_length=length,
-            conflict=request["conflict"],
-            user=request.get("user"),
-            archive_format=request.get("archive_format")
-            or ("tar" if request["kind"] == "directory_tar" else None),
-            whole_checksum_sha256=request.get("whole_checksum_sha256"),
-            metadata=dict(request.get("metadata") or {}),
+            conflict=request.conflict,
+            user=request.user,
+            archive_format=request.archive_format
+            or ("tar" if request.kind == "directory_tar" else None),
+            whole_checksum_sha256=request.whole_checksum_sha256,
+            metadata=dict(request.metadata),
             part_size=part_size,
             part_count=math.ceil(length / part_size),
             max_concurrency=config.max_concurrency,
