@@ -255,7 +255,10 @@ class RunRegistry:
                 }
             elif well.source == "upload":
                 key = self.store.open_for_upload(store.bucket, name)
-                url, expires_at = self.store.storage.presign_put(key, origin, self.url_lifetime)
+                # TTL = creation time + 1 h (spec section 3): the run's one clock reading.
+                url, expires_at = self.store.storage.presign_put(
+                    key, origin, self.url_lifetime, issued_at=now
+                )
                 waiting.append(
                     WaitingEntry(well.edge, store.name, store.bucket, name, url, expires_at)
                 )
