@@ -62,6 +62,8 @@ async def initiate(request: web.Request) -> web.Response:
             else ErrorDetail("invalid_parameter", "'resume_if_started' must be a boolean"),
         ]
     )
+    # What the checks above let through:
+    assert isinstance(filename, str) and isinstance(file_type, str) and is_int(num_bytes)
     existing = ctx.uploads.latest_in_progress(filename) if resume else None
     if existing is not None and not existing.completing:
         if (existing.file_type, existing.num_bytes) != (file_type, num_bytes):
