@@ -8,7 +8,7 @@ import dataclasses
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from aiohttp import web
 
 from .config import ServedConfig
+from .faults import BaseFault, BaseFaultInjector
 from .stats import EmulatorStats
 
 _SHUTDOWN_TIMEOUT = 5.0
@@ -25,6 +26,9 @@ _CALL_TIMEOUT = 30.0
 """Seconds a test thread waits for a function run on the server loop."""
 
 C = TypeVar("C", bound=ServedConfig[Any])
+FI = TypeVar("FI", bound=BaseFaultInjector[Any])
+AppBuilder = Callable[[C, EmulatorStats, FI], web.Application]
+"""How an API's application is built from its configuration, counters and faults."""
 
 _TEMPORARY = Path()
 """The ``data_dir`` of a configuration whose runner makes a fresh one at each start."""
@@ -37,17 +41,17 @@ def data_dir_or_temporary(data_dir: str | Path | None) -> Path:
 
 
 T = TypeVar("T")
-_S = TypeVar("_S", bound="BackgroundServer[Any]")
+_S = TypeVar("_S", bound="BackgroundServer[Any, Any]")
 
 
-class BackgroundServer(Generic[C]):
+class BackgroundServer(Generic[C, FI]):
     """An ``aiohttp.web`` application served from a background thread on loopback.
 
     The lifecycle shared by every emulator: :meth:`start` returns once the port is bound
     (or raises what prevented it), :meth:`stop` gives in-flight requests a few seconds
-    and removes a temporary ``data_dir``. Subclasses pass their configuration to
-    ``__init__`` (built there, so bad options fail in the caller's thread, not the
-    server's) and build their application in :meth:`_build_app`.
+    and removes a temporary ``data_dir``. Subclasses pass their configuration (built in
+    their ``__init__``, so bad options fail in the caller's thread, not the server's),
+    their fault injector class and how their application is built.
     """
 
     _thread_name = "emulator"
@@ -56,23 +60,32 @@ class BackgroundServer(Generic[C]):
     _title = "emulator"
     """What the foreground banner calls it: "<title> listening on <endpoint URL>"."""
 
-    def __init__(self, config: C, *, temporary: bool, host: str, port: int) -> None:
+    def __init__(
+        self,
+        config: C,
+        injector: Callable[[Iterable[BaseFault], int | None], FI],
+        build_app: AppBuilder[C, FI],
+        *,
+        temporary: bool,
+        host: str,
+        port: int,
+    ) -> None:
         self._config = config
+        self._build = build_app
         self._temporary = temporary
         """``data_dir`` is a fresh temporary directory at each start, removed at stop."""
         self.host = host
         self._requested_port = port
         self.stats = EmulatorStats()
         """Live counters (``requests_by_route``, ``part_puts``, ``bytes_received`` ...)."""
+        self.faults = injector(config.faults, config.seed)
+        """Faults to inject while serving: ``emu.faults.add(route=..., action=...)``,
+        ``.clear()``, ``.fired``; it starts with ``faults`` of the configuration."""
         self.port: int | None = None
         self._app: web.Application | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._startup_error: BaseException | None = None
-
-    def _build_app(self) -> web.Application:
-        """The application to serve (called on the server thread)."""
-        raise NotImplementedError
 
     # -- public view -----------------------------------------------------------------
     @property
@@ -182,7 +195,7 @@ class BackgroundServer(Generic[C]):
         runner: web.AppRunner | None = None
         try:
             try:
-                self._app = self._build_app()
+                self._app = self._build(self._config, self.stats, self.faults)
                 runner = web.AppRunner(
                     self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
                 )

@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from .._shared.faults import BaseFault
 from .._shared.server import BackgroundServer, data_dir_or_temporary
 from .app import build_aionvision_app
@@ -17,7 +15,7 @@ from .faults import AionFault, AionFaultInjector
 from .state import FileView, Reservation, SessionFile
 
 
-class AionVisionEmulator(BackgroundServer[AionVisionConfig]):
+class AionVisionEmulator(BackgroundServer[AionVisionConfig, AionFaultInjector]):
     """An emulated Aionvision Uploads API on loopback, served from a background thread.
 
     ::
@@ -49,12 +47,14 @@ class AionVisionEmulator(BackgroundServer[AionVisionConfig]):
         config = AionVisionConfig(
             data_dir=data_dir_or_temporary(data_dir), faults=AionFault.coerce_all(faults), **options
         )
-        super().__init__(config, temporary=data_dir is None, host=host, port=port)
-        self.faults = AionFaultInjector(config.faults, config.seed)
-        """Faults to inject: ``emu.faults.add(AionFault(...))``, ``.clear()``, ``.fired``."""
-
-    def _build_app(self) -> web.Application:
-        return build_aionvision_app(self._config, self.stats, self.faults)
+        super().__init__(
+            config,
+            AionFaultInjector,
+            build_aionvision_app,
+            temporary=data_dir is None,
+            host=host,
+            port=port,
+        )
 
     # -- public view -----------------------------------------------------------------
 

@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from .._shared.faults import BaseFault
 from .._shared.server import BackgroundServer, data_dir_or_temporary
 from .app import build_app
@@ -25,7 +23,7 @@ from .faults import Fault, FaultInjector
 from .state import IN_PROGRESS, UploadView
 
 
-class ATAIEmulator(BackgroundServer[EmulatorConfig]):
+class ATAIEmulator(BackgroundServer[EmulatorConfig, FaultInjector]):
     """An emulated Archetype AI Files API on loopback, served from a background thread.
 
     Use as a context manager (or call :meth:`start` / :meth:`stop`)::
@@ -91,9 +89,14 @@ class ATAIEmulator(BackgroundServer[EmulatorConfig]):
             redirect_downloads=redirect_downloads,
             max_page_size=max_page_size,
         )
-        super().__init__(config, temporary=data_dir is None, host=host, port=port)
-        self.faults = FaultInjector(config.faults, config.seed)
-        """Faults to inject: ``emu.faults.add(route=..., action=...)``, ``.clear()``, ``.fired``."""
+        super().__init__(
+            config,
+            FaultInjector,
+            build_app,
+            temporary=data_dir is None,
+            host=host,
+            port=port,
+        )
 
     # -- public view -----------------------------------------------------------------
 
@@ -110,9 +113,6 @@ class ATAIEmulator(BackgroundServer[EmulatorConfig]):
     def orphans(self) -> list[UploadView]:
         """Uploads still in progress: left by a client that crashed or forgot to abort."""
         return [view for view in self.uploads.values() if view.state == IN_PROGRESS]
-
-    def _build_app(self) -> web.Application:
-        return build_app(self._config, self.stats, self.faults)
 
 
 def serve(

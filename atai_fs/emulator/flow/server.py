@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from .._shared.faults import BaseFault
 from .._shared.server import BackgroundServer, data_dir_or_temporary
 from .app import build_flow_app
@@ -19,7 +17,7 @@ from .runs import FlowStore, read_object
 __all__ = ["FlowEmulator", "serve_flow"]
 
 
-class FlowEmulator(BackgroundServer[FlowEmulatorConfig]):
+class FlowEmulator(BackgroundServer[FlowEmulatorConfig, FlowFaultInjector]):
     """An emulated flow controller (``/api/v1``) and object store on loopback, served
     from a background thread::
 
@@ -72,13 +70,14 @@ class FlowEmulator(BackgroundServer[FlowEmulatorConfig]):
             seed=seed,
             faults=FlowFault.coerce_all(faults),
         )
-        super().__init__(config, temporary=data_dir is None, host=host, port=port)
-        self.faults = FlowFaultInjector(config.faults, config.seed)
-        """Faults to inject: ``emu.faults.add(route="storage_put", status=503, times=2)``.
-        Routes: ``flow_test``, ``flow_status``, ``storage_put``."""
-
-    def _build_app(self) -> web.Application:
-        return build_flow_app(self._config, self.stats, self.faults)
+        super().__init__(
+            config,
+            FlowFaultInjector,
+            build_flow_app,
+            temporary=data_dir is None,
+            host=host,
+            port=port,
+        )
 
     # -- public view -----------------------------------------------------------------
 

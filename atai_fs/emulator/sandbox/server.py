@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from .._shared.faults import BaseFault
 from .._shared.server import BackgroundServer, data_dir_or_temporary
 from .app import build_sandbox_app
@@ -17,7 +15,7 @@ from .faults import SandboxFault, SandboxFaultInjector
 from .state import ACTIVE, SessionView
 
 
-class SandboxEmulator(BackgroundServer[SandboxConfig]):
+class SandboxEmulator(BackgroundServer[SandboxConfig, SandboxFaultInjector]):
     """An emulated Nullspace sandbox upload API on loopback, served from a thread.
 
     ::
@@ -51,12 +49,14 @@ class SandboxEmulator(BackgroundServer[SandboxConfig]):
             faults=SandboxFault.coerce_all(faults),
             **options,
         )
-        super().__init__(config, temporary=data_dir is None, host=host, port=port)
-        self.faults = SandboxFaultInjector(config.faults, config.seed)
-        """Faults to inject: ``emu.faults.add(route="part", status=503, nth=2)``."""
-
-    def _build_app(self) -> web.Application:
-        return build_sandbox_app(self._config, self.stats, self.faults)
+        super().__init__(
+            config,
+            SandboxFaultInjector,
+            build_sandbox_app,
+            temporary=data_dir is None,
+            host=host,
+            port=port,
+        )
 
     # -- public view -----------------------------------------------------------------
 
