@@ -57,18 +57,7 @@ async def stream_upload(request: web.Request) -> web.Response:
             if problem:
                 raise AionError(402, "USAGE_LIMIT_EXCEEDED", problem)
             delay = ctx.config.processing_delay if options.auto_describe else 0.0
-            stored = workspace.store(
-                received.path,
-                filename=received.filename,
-                object_key=new_object_key(ctx.config.tenant_id, received.filename),
-                sha256=received.sha256,
-                size=received.size,
-                content_type=content_type,
-                upload_method="STREAMING",
-                ready_at=now + delay,
-                title=options.title,
-                tags=options.tags,
-            )
+            stored = _store(ctx, received, content_type, now + delay, options, options.title)
             body = _file_body(stored, now=now)
     finally:
         received.path.unlink(missing_ok=True)
@@ -122,17 +111,8 @@ async def stream_batch(request: web.Request) -> web.Response:
                 item.skipped_existing_image_id = existing
                 stored_now.append((stored, existing))
             else:
-                stored = workspace.store(
-                    received.path,
-                    filename=received.filename,
-                    object_key=new_object_key(ctx.config.tenant_id, received.filename),
-                    sha256=received.sha256,
-                    size=received.size,
-                    content_type=content_type_of(received.filename) or "",
-                    upload_method="STREAMING",
-                    ready_at=ready_at,
-                    tags=options.tags,
-                )
+                content_type = content_type_of(received.filename) or ""
+                stored = _store(ctx, received, content_type, ready_at, options, title=None)
                 item = SessionFile(
                     index,
                     received.filename,
@@ -190,6 +170,29 @@ def _batch_refusal(
     if problem and not (skip_duplicates and received.sha256 in ctx.workspace.by_hash):
         return problem, False  # a skipped duplicate does not count against the quota
     return None, False
+
+
+def _store(
+    ctx: AionContext,
+    received: Received,
+    content_type: str,
+    ready_at: float,
+    options: UploadOptions,
+    title: str | None,
+) -> StoredFile:
+    """Keep a streamed file (its spooled copy moves in) and count it against the quota."""
+    return ctx.workspace.store(
+        received.path,
+        filename=received.filename,
+        object_key=new_object_key(ctx.config.tenant_id, received.filename),
+        sha256=received.sha256,
+        size=received.size,
+        content_type=content_type,
+        upload_method="STREAMING",
+        ready_at=ready_at,
+        title=title,
+        tags=options.tags,
+    )
 
 
 @contextmanager

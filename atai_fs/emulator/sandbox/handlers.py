@@ -104,13 +104,7 @@ async def put_part(request: web.Request) -> web.StreamResponse:
     expected = session.part_length(number)
     announced = request.content_length
     if announced is not None and announced != expected:
-        raise UploadError.upload(
-            "part_size_mismatch",
-            f"part {number} must be {expected} bytes, Content-Length is {announced}",
-            session=session,
-            part_number=number,
-            details={"expected_bytes": expected, "received_bytes": announced},
-        )
+        raise _size_mismatch(session, number, expected, announced, "Content-Length is")
     ctx.stats.put_started()
     stored: int | None = None
     try:
@@ -118,6 +112,18 @@ async def put_part(request: web.Request) -> web.StreamResponse:
     finally:
         ctx.stats.put_finished(stored_bytes=stored)
     return web.json_response(_session_body(request, session))
+
+
+def _size_mismatch(
+    session: Session, number: int, expected: int, got: int, what: str
+) -> UploadError:
+    return UploadError.upload(
+        "part_size_mismatch",
+        f"part {number} must be {expected} bytes, {what} {got}",
+        session=session,
+        part_number=number,
+        details={"expected_bytes": expected, "received_bytes": got},
+    )
 
 
 async def _receive_part(request: web.Request, session: Session, number: int, expected: int) -> int:
@@ -129,13 +135,7 @@ async def _receive_part(request: web.Request, session: Session, number: int, exp
             request, temporary, expected=expected, digest=digest, chunk_size=_READ_CHUNK
         )
         if received != expected:
-            raise UploadError.upload(
-                "part_size_mismatch",
-                f"part {number} must be {expected} bytes, received {received}",
-                session=session,
-                part_number=number,
-                details={"expected_bytes": expected, "received_bytes": received},
-            )
+            raise _size_mismatch(session, number, expected, received, "received")
         claimed = request.headers.get(PART_SHA256_HEADER)
         actual = digest.hexdigest()
         if claimed is not None and claimed.strip().lower() != actual:
