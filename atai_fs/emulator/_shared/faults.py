@@ -70,6 +70,20 @@ class BaseFault:
     EXAMPLE_ROUTE: ClassVar[str] = ""
     """A route named in the message of a fault text without one."""
 
+    def __init_subclass__(
+        cls,
+        *,
+        action_routes: Mapping[str, frozenset[str]],
+        api_name: str,
+        example_route: str,
+        **kwargs: Any,
+    ) -> None:
+        """An API's fault class names its routes in its ``class`` line."""
+        super().__init_subclass__(**kwargs)
+        cls.ACTION_ROUTES = action_routes
+        cls.API_NAME = api_name
+        cls.EXAMPLE_ROUTE = example_route
+
     route: str
     action: str = "status"
     status: int = 503

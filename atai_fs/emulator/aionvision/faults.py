@@ -48,14 +48,12 @@ ACTION_ROUTES: dict[str, frozenset[str]] = {
 }
 
 
-class AionFault(BaseFault):
+class AionFault(
+    BaseFault, action_routes=ACTION_ROUTES, api_name="Aionvision", example_route="stream_upload"
+):
     """A fault on an Aionvision route (see the module docstring for the two extra
     actions). The other fields and the triggers are those of
     :class:`~atai_fs.emulator._shared.faults.BaseFault`."""
-
-    ACTION_ROUTES = ACTION_ROUTES
-    API_NAME = "Aionvision"
-    EXAMPLE_ROUTE = "stream_upload"
 
 
 class AionFaultInjector(BaseFaultInjector[AionFault]):

@@ -52,7 +52,9 @@ ACTION_ROUTES: dict[str, frozenset[str]] = {
 """Each action and the routes it can apply to."""
 
 
-class Fault(BaseFault):
+class Fault(
+    BaseFault, action_routes=ACTION_ROUTES, api_name="Files API", example_route="storage_put"
+):
     """One way for the Files API emulator to misbehave, and when.
 
     ``route`` is one of :data:`ROUTES` (``initiate``, ``parts_urls``, ``checkpoint``,
@@ -62,10 +64,6 @@ class Fault(BaseFault):
     routes, S3 XML on storage. The actions, the other fields and the triggers are those
     of :class:`~atai_fs.emulator._shared.faults.BaseFault`.
     """
-
-    ACTION_ROUTES = ACTION_ROUTES
-    API_NAME = "Files API"
-    EXAMPLE_ROUTE = "storage_put"
 
 
 class FaultInjector(BaseFaultInjector[Fault]):

@@ -27,16 +27,14 @@ ACTION_ROUTES: dict[str, frozenset[str]] = {
 }
 
 
-class FlowFault(BaseFault):
+class FlowFault(
+    BaseFault, action_routes=ACTION_ROUTES, api_name="flow", example_route="storage_put"
+):
     """A fault on a flow emulator route: ``flow_test``, ``flow_status``, ``storage_put``
     (or ``"*"``). An injected ``status`` on a controller route answers plain text, as the
     controller's errors are; on ``storage_put``, S3 XML. The actions, other fields and
     triggers are those of :class:`~atai_fs.emulator._shared.faults.BaseFault`.
     """
-
-    ACTION_ROUTES = ACTION_ROUTES
-    API_NAME = "flow"
-    EXAMPLE_ROUTE = "storage_put"
 
 
 class FlowFaultInjector(BaseFaultInjector[FlowFault]):

@@ -25,7 +25,9 @@ ACTION_ROUTES: dict[str, frozenset[str]] = {
 }
 
 
-class SandboxFault(BaseFault):
+class SandboxFault(
+    BaseFault, action_routes=ACTION_ROUTES, api_name="sandbox", example_route="part"
+):
     """A fault on a sandbox route (see :data:`ROUTES`).
 
     ``status`` answers with the sandbox ``ErrorResponse`` body (code from the status,
@@ -33,10 +35,6 @@ class SandboxFault(BaseFault):
     delays the answer, not the body read.  The other fields and the triggers are those
     of :class:`~atai_fs.emulator._shared.faults.BaseFault`.
     """
-
-    ACTION_ROUTES = ACTION_ROUTES
-    API_NAME = "sandbox"
-    EXAMPLE_ROUTE = "part"
 
 
 class SandboxFaultInjector(BaseFaultInjector[SandboxFault]):
