@@ -14,7 +14,9 @@ client's code, so the client cannot share its mistakes:
 
 What they share (presigned storage, fault injection, network shaping, rate limiting,
 counters, the background server) lives in :mod:`atai_fs.emulator._shared`. Each API's
-package docstring lists the behaviour it chose for the open points of its spec.
+package docstring (``help(atai_fs.emulator.atai)``, ``.flow``, ``.sandbox``,
+``.aionvision``) lists its options, its faults and the behaviour it chose for each open
+point of its spec.
 
     from atai_fs.emulator import ATAIEmulator
 

@@ -71,7 +71,8 @@ differ; clients must not depend on them.
 16. Session cancel: files still processing fail with ``error_message`` "cancelled", are
     deleted and refunded; cancelling a finished session: 400.
 
-Faults (:class:`AionFault`, triggered like the shared :class:`~atai_fs.emulator.Fault`):
+Faults (:class:`AionFault`, triggered like every emulator's, see
+:class:`~atai_fs.emulator._shared.faults.BaseFault`):
 routes ``stream_upload``, ``stream_batch``, ``quota_check``, ``check_duplicates``,
 ``request_presigned_url``, ``confirm``, ``session_status``, ``session_results``,
 ``session_cancel``, ``storage_put``; the shared actions, plus ``reset_after`` (the

@@ -18,9 +18,9 @@ run leaves ``WAITING``, its nodes run (``RUNNING``) and it ends ``COMPLETE``::
 
 ``atai-fs serve flow`` runs :func:`serve_flow` in the foreground (default port 1234,
 the engine's).  Faults (:class:`FlowFault`) take the routes ``flow_test``,
-``flow_status``, ``storage_put`` and every action of the shared
-:class:`~atai_fs.emulator.Fault` (``status`` faults on controller routes answer plain
-text, as the controller would).
+``flow_status``, ``storage_put`` and every emulator's actions
+(:class:`~atai_fs.emulator._shared.faults.BaseFault`; ``status`` faults on controller
+routes answer plain text, as the controller would).
 
 CHOICES for the spec's open points (section 10) and other unstated details. The real
 engine may differ; clients must not depend on any of these.
