@@ -4,8 +4,8 @@
 Every emulator misbehaves the same way; only its route names differ. An API's fault
 class is a :class:`BaseFault` that names its routes and the actions each takes
 (``ACTION_ROUTES``); this module holds the rest: the fields and their checks, the
-triggers, the ``key=value`` syntax and the seeded decisions. :mod:`.injection` makes a
-fired fault happen.
+triggers and the seeded decisions. :mod:`.fault_text` reads and writes a fault's
+``key=value`` text; :mod:`.injection` makes a fired fault happen.
 
 Decisions use one seeded ``random.Random`` under a lock, so a test thread may add and
 clear faults while the server runs, and the same seed with the same sequence of requests
@@ -18,12 +18,21 @@ import math
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
+from .fault_text import format_fault, parse_fields
 from .injection import INJECTED_ACTIONS
+
+__all__ = [
+    "ANY_ROUTE",
+    "INJECTED_ACTIONS",
+    "BaseFault",
+    "BaseFaultInjector",
+    "format_fault",
+]
 
 F = TypeVar("F", bound="BaseFault")
 
@@ -145,24 +154,10 @@ class BaseFault:
 
     @classmethod
     def parse(cls: type[F], text: str) -> F:
-        """A fault from ``key=value`` pairs separated by commas.
-
-        Keys are the field names, e.g. ``"route=storage_put,action=status,status=503,
-        probability=0.1,retry_after=1"``. ``retry_after`` may be an HTTP date: its commas
-        are kept (a piece without ``=`` continues the previous value).
+        """A fault from ``key=value`` pairs separated by commas (see :mod:`.fault_text`),
+        e.g. ``"route=storage_put,action=status,status=503,probability=0.1,retry_after=1"``.
         """
-        pairs = _split_pairs(text)
-        if "route" not in pairs:
-            example = f", e.g. route={cls.EXAMPLE_ROUTE}" if cls.EXAMPLE_ROUTE else ""
-            raise ValueError(f"fault {text!r}: 'route' is required{example}")
-        values: dict[str, Any] = {}
-        for key, raw in pairs.items():
-            raw = raw.strip()
-            try:
-                values[key] = _FIELD_READERS.get(key, str)(raw)
-            except ValueError:
-                raise ValueError(f"fault {text!r}: {key}={raw!r} is not a number") from None
-        return cls(**values)
+        return cls(**parse_fields(text, cls))
 
     @classmethod
     def coerce(cls: type[F], fault: BaseFault | str) -> F:
@@ -173,7 +168,7 @@ class BaseFault:
         if isinstance(fault, cls):
             return fault
         if isinstance(fault, BaseFault):
-            return cls(**_field_values(fault))
+            return cls(**{field.name: getattr(fault, field.name) for field in fields(fault)})
         raise TypeError(f"expected a {cls.__name__} or its text, got {type(fault).__name__}")
 
     @classmethod
@@ -198,63 +193,6 @@ def _check_retry_after(value: float | str | None) -> None:
         return
     if isinstance(value, bool) or not math.isfinite(value) or value < 0:
         raise ValueError(f"retry_after must be a non-negative number of seconds, got {value!r}")
-
-
-# -- command-line syntax ---------------------------------------------------------------
-_FIELD_NAMES = [f.name for f in fields(BaseFault)]
-
-
-def _number_or_text(raw: str) -> float | str:
-    try:
-        return float(raw)
-    except ValueError:
-        return raw
-
-
-_FIELD_READERS: dict[str, Callable[[str], Any]] = {
-    "status": int,
-    "times": int,
-    "nth": int,
-    "delay": float,
-    "probability": float,
-    "retry_after": _number_or_text,
-}
-"""How the text of each non-string field becomes its value."""
-
-
-def _split_pairs(text: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    last: str | None = None
-    for piece in text.split(","):
-        key, eq, value = piece.partition("=")
-        if not eq:
-            if last is None or not piece.strip():
-                raise ValueError(f"fault {text!r}: expected key=value, got {piece.strip()!r}")
-            pairs[last] += "," + piece
-            continue
-        key = key.strip()
-        if key not in _FIELD_NAMES:
-            raise ValueError(f"fault {text!r}: unknown key {key!r}; keys are {_FIELD_NAMES}")
-        if key in pairs:
-            raise ValueError(f"fault {text!r}: {key!r} given twice")
-        pairs[key] = value
-        last = key
-    return pairs
-
-
-def _field_values(fault: BaseFault) -> dict[str, Any]:
-    return {name: getattr(fault, name) for name in _FIELD_NAMES}
-
-
-def format_fault(fault: BaseFault) -> str:
-    """The :meth:`BaseFault.parse` text of ``fault`` (fields left at their default omitted)."""
-    default = {f.name: f.default for f in fields(BaseFault)}
-    parts = [f"route={fault.route}", f"action={fault.action}"]
-    for name in _FIELD_NAMES[2:]:
-        value = getattr(fault, name)
-        if value != default[name]:
-            parts.append(f"{name}={value}")
-    return ",".join(parts)
 
 
 # -- deciding ------------------------------------------------------------------------------

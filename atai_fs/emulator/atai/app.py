@@ -20,7 +20,8 @@ from .config import API_PREFIX, EmulatorConfig
 from .context import CONTEXT_KEY, EmulatorContext
 from .errors import ApiError, FilesApiErrors
 from .faults import FaultInjector
-from .state import FileIndex, UploadRegistry
+from .file_index import FileIndex
+from .state import UploadRegistry
 
 _MAX_JSON_BODY = 64 * 1024 * 1024
 

@@ -9,7 +9,8 @@ from aiohttp import web
 from .._shared.stats import EmulatorStats
 from .._shared.storage import PresignedStorage, url_origin
 from .config import EmulatorConfig
-from .state import FileIndex, UploadRegistry
+from .file_index import FileIndex
+from .state import UploadRegistry
 
 
 @dataclass

@@ -14,17 +14,9 @@ from .._shared import crc32c
 from .config import API_PREFIX
 from .context import EmulatorContext, context_of
 from .errors import ErrorDetail, bad_request, conflict
+from .file_index import FILE_STATUS_CORRUPT, FILE_STATUS_INGESTED, new_file_uid
 from .params import is_int, name_problem, raise_if_any, read_json_object
-from .state import (
-    ABORTED,
-    COMPLETED,
-    FILE_STATUS_CORRUPT,
-    FILE_STATUS_INGESTED,
-    Upload,
-    choose_part_size,
-    new_file_uid,
-    new_upload_id,
-)
+from .state import ABORTED, COMPLETED, Upload, choose_part_size, new_upload_id
 from .upload_checks import (
     check_part_number,
     file_type_problem,

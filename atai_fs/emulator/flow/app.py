@@ -22,7 +22,8 @@ from .config import API_PREFIX, FlowEmulatorConfig
 from .context import CONTEXT_KEY, FlowContext
 from .errors import ControllerErrors
 from .faults import FlowFaultInjector
-from .runs import FlowStore, RunRegistry
+from .runs import RunRegistry
+from .store import FlowStore
 
 
 def build_flow_app(

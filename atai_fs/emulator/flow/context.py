@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from .config import FlowEmulatorConfig
-from .runs import FlowStore, RunRegistry
+from .runs import RunRegistry
+from .store import FlowStore
 
 
 @dataclass

@@ -12,7 +12,7 @@ from .app import build_flow_app
 from .config import API_PREFIX, DEFAULT_URL_LIFETIME, MAX_OBJECT_SIZE, FlowEmulatorConfig
 from .context import CONTEXT_KEY
 from .faults import FlowFault, FlowFaultInjector
-from .runs import FlowStore, read_object
+from .store import FlowStore
 
 __all__ = ["FlowEmulator", "serve_flow"]
 
@@ -94,12 +94,11 @@ class FlowEmulator(BackgroundServer[FlowEmulatorConfig, FlowFaultInjector]):
 
     def uploaded(self, run_id: str, edge: str) -> bytes | None:
         """The bytes stored for ``edge`` of run ``run_id``, or None if nothing arrived."""
-        context = self._state(CONTEXT_KEY)
-        run = context.runs.get(run_id)
+        runs = self._state(CONTEXT_KEY).runs
+        run = runs.get(run_id)
         if run is None:
             raise KeyError(f"no run {run_id!r}")
-        with context.runs.lock:
-            return read_object(context.store, run, edge)
+        return runs.uploaded(run, edge)
 
 
 def serve_flow(

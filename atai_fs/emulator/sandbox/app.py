@@ -27,6 +27,7 @@ from .context import CONTEXT_KEY, SandboxContext
 from .errors import SandboxErrors, UploadError, request_id_of
 from .faults import SandboxFaultInjector
 from .files import SandboxFiles
+from .replays import Replays
 from .state import SessionRegistry
 
 _MAX_JSON_BODY = 1 << 20
@@ -46,6 +47,7 @@ def build_sandbox_app(
         config=config,
         stats=stats,
         sessions=SessionRegistry(config),
+        replays=Replays(config.idempotency_ttl),
         files=SandboxFiles(config.data_dir),
     )
     errors = SandboxErrors()

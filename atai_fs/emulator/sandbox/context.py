@@ -9,6 +9,7 @@ from aiohttp import web
 from .._shared.stats import EmulatorStats
 from .config import SandboxConfig
 from .files import SandboxFiles
+from .replays import Replays
 from .state import SessionRegistry
 
 
@@ -19,6 +20,7 @@ class SandboxContext:
     config: SandboxConfig
     stats: EmulatorStats
     sessions: SessionRegistry
+    replays: Replays
     files: SandboxFiles
 
 

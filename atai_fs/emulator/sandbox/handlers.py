@@ -50,15 +50,9 @@ async def create_session(request: web.Request) -> web.StreamResponse:
     sandbox_id = sandbox_id_of(request)
     key = idempotency_key_of(request)
     body = await json_object(request, empty_ok=False)
-    fingerprint = fingerprint_of(body)
-    scope = (sandbox_id, "create", key)
-    async with ctx.sessions.key_lock(scope):
+
+    async def create() -> dict[str, Any]:
         now = time.time()
-        stored = ctx.sessions.replay(scope, now)
-        if stored is not None:
-            if stored.fingerprint != fingerprint:
-                raise UploadError(409, "Idempotency-Key reused with a different request body")
-            return web.json_response(stored.body, status=stored.status)
         fields = check_create(body, ctx.config)
         length = fields.content_length
         if length > ctx.config.max_upload_bytes:
@@ -78,9 +72,10 @@ async def create_session(request: web.Request) -> web.StreamResponse:
                 details={"reserved_bytes": reserved, "quota_bytes": ctx.config.staging_quota_bytes},
             )
         session = ctx.sessions.new_session(sandbox_id, fields, now)
-        answer = {"session": _session_body(request, session)}
-        ctx.sessions.remember(scope, fingerprint, 200, answer)
-        return web.json_response(answer)
+        return {"session": _session_body(request, session)}
+
+    scope = (sandbox_id, "create", key)
+    return await ctx.replays.answer_once(scope, fingerprint_of(body), create)
 
 
 async def get_session(request: web.Request) -> web.StreamResponse:
@@ -167,14 +162,8 @@ async def complete(request: web.Request) -> web.StreamResponse:
     given = body.get("whole_checksum_sha256")
     if given is not None and (not isinstance(given, str) or not SHA256_HEX.match(given)):
         raise UploadError(400, "whole_checksum_sha256 must be 64 lowercase hex digits")
-    fingerprint = fingerprint_of({"whole_checksum_sha256": given})
-    scope = (sandbox_id, f"complete:{session.upload_id}", key)
-    async with ctx.sessions.key_lock(scope):
-        stored = ctx.sessions.replay(scope, time.time())
-        if stored is not None:
-            if stored.fingerprint != fingerprint:
-                raise UploadError(409, "Idempotency-Key reused with a different request body")
-            return web.json_response(stored.body, status=stored.status)
+
+    async def complete_session() -> dict[str, Any]:
         refuse_unless_writable(session)
         missing = [n for n in range(session.part_count) if n not in session.parts]
         if missing:
@@ -186,8 +175,11 @@ async def complete(request: web.Request) -> web.StreamResponse:
             )
         answer = await _publish(ctx, session, given)
         answer["session"] = _session_body(request, session)
-        ctx.sessions.remember(scope, fingerprint, 200, answer)
-        return web.json_response(answer)
+        return answer
+
+    scope = (sandbox_id, f"complete:{session.upload_id}", key)
+    fingerprint = fingerprint_of({"whole_checksum_sha256": given})
+    return await ctx.replays.answer_once(scope, fingerprint, complete_session)
 
 
 async def _publish(ctx: SandboxContext, session: Session, given: str | None) -> dict[str, Any]:

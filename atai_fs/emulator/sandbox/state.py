@@ -1,4 +1,4 @@
-"""Upload sessions, their staging space and the idempotency-key replay store.
+"""Upload sessions and their staging space.
 
 Everything here runs on the emulator's event loop; test threads only read through
 :meth:`SessionRegistry.views`, which copies.
@@ -6,7 +6,6 @@ Everything here runs on the emulator's event loop; test threads only read throug
 
 from __future__ import annotations
 
-import asyncio
 import math
 import secrets
 import shutil
@@ -165,24 +164,12 @@ class SessionView:
     failure: str | None
 
 
-@dataclass
-class Replay:
-    """A successful answer kept for its idempotency key."""
-
-    fingerprint: str
-    status: int
-    body: dict[str, Any]
-    stored_at: float
-
-
 class SessionRegistry:
-    """Sessions of every sandbox, the staging space they reserve, idempotent replays."""
+    """Sessions of every sandbox and the staging space they reserve."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.sessions: dict[str, Session] = {}
-        self.replays: dict[tuple[str, str, str], Replay] = {}
-        self._key_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self.staging_root = config.data_dir / "staging"
         shutil.rmtree(self.staging_root, ignore_errors=True)  # sessions live in memory only
         self.staging_root.mkdir(parents=True, exist_ok=True)
@@ -281,23 +268,3 @@ class SessionRegistry:
                 failure=s.failure,
             )
         return views
-
-    # -- idempotency (open point 7) ------------------------------------------------------
-    def key_lock(self, scope: tuple[str, str, str]) -> asyncio.Lock:
-        """Requests with one key run one at a time, so a retry waits for the original."""
-        lock = self._key_locks.get(scope)
-        if lock is None:
-            lock = self._key_locks[scope] = asyncio.Lock()
-        return lock
-
-    def replay(self, scope: tuple[str, str, str], now: float) -> Replay | None:
-        stored = self.replays.get(scope)
-        if stored is not None and now - stored.stored_at > self.config.idempotency_ttl:
-            del self.replays[scope]
-            return None
-        return stored
-
-    def remember(
-        self, scope: tuple[str, str, str], fingerprint: str, status: int, body: dict[str, Any]
-    ) -> None:
-        self.replays[scope] = Replay(fingerprint, status, body, time.time())
