@@ -32,7 +32,7 @@ def _size(text: str) -> int:
 
 #: ``atai-fs serve API`` -> the module and function serving that emulator.
 _EMULATORS = {
-    "atai": ("atai_fs.emulator", "serve"),
+    "atai": ("atai_fs.emulator.atai", "serve"),
     "flow": ("atai_fs.emulator.flow", "serve_flow"),
     "sandbox": ("atai_fs.emulator.sandbox", "serve_sandbox"),
     "aionvision": ("atai_fs.emulator.aionvision", "serve_aionvision"),

@@ -12,6 +12,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from atai_fs.emulator._shared.stats import EmulatorStats
+from atai_fs.emulator._shared.storage import PresignedStorage
+from atai_fs.emulator.flow.runs import rfc3339
+
 from .conftest import NODE_DEFS, STORE, image_resize_flow, two_input_flow
 
 
@@ -74,6 +78,18 @@ def test_ttl_is_rfc3339_one_hour_ahead(emu):
     ttl = run["WaitingURLs"][0]["TTL"]
     assert ttl.endswith("Z")
     assert 3590 < parse_rfc3339(ttl) - time.time() <= 3600
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.0004, 0.0005, 0.0006, 0.9996, 0.9999])
+def test_url_expiry_is_issue_time_plus_lifetime_truncated_never_rounded_up(tmp_path, fraction):
+    # Regression: the expiry was rounded to the nearest millisecond, so a TTL could land
+    # up to 0.5 ms after "creation + 1 h" and after what a client read from its clock.
+    storage = PresignedStorage(tmp_path, b"secret", EmulatorStats())
+    issued_at = 1_772_560_800 + fraction
+    url, expiry = storage.presign_put("bucket/object", "http://h", 3600, issued_at=issued_at)
+    assert issued_at + 3600 - 0.001 < expiry <= issued_at + 3600
+    signed = url.split("X-Amz-Expires=")[1].split("&")[0]
+    assert rfc3339(expiry) == rfc3339(float(signed))  # the TTL is the instant enforced
 
 
 def test_upload_is_detected_then_the_run_runs_and_completes(emu):

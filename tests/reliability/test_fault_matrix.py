@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from atai_fs.emulator.faults import ACTION_ROUTES
+from atai_fs.emulator.atai.faults import ACTION_ROUTES
 from benchmarks.faults import FAIL, SURVIVE, WRITE_MODES, WRITE_ROUTES, Case, fault_matrix, run_case
 
 CASES = fault_matrix()

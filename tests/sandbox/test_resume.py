@@ -83,7 +83,7 @@ def test_an_expired_session_is_replaced_by_a_fresh_one(emulator, local_file):
 
 
 def _expire(emulator, upload_id):
-    from atai_fs.emulator.sandbox.app import CONTEXT_KEY
+    from atai_fs.emulator.sandbox.context import CONTEXT_KEY
 
     emulator._app[CONTEXT_KEY].sessions.sessions[upload_id].expires_at = 0
 

@@ -3,7 +3,7 @@
 A real ``aiohttp.web`` server on loopback: bearer auth (one key, one tenant), stream
 uploads (multipart parsed as a stream with limits), stream batches with sessions that
 progress over time (status, results, cancel), quota check, duplicate check by SHA-256,
-presigned upload URLs (the shared HMAC-signed :mod:`~atai_fs.emulator.storage`, with
+presigned upload URLs (the shared HMAC-signed :mod:`~atai_fs.emulator._shared.storage`, with
 expiry and a signed ``Content-Type``) and confirm, tiers (batch size, requests per
 minute, monthly quota), the spec's error bodies, and fault injection.
 
@@ -71,7 +71,8 @@ differ; clients must not depend on them.
 16. Session cancel: files still processing fail with ``error_message`` "cancelled", are
     deleted and refunded; cancelling a finished session: 400.
 
-Faults (:class:`AionFault`, triggered like the shared :class:`~atai_fs.emulator.Fault`):
+Faults (:class:`AionFault`, triggered like every emulator's, see
+:class:`~atai_fs.emulator._shared.faults.BaseFault`):
 routes ``stream_upload``, ``stream_batch``, ``quota_check``, ``check_duplicates``,
 ``request_presigned_url``, ``confirm``, ``session_status``, ``session_results``,
 ``session_cancel``, ``storage_put``; the shared actions, plus ``reset_after`` (the
@@ -83,11 +84,13 @@ injected ``status`` on an API route uses the error envelope with a code from the
 
 from .app import build_aionvision_app
 from .config import AionVisionConfig
-from .faults import AionFault, parse_aion_fault
-from .server import AionVisionEmulator, FileView, serve_aionvision
+from .faults import AionFault, AionFaultInjector, parse_aion_fault
+from .server import AionVisionEmulator, serve_aionvision
+from .state import FileView
 
 __all__ = [
     "AionFault",
+    "AionFaultInjector",
     "AionVisionConfig",
     "AionVisionEmulator",
     "FileView",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ...targets.aionvision import TIERS, Tier
-from ..faults import Fault
+from .._shared.config import ServedConfig, new_signing_secret
+from .faults import AionFault
 
 API_PREFIX = "/api/v2"
 """Path prefix of every API route; ``endpoint_url`` ends with it."""
@@ -20,14 +19,36 @@ DEFAULT_PRESIGNED_MAX_SIZE = 5 * 1024**3
 
 
 @dataclass(frozen=True)
-class AionVisionConfig:
-    """Options of one emulator instance (one API key, one tenant).
+class Tier:
+    """A subscription tier's documented limits (spec section 5)."""
+
+    name: str
+    batch_size: int
+    """Files per ``stream-batch`` request (the seed's values, open point 10)."""
+    requests_per_minute: int
+    monthly_uploads: int | None
+    """``None``: unlimited."""
+
+
+TIERS: Mapping[str, Tier] = {
+    "free": Tier("free", 10, 10, 1_000),
+    "starter": Tier("starter", 20, 30, 10_000),
+    "professional": Tier("professional", 20, 100, 50_000),
+    "enterprise": Tier("enterprise", 50, 500, None),
+}
+
+
+@dataclass(frozen=True)
+class AionVisionConfig(ServedConfig[AionFault]):
+    """Options of one Aionvision emulator (one API key, one tenant); those of every
+    emulator are in :class:`~atai_fs.emulator._shared.config.ServedConfig`.
 
     ``batch_size``, ``monthly_quota`` and ``rate_limit_per_minute`` default to the
     ``tier``'s documented values; ``monthly_quota=0`` means unlimited.
     """
 
-    data_dir: Path
+    FAULT_TYPE = AionFault
+
     api_key: str = "aion_test-key"
     tenant_id: str = "5d1c0f7e-0000-4000-8000-000000000001"
     tier: str = "free"
@@ -52,15 +73,10 @@ class AionVisionConfig:
     """False: the stream endpoints answer 501."""
     tenant_memory_limit: int = 500 * 10**6
     """Streaming bytes in flight per tenant before 429 ``MEMORY_LIMIT_EXCEEDED``."""
-    latency: float = 0.0
-    """Seconds added before every request, API and storage alike."""
-    faults: tuple[Fault, ...] = ()
-    seed: int | None = 0
-    signing_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    signing_secret: bytes = field(default_factory=new_signing_secret, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "data_dir", Path(self.data_dir))
-        object.__setattr__(self, "faults", tuple(self.faults))
+        super().__post_init__()
         if not self.api_key:
             raise ValueError("api_key must be a non-empty string")
         if self.tier not in TIERS:
@@ -76,8 +92,8 @@ class AionVisionConfig:
             raise ValueError("rate_limit_per_minute must be positive")
         if self.rate_limit_burst is not None and self.rate_limit_burst < 1:
             raise ValueError("rate_limit_burst must be at least 1")
-        if self.url_lifetime <= 0 or self.processing_delay < 0 or self.latency < 0:
-            raise ValueError("url_lifetime must be positive; delays must not be negative")
+        if self.url_lifetime <= 0 or self.processing_delay < 0:
+            raise ValueError("url_lifetime must be positive; processing_delay must not be negative")
 
     @property
     def tier_limits(self) -> Tier:

@@ -8,12 +8,15 @@ from typing import Any
 
 from aiohttp import web
 
-INJECTED_CODES = {
+from .._shared.errors import ApiFailure, ErrorStyle
+
+CODES = {
     400: "VALIDATION_ERROR",
     401: "INVALID_API_KEY",
     402: "USAGE_LIMIT_EXCEEDED",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
     413: "FILE_TOO_LARGE",
     429: "RATE_LIMIT_ERROR",
@@ -22,9 +25,13 @@ INJECTED_CODES = {
     503: "SERVICE_UNAVAILABLE",
     504: "TIMEOUT",
 }
+"""The code of an error the handlers did not word themselves, by status."""
+
+Problem = tuple[tuple[str | int, ...], str, str]
+"""One validation failure: its location (``("body", "filename")``), message and type."""
 
 
-class AionError(Exception):
+class AionError(ApiFailure):
     """An API failure answered with the error envelope."""
 
     def __init__(
@@ -36,36 +43,37 @@ class AionError(Exception):
         *,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
+        super().__init__(status, message, retry_after=retry_after)
         self.code = code
-        self.message = message
         self.details = details
-        self.retry_after = retry_after
 
-    def to_response(self) -> web.Response:
+    def body(self, request: web.Request) -> web.Response:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details:
             error["details"] = self.details
-        response = web.json_response(
+        return web.json_response(
             {"error": error, "request_id": str(uuid.uuid4())}, status=self.status
         )
-        if self.retry_after is not None:
-            response.headers["Retry-After"] = str(self.retry_after)
-        return response
 
 
-class ValidationFailed(Exception):
+class ValidationFailed(ApiFailure):
     """Request validation failures, answered 422 with FastAPI's ``detail`` list."""
 
-    def __init__(self, problems: list[tuple[tuple[str | int, ...], str, str]]) -> None:
-        super().__init__("; ".join(msg for _, msg, _ in problems))
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(422, "; ".join(msg for _, msg, _ in problems))
         self.problems = problems
 
-    def to_response(self) -> web.Response:
+    def body(self, request: web.Request) -> web.Response:
         detail = [{"loc": list(loc), "msg": msg, "type": kind} for loc, msg, kind in self.problems]
         return web.json_response({"detail": detail}, status=422)
 
 
 def invalid(loc: tuple[str | int, ...], msg: str, kind: str = "value_error") -> ValidationFailed:
     return ValidationFailed([(loc, msg, kind)])
+
+
+class AionErrors(ErrorStyle):
+    """The envelope, with the code of :data:`CODES` (``HTTP_<status>`` for the rest)."""
+
+    def answer(self, request: web.Request, status: int, message: str) -> web.StreamResponse:
+        return AionError(status, CODES.get(status, f"HTTP_{status}"), message).body(request)

@@ -1,9 +1,7 @@
-"""Faults on the Aionvision routes: the shared :class:`~atai_fs.emulator.faults.Fault`
-with this API's route names and two extra actions.
+"""Faults on the Aionvision routes: :class:`AionFault` and its injector.
 
-The shared injector (:class:`~atai_fs.emulator.faults.FaultInjector`) decides when an
-:class:`AionFault` fires, exactly as for the Files API; the actions are the shared ones
-(applied by :mod:`atai_fs.emulator.injection`) plus:
+The fields, triggers and checks are the shared ones (:mod:`.._shared.faults`); this
+module names the routes and the actions each of them takes: the shared ones, plus
 
 - ``reset_after`` (API routes): the handler runs (the upload is stored), then the
   connection is reset before any answer: a request that landed although the client
@@ -14,10 +12,8 @@ The shared injector (:class:`~atai_fs.emulator.faults.FaultInjector`) decides wh
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
-from ..faults import ANY_ROUTE, Fault, parse_fault
+from .._shared.faults import BaseFault, BaseFaultInjector
+from .._shared.storage import PUT_ROUTE
 
 API_JSON_ROUTES = frozenset(
     {
@@ -32,8 +28,9 @@ API_JSON_ROUTES = frozenset(
         "session_cancel",
     }
 )
-STORAGE_ROUTES = frozenset({"storage_put"})
+STORAGE_ROUTES = frozenset({PUT_ROUTE})
 BATCH_FILE_ROUTE = "stream_batch_file"
+"""Not an HTTP route: the pseudo-route a ``reject`` fault is tried on, once per batch file."""
 ROUTES = API_JSON_ROUTES | STORAGE_ROUTES | {BATCH_FILE_ROUTE}
 
 _EVERYWHERE = API_JSON_ROUTES | STORAGE_ROUTES
@@ -51,49 +48,19 @@ ACTION_ROUTES: dict[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
-class AionFault(Fault):
-    """A :class:`~atai_fs.emulator.faults.Fault` on an Aionvision route (see module doc)."""
-
-    def __post_init__(self) -> None:
-        # The shared checks of every field but the route (and the two extra actions).
-        shared_action = self.action if self.action not in ("reset_after", "reject") else "status"
-        Fault(**{**dataclasses.asdict(self), "route": ANY_ROUTE, "action": shared_action})
-        if self.action not in ACTION_ROUTES:
-            raise ValueError(
-                f"unknown fault action {self.action!r}; one of {sorted(ACTION_ROUTES)}"
-            )
-        if self.route != ANY_ROUTE and self.route not in ROUTES:
-            raise ValueError(f"unknown route {self.route!r}; one of {sorted(ROUTES)} or '*'")
-        if self.route != ANY_ROUTE and self.route not in ACTION_ROUTES[self.action]:
-            raise ValueError(
-                f"action {self.action!r} does not apply to route {self.route!r}; it applies "
-                f"to {sorted(ACTION_ROUTES[self.action])}"
-            )
-
-    def matches(self, route: str) -> bool:
-        if self.route == ANY_ROUTE:
-            return route in ACTION_ROUTES[self.action]
-        return route == self.route
+class AionFault(
+    BaseFault, action_routes=ACTION_ROUTES, api_name="Aionvision", example_route="stream_upload"
+):
+    """A fault on an Aionvision route (see the module docstring for the two extra
+    actions). The other fields and the triggers are those of
+    :class:`~atai_fs.emulator._shared.faults.BaseFault`."""
 
 
-def parse_aion_fault(text: str) -> AionFault:
-    """An :class:`AionFault` from the ``key=value,...`` text of
-    :func:`~atai_fs.emulator.faults.parse_fault` (route names of this API)."""
-    pieces = text.split(",")
-    route = action = None
-    rest = []
-    for piece in pieces:
-        key, _, value = piece.partition("=")
-        if key.strip() == "route":
-            route = value.strip()
-        elif key.strip() == "action":
-            action = value.strip()
-        else:
-            rest.append(piece)
-    if route is None:
-        raise ValueError(f"fault {text!r}: 'route' is required, e.g. route=stream_upload")
-    shared = parse_fault(",".join(["route=*", *rest]))
-    fields = dataclasses.asdict(shared)
-    fields.update(route=route, action=action or "status")
-    return AionFault(**fields)
+class AionFaultInjector(BaseFaultInjector[AionFault]):
+    """The faults of one Aionvision emulator (``emu.faults``): ``add``, ``clear``, ``fired``."""
+
+    fault_type = AionFault
+
+
+parse_aion_fault = AionFault.parse
+"""A :class:`AionFault` from its ``key=value,...`` text (:meth:`AionFault.parse`)."""

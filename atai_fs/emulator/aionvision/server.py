@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
-from ..faults import Fault, FaultInjector
-from ..server import BackgroundServer
-from .api import CONTEXT_KEY, AionContext
+from .._shared.faults import BaseFault
+from .._shared.server import BackgroundServer, data_dir_or_temporary
 from .app import build_aionvision_app
 from .config import API_PREFIX, AionVisionConfig
-from .faults import AionFault, parse_aion_fault
-from .state import Reservation, SessionFile
+from .context import CONTEXT_KEY
+from .faults import AionFault, AionFaultInjector
+from .state import FileView, Reservation, SessionFile
 
 
-@dataclass(frozen=True)
-class FileView:
-    """A stored file as a test sees it."""
-
-    image_id: str
-    filename: str
-    object_key: str
-    sha256: str
-    size: int
-    content_type: str
-    upload_method: str
-    title: str | None
-    tags: tuple[str, ...]
-    path: Path
-
-    def read_bytes(self) -> bytes:
-        return self.path.read_bytes()
-
-
-class AionVisionEmulator(BackgroundServer):
+class AionVisionEmulator(BackgroundServer[AionVisionConfig, AionFaultInjector]):
     """An emulated Aionvision Uploads API on loopback, served from a background thread.
 
     ::
@@ -54,8 +32,8 @@ class AionVisionEmulator(BackgroundServer):
     """
 
     _thread_name = "aionvision-emulator"
-
     _api_prefix = API_PREFIX
+    _title = "Aionvision Uploads API emulator"
 
     def __init__(
         self,
@@ -63,21 +41,20 @@ class AionVisionEmulator(BackgroundServer):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        faults: Iterable[Fault | str] = (),
+        faults: Iterable[BaseFault | str] = (),
         **options: Any,
     ) -> None:
-        self._temporary = data_dir is None
-        self._config = AionVisionConfig(
-            data_dir=Path(data_dir) if data_dir is not None else Path(),
-            faults=tuple(parse_aion_fault(f) if isinstance(f, str) else f for f in faults),
-            **options,
+        config = AionVisionConfig(
+            data_dir=data_dir_or_temporary(data_dir), faults=AionFault.coerce_all(faults), **options
         )
-        self.faults = FaultInjector(self._config.faults, self._config.seed)
-        """Faults to inject: ``emu.faults.add(AionFault(...))``, ``.clear()``, ``.fired``."""
-        self._init_server(host, port)
-
-    def _build_app(self) -> web.Application:
-        return build_aionvision_app(self._config, self.stats, self.faults)
+        super().__init__(
+            config,
+            AionFaultInjector,
+            build_aionvision_app,
+            temporary=data_dir is None,
+            host=host,
+            port=port,
+        )
 
     # -- public view -----------------------------------------------------------------
 
@@ -85,50 +62,33 @@ class AionVisionEmulator(BackgroundServer):
     def api_key(self) -> str:
         return self._config.api_key
 
-    def _context(self) -> AionContext | None:
-        return self._app[CONTEXT_KEY] if self._app is not None else None
-
     @property
     def files(self) -> dict[str, FileView]:
-        """image_id -> the stored file (a snapshot)."""
-        ctx = self._context()
+        """image_id -> the stored file (a snapshot of an immutable record)."""
+        ctx = self._state_if_running(CONTEXT_KEY)
         if ctx is None:
             return {}
-        return {
-            f.image_id: FileView(
-                f.image_id,
-                f.filename,
-                f.object_key,
-                f.sha256,
-                f.size,
-                f.content_type,
-                f.upload_method,
-                f.title,
-                f.tags,
-                f.path,
-            )
-            for f in list(ctx.workspace.files.values())
-        }
+        return {image_id: stored for image_id, stored in ctx.workspace.files.items()}
 
     @property
     def usage(self) -> int:
         """Uploads counted against this month's quota."""
-        ctx = self._context()
+        ctx = self._state_if_running(CONTEXT_KEY)
         return ctx.workspace.usage if ctx is not None else 0
 
     def session_files(self, session_id: str) -> list[SessionFile]:
-        ctx = self._context()
+        ctx = self._state_if_running(CONTEXT_KEY)
         session = ctx.workspace.sessions.get(session_id) if ctx is not None else None
         return list(session.files) if session is not None else []
 
     @property
     def session_ids(self) -> list[str]:
-        ctx = self._context()
+        ctx = self._state_if_running(CONTEXT_KEY)
         return list(ctx.workspace.sessions) if ctx is not None else []
 
     def orphans(self) -> list[Reservation]:
         """Presigned uploads requested but never confirmed."""
-        ctx = self._context()
+        ctx = self._state_if_running(CONTEXT_KEY)
         if ctx is None:
             return []
         return [r for r in ctx.workspace.reservations.values() if r.confirmed_id is None]
@@ -137,17 +97,15 @@ class AionVisionEmulator(BackgroundServer):
         where = self.endpoint_url if self.port is not None else "stopped"
         return f"AionVisionEmulator({where}, tier={self._config.tier!r})"
 
+    def _details(self) -> str:
+        return f"api key: {self.api_key}, tier: {self._config.tier}, data_dir: {self.data_dir}"
+
 
 def serve_aionvision(host: str = "127.0.0.1", port: int = 8766, **options: Any) -> None:
     """Serve in the foreground until Ctrl-C (``atai-fs serve aionvision``); prints one
     line with the endpoint URL and key.  ``options`` are those of
     :class:`AionVisionEmulator`; ``faults`` may be :func:`parse_aion_fault` strings."""
-    emulator = AionVisionEmulator(host=host, port=port, **options).start()
-    emulator.serve_until_interrupted(
-        f"Aionvision Uploads API emulator listening on {emulator.endpoint_url} "
-        f"(api key: {emulator.api_key}, tier: {emulator.config.tier}, "
-        f"data_dir: {emulator.data_dir})"
-    )
+    AionVisionEmulator(host=host, port=port, **options).serve_in_foreground()
 
 
 __all__ = ["AionFault", "AionVisionEmulator", "FileView", "serve_aionvision"]

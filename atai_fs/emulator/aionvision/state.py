@@ -21,9 +21,9 @@ def now_iso(when: float | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
-@dataclass
-class StoredFile:
-    """One file the workspace holds."""
+@dataclass(frozen=True)
+class FileView:
+    """A stored file as a test sees it (``emu.files``)."""
 
     image_id: str
     filename: str
@@ -31,10 +31,20 @@ class StoredFile:
     sha256: str
     size: int
     content_type: str
+    upload_method: str
+    """``"STREAMING"`` or ``"PRESIGNED"``."""
     path: Path
-    upload_method: str  # "STREAMING" or "PRESIGNED"
     title: str | None = None
     tags: tuple[str, ...] = ()
+
+    def read_bytes(self) -> bytes:
+        return self.path.read_bytes()
+
+
+@dataclass(frozen=True)
+class StoredFile(FileView):
+    """One file the workspace holds: what a test sees, and when its processing ends."""
+
     created_at: float = field(default_factory=time.time)
     ready_at: float = 0.0
     """When its "AI processing" finishes."""

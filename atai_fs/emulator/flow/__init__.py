@@ -17,8 +17,9 @@ run leaves ``WAITING``, its nodes run (``RUNNING``) and it ends ``COMPLETE``::
         emu.faults.add(route="storage_put", action="reset", times=2)
 
 ``atai-fs serve flow`` runs :func:`serve_flow` in the foreground (default port 1234,
-the engine's).  Fault routes: ``flow_test``, ``flow_status``, ``storage_put``; every
-:class:`~atai_fs.emulator.Fault` action applies (``status`` faults on controller
+the engine's).  Faults (:class:`FlowFault`) take the routes ``flow_test``,
+``flow_status``, ``storage_put`` and every emulator's actions
+(:class:`~atai_fs.emulator._shared.faults.BaseFault`; ``status`` faults on controller
 routes answer plain text, as the controller would).
 
 CHOICES for the spec's open points (section 10) and other unstated details. The real
@@ -68,6 +69,15 @@ supplied for every node's ``Uses`` (``<Publisher>/<Name>``; ``DefName`` is accep
 
 from .app import build_flow_app
 from .config import FlowEmulatorConfig
+from .faults import FlowFault, FlowFaultInjector, parse_flow_fault
 from .server import FlowEmulator, serve_flow
 
-__all__ = ["FlowEmulator", "FlowEmulatorConfig", "build_flow_app", "serve_flow"]
+__all__ = [
+    "FlowEmulator",
+    "FlowEmulatorConfig",
+    "FlowFault",
+    "FlowFaultInjector",
+    "build_flow_app",
+    "parse_flow_fault",
+    "serve_flow",
+]

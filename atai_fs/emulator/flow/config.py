@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..faults import Fault
+from .._shared.config import ServedConfig, new_signing_secret
+from .faults import FlowFault
 
 API_PREFIX = "/api/v1"
 """Path prefix of the controller API; ``endpoint_url`` ends with it."""
@@ -22,10 +21,12 @@ ERROR_STYLES = ("code", "plain", "docs")
 
 
 @dataclass(frozen=True)
-class FlowEmulatorConfig:
-    """Options of one flow emulator (see the package docstring for their meaning)."""
+class FlowEmulatorConfig(ServedConfig[FlowFault]):
+    """Options of one flow emulator (see the package docstring for their meaning; those
+    of every emulator are in :class:`~atai_fs.emulator._shared.config.ServedConfig`)."""
 
-    data_dir: Path
+    FAULT_TYPE = FlowFault
+
     url_lifetime: float = DEFAULT_URL_LIFETIME
     detect_interval: float = 0.0
     """0: one scheduler pass per status call (and one at run start); > 0: a pass over
@@ -42,16 +43,12 @@ class FlowEmulatorConfig:
     max_object_size: int = MAX_OBJECT_SIZE
     public_url: str | None = None
     """Origin put in ``PutURL``s; ``None`` uses the origin the client reached."""
-    signing_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
-    latency: float = 0.0
+    signing_secret: bytes = field(default_factory=new_signing_secret, repr=False)
     put_bandwidth: float | None = None
     link_bandwidth: float | None = None
-    faults: tuple[Fault, ...] = ()
-    seed: int | None = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "data_dir", Path(self.data_dir))
-        object.__setattr__(self, "faults", tuple(self.faults))
+        super().__post_init__()
         if not self.url_lifetime > 0:
             raise ValueError(f"url_lifetime must be positive, got {self.url_lifetime}")
         if not self.detect_interval >= 0:
@@ -62,8 +59,3 @@ class FlowEmulatorConfig:
             raise ValueError(f"error_style must be one of {ERROR_STYLES}, got {self.error_style!r}")
         if self.max_object_size < 0:
             raise ValueError("max_object_size must not be negative")
-        if not self.latency >= 0:
-            raise ValueError(f"latency must not be negative, got {self.latency}")
-        for fault in self.faults:
-            if not isinstance(fault, Fault):
-                raise TypeError(f"faults must be Fault objects, got {type(fault).__name__}")

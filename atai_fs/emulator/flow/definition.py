@@ -137,9 +137,9 @@ def parse_flow(value: Any, node_defs: Mapping[str, int]) -> FlowDefinition:
             raise FlowInvalid(f"data well {well.edge!r}: a static well needs a Key")
         wells.append(well)
     for node in nodes:
-        for _, store in node.outputs:
-            if store is not None and store not in stores:
-                raise FlowInvalid(f"node {node.id!r}: output store {store!r} is not defined")
+        for _, output_store in node.outputs:
+            if output_store is not None and output_store not in stores:
+                raise FlowInvalid(f"node {node.id!r}: output store {output_store!r} is not defined")
     if nodes and not stores:
         raise FlowInvalid("the flow defines no store")
     return FlowDefinition(name, stores, default_store, tuple(wells), nodes, flow)

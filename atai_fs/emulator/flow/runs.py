@@ -15,13 +15,12 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..storage import PresignedStorage, StoredObject
 from .definition import FlowDefinition, FlowInvalid
+from .store import FlowStore
 
 STOPPED, WAITING, RUNNING, COMPLETE, ERROR = "STOPPED", "WAITING", "RUNNING", "COMPLETE", "ERROR"
 FINISHED = (COMPLETE, ERROR)
@@ -29,7 +28,6 @@ FINISHED = (COMPLETE, ERROR)
 ZERO_RUN = {"ID": "", "NodeState": None, "Status": "", "Artifacts": None, "WaitingURLs": None}
 """The zero-value run Go encodes after the 400 of an unknown id (spec 4.2)."""
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -72,41 +70,6 @@ def expand_key(template: str, *, run_id: str, flow_name: str, edge: str, now: fl
         return str(uuid.uuid4()) if name == "UUID" else values.get(name, "")
 
     return _PLACEHOLDER.sub(one, template)
-
-
-class FlowStore:
-    """The S3-like store behind the URLs: one bucket per flow store, objects by name.
-
-    Objects live in the shared :class:`~atai_fs.emulator.storage.PresignedStorage`
-    under the key ``BUCKET/OBJECT_NAME``, each character outside ``[A-Za-z0-9_.-/]``
-    replaced by ``_`` (template expansions such as ``${TIMESTAMP}`` hold ``:``).
-    """
-
-    def __init__(self, storage: PresignedStorage, max_object_size: int) -> None:
-        self.storage = storage
-        self.max_object_size = max_object_size
-
-    @staticmethod
-    def key(bucket: str, object_name: str) -> str:
-        segments = [_UNSAFE.sub("_", part) for part in f"{bucket}/{object_name}".split("/")]
-        return "/".join(s if s not in (".", "..") else s.replace(".", "_") for s in segments if s)
-
-    def open_for_upload(self, bucket: str, object_name: str) -> str:
-        """Accept PUTs of the object (any length up to the single-PUT limit); its key."""
-        key = self.key(bucket, object_name)
-        self.storage.reserve(key, None, max_length=self.max_object_size)
-        return key
-
-    def get(self, bucket: str, object_name: str) -> StoredObject | None:
-        """The stored object, or None (what the engine's stat of the object tells it)."""
-        return self.storage.get(self.key(bucket, object_name))
-
-    def read(self, bucket: str, object_name: str) -> bytes:
-        """The object's bytes; ``FileNotFoundError`` when it was never uploaded."""
-        stored = self.get(bucket, object_name)
-        if stored is None:
-            raise FileNotFoundError(f"no object {object_name!r} in bucket {bucket!r}")
-        return stored.path.read_bytes()
 
 
 @dataclass
@@ -255,7 +218,10 @@ class RunRegistry:
                 }
             elif well.source == "upload":
                 key = self.store.open_for_upload(store.bucket, name)
-                url, expires_at = self.store.storage.presign_put(key, origin, self.url_lifetime)
+                # TTL = creation time + 1 h (spec section 3): the run's one clock reading.
+                url, expires_at = self.store.storage.presign_put(
+                    key, origin, self.url_lifetime, issued_at=now
+                )
                 waiting.append(
                     WaitingEntry(well.edge, store.name, store.bucket, name, url, expires_at)
                 )
@@ -292,29 +258,27 @@ class RunRegistry:
         with self.lock:
             return self._runs.get(run_id)
 
-
-def read_object(store: FlowStore, run: Run, edge: str) -> bytes | None:
-    """The bytes uploaded for ``edge`` of ``run`` (waiting or already detected), or None."""
-    for entry in run.waiting:
-        if entry.edge == edge:
-            stored = store.get(entry.bucket, entry.object_name)
-            return stored.path.read_bytes() if stored is not None else None
-    artifact: Mapping[str, str] | None = run.artifacts.get(edge)
-    if artifact is None:
-        return None
-    bucket = run.flow.stores[artifact["StoreName"]].bucket
-    stored = store.get(bucket, artifact["ObjectName"])
-    return stored.path.read_bytes() if stored is not None else None
+    def uploaded(self, run: Run, edge: str) -> bytes | None:
+        """The bytes uploaded for ``edge`` of ``run`` (waiting or already detected), or None."""
+        with self.lock:
+            location = next(
+                ((e.bucket, e.object_name) for e in run.waiting if e.edge == edge), None
+            )
+            artifact = run.artifacts.get(edge)
+            if location is None and artifact is not None:
+                location = run.flow.stores[artifact["StoreName"]].bucket, artifact["ObjectName"]
+        if location is None:
+            return None
+        stored = self.store.get(*location)
+        return stored.path.read_bytes() if stored is not None else None
 
 
 __all__ = [
     "FINISHED",
     "ZERO_RUN",
-    "FlowStore",
     "Run",
     "RunRegistry",
     "expand_key",
     "new_run_id",
-    "read_object",
     "rfc3339",
 ]

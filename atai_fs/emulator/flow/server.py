@@ -6,20 +6,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
-from ..faults import Fault, FaultInjector, parse_fault
-from ..server import BackgroundServer
-from .app import FLOW_CONTEXT_KEY, build_flow_app
+from .._shared.faults import BaseFault
+from .._shared.server import BackgroundServer, data_dir_or_temporary
+from .app import build_flow_app
 from .config import API_PREFIX, DEFAULT_URL_LIFETIME, MAX_OBJECT_SIZE, FlowEmulatorConfig
-from .runs import FlowStore, read_object
+from .context import CONTEXT_KEY
+from .faults import FlowFault, FlowFaultInjector
+from .store import FlowStore
 
 __all__ = ["FlowEmulator", "serve_flow"]
 
-_SHUTDOWN_TIMEOUT = 5.0
 
-
-class FlowEmulator(BackgroundServer):
+class FlowEmulator(BackgroundServer[FlowEmulatorConfig, FlowFaultInjector]):
     """An emulated flow controller (``/api/v1``) and object store on loopback, served
     from a background thread::
 
@@ -31,10 +29,12 @@ class FlowEmulator(BackgroundServer):
 
     ``data_dir=None`` keeps objects in a temporary directory removed at stop.  The other
     options are those of :class:`~atai_fs.emulator.flow.config.FlowEmulatorConfig`;
-    ``faults`` may mix :class:`~atai_fs.emulator.Fault` objects and ``parse_fault`` text.
+    ``faults`` may mix :class:`~.faults.FlowFault` objects and their ``key=value`` text.
     """
 
+    _thread_name = "atai-flow-emulator"
     _api_prefix = API_PREFIX
+    _title = "flow engine emulator"
 
     def __init__(
         self,
@@ -53,11 +53,10 @@ class FlowEmulator(BackgroundServer):
         put_bandwidth: float | None = None,
         link_bandwidth: float | None = None,
         seed: int | None = 0,
-        faults: Iterable[Fault | str] = (),
+        faults: Iterable[BaseFault | str] = (),
     ) -> None:
-        self._temporary = data_dir is None
-        self._config = FlowEmulatorConfig(
-            data_dir=Path(data_dir) if data_dir is not None else Path(),
+        config = FlowEmulatorConfig(
+            data_dir=data_dir_or_temporary(data_dir),
             url_lifetime=url_lifetime,
             detect_interval=detect_interval,
             on_expiry=on_expiry,
@@ -69,45 +68,37 @@ class FlowEmulator(BackgroundServer):
             put_bandwidth=put_bandwidth,
             link_bandwidth=link_bandwidth,
             seed=seed,
-            faults=tuple(parse_fault(f) if isinstance(f, str) else f for f in faults),
+            faults=FlowFault.coerce_all(faults),
         )
-        self.faults = FaultInjector(self._config.faults, self._config.seed)
-        """Faults to inject: ``emu.faults.add(route="storage_put", status=503, times=2)``.
-        Routes: ``flow_test``, ``flow_status``, ``storage_put``."""
-        self._init_server(host, port)
-
-    _thread_name = "atai-flow-emulator"
-
-    def _build_app(self) -> web.Application:
-        return build_flow_app(self._config, self.stats, self.faults)
+        super().__init__(
+            config,
+            FlowFaultInjector,
+            build_flow_app,
+            temporary=data_dir is None,
+            host=host,
+            port=port,
+        )
 
     # -- public view -----------------------------------------------------------------
 
     @property
     def store(self) -> FlowStore:
         """The object store: ``emu.store.get(bucket, object_name)``, ``.read(...)``."""
-        return self._require_app()[FLOW_CONTEXT_KEY].store
+        return self._state(CONTEXT_KEY).store
 
     @property
     def runs(self) -> dict[str, dict[str, Any]]:
         """run id -> the run's JSON as it is now (purged runs included)."""
-        if self._app is None:
-            return {}
-        return self._app[FLOW_CONTEXT_KEY].runs.snapshot()
+        context = self._state_if_running(CONTEXT_KEY)
+        return context.runs.snapshot() if context is not None else {}
 
     def uploaded(self, run_id: str, edge: str) -> bytes | None:
         """The bytes stored for ``edge`` of run ``run_id``, or None if nothing arrived."""
-        context = self._require_app()[FLOW_CONTEXT_KEY]
-        run = context.runs.get(run_id)
+        runs = self._state(CONTEXT_KEY).runs
+        run = runs.get(run_id)
         if run is None:
             raise KeyError(f"no run {run_id!r}")
-        with context.runs.lock:
-            return read_object(context.store, run, edge)
-
-    def _require_app(self) -> web.Application:
-        if self._app is None:
-            raise RuntimeError("the emulator is not running; call start() or use 'with'")
-        return self._app
+        return runs.uploaded(run, edge)
 
 
 def serve_flow(
@@ -118,10 +109,7 @@ def serve_flow(
 ) -> None:
     """Serve in the foreground until Ctrl-C (``atai-fs serve flow``); prints the endpoint.
 
-    ``options`` are those of :class:`FlowEmulator`; ``faults`` may be ``parse_fault``
-    strings (command-line use).
+    ``options`` are those of :class:`FlowEmulator`; ``faults`` may be their text
+    (command-line use).
     """
-    emulator = FlowEmulator(data_dir=data_dir, host=host, port=port, **options).start()
-    emulator.serve_until_interrupted(
-        f"flow engine emulator listening on {emulator.endpoint_url} (data_dir: {emulator.data_dir})"
-    )
+    FlowEmulator(data_dir=data_dir, host=host, port=port, **options).serve_in_foreground()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-from ..faults import Fault
+from .._shared.config import ServedConfig
+from .faults import SandboxFault
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 """8 MiB: the spec's suggestion (open point 2), capped by ``max_part_bytes``."""
@@ -26,8 +26,9 @@ RESERVED_PATHS = ("/workspace/.nullspace",)
 
 
 @dataclass(frozen=True)
-class SandboxConfig:
-    """Options of one emulator instance.
+class SandboxConfig(ServedConfig[SandboxFault]):
+    """Options of one sandbox emulator (those of every emulator are in
+    :class:`~atai_fs.emulator._shared.config.ServedConfig`).
 
     ``data_dir`` must be a real directory here (the runner turns ``None`` into a
     temporary one).  ``sandboxes``: the ids that exist (``None``: every well-formed id
@@ -35,7 +36,8 @@ class SandboxConfig:
     ``limit_concurrency`` is the cap reported in ``limits`` (default: the same).
     """
 
-    data_dir: Path
+    FAULT_TYPE = SandboxFault
+
     api_key: str = "test-key"
     part_size: int = DEFAULT_PART_SIZE
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
@@ -47,18 +49,16 @@ class SandboxConfig:
     idempotency_ttl: float = DEFAULT_IDEMPOTENCY_TTL
     sandboxes: frozenset[str] | None = None
     roots: tuple[str, ...] = DEFAULT_ROOTS
-    seed: int | None = 0
-    faults: tuple[Fault, ...] = field(default_factory=tuple)
-    latency: float = 0.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name in ("part_size", "max_part_bytes", "max_concurrency"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("max_upload_bytes", "staging_quota_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        for name in ("session_lifetime", "expired_retention", "idempotency_ttl", "latency"):
+        for name in ("session_lifetime", "expired_retention", "idempotency_ttl"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number of seconds")

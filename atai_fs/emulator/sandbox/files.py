@@ -43,12 +43,12 @@ def normalize_target(path: str, user: str | None, roots: Iterable[str]) -> str:
     """The absolute, normalized destination of ``path`` (spec 4.1 ``target_path``)."""
     if not path or "\x00" in path:
         raise PathRejected("invalid_request", "target_path must be a non-empty path")
-    base = home_of(user) or "/workspace"
-    absolute = path if path.startswith("/") else posixpath.join(base, path)
+    home = home_of(user)
+    absolute = path if path.startswith("/") else posixpath.join(home or "/workspace", path)
     normalized = posixpath.normpath(absolute)
     if normalized.startswith("//"):
         normalized = "/" + normalized.lstrip("/")
-    allowed = [*roots, *([home_of(user)] if user else [])]
+    allowed = [*roots, *([home] if home else [])]
     if not any(normalized == root or normalized.startswith(root + "/") for root in allowed):
         raise PathRejected(
             "invalid_request",

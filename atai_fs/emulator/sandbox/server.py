@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
-from ..faults import Fault
-from ..server import BackgroundServer
-from .app import CONTEXT_KEY, build_sandbox_app
+from .._shared.faults import BaseFault
+from .._shared.server import BackgroundServer, data_dir_or_temporary
+from .app import build_sandbox_app
 from .config import SandboxConfig
-from .faults import SandboxFaultInjector, parse_sandbox_fault
+from .context import CONTEXT_KEY
+from .faults import SandboxFault, SandboxFaultInjector
 from .state import ACTIVE, SessionView
 
-_SHUTDOWN_TIMEOUT = 5.0
 
-
-class SandboxEmulator(BackgroundServer):
+class SandboxEmulator(BackgroundServer[SandboxConfig, SandboxFaultInjector]):
     """An emulated Nullspace sandbox upload API on loopback, served from a thread.
 
     ::
@@ -34,33 +30,33 @@ class SandboxEmulator(BackgroundServer):
     ``data_dir=None`` uses a temporary directory removed at stop.
     """
 
+    _thread_name = "sandbox-emulator"
+    _title = "Nullspace sandbox upload emulator"
+
     def __init__(
         self,
         data_dir: str | Path | None = None,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        faults: Iterable[Fault | str] = (),
+        faults: Iterable[BaseFault | str] = (),
         sandboxes: Iterable[str] | None = None,
         **options: Any,
     ) -> None:
-        self._temporary = data_dir is None
-        parsed = tuple(parse_sandbox_fault(f) if isinstance(f, str) else f for f in faults)
-        self._config = SandboxConfig(
-            data_dir=Path(data_dir) if data_dir is not None else Path(),
+        config = SandboxConfig(
+            data_dir=data_dir_or_temporary(data_dir),
             sandboxes=frozenset(sandboxes) if sandboxes is not None else None,
+            faults=SandboxFault.coerce_all(faults),
             **options,
         )
-        self.faults = SandboxFaultInjector((), self._config.seed)
-        """Faults to inject: ``emu.faults.add(route="part", status=503, nth=2)``."""
-        for fault in parsed:
-            self.faults.add(fault)
-        self._init_server(host, port)
-
-    _thread_name = "sandbox-emulator"
-
-    def _build_app(self) -> web.Application:
-        return build_sandbox_app(self._config, self.stats, self.faults)
+        super().__init__(
+            config,
+            SandboxFaultInjector,
+            build_sandbox_app,
+            temporary=data_dir is None,
+            host=host,
+            port=port,
+        )
 
     # -- public view -----------------------------------------------------------------
 
@@ -71,9 +67,10 @@ class SandboxEmulator(BackgroundServer):
     @property
     def sessions(self) -> dict[str, SessionView]:
         """upload_id -> read-only view (``.status``, ``.accepted_parts``, ...)."""
-        if self._app is None:
+        context = self._state_if_running(CONTEXT_KEY)
+        if context is None:
             return {}
-        return self._call(lambda: self._app[CONTEXT_KEY].sessions.views())  # type: ignore[index]
+        return self._call(context.sessions.views)
 
     def open_sessions(self) -> list[SessionView]:
         """Sessions neither completed nor aborted nor expired (tests assert none are left)."""
@@ -91,18 +88,6 @@ class SandboxEmulator(BackgroundServer):
         target = self.path_of(sandbox_id, path)
         return target.exists() or target.is_symlink()
 
-    # -- server thread ---------------------------------------------------------------
-    def _call(self, function: Any) -> Any:
-        """Run ``function`` on the server loop (session state belongs to it)."""
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            return function()
-
-        async def run() -> Any:
-            return function()
-
-        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
-
 
 def serve_sandbox(
     host: str = "127.0.0.1",
@@ -112,8 +97,4 @@ def serve_sandbox(
 ) -> None:
     """Serve in the foreground until Ctrl-C (``atai-fs serve sandbox``); prints one line
     with the endpoint URL.  ``options`` are those of :class:`SandboxEmulator`."""
-    emulator = SandboxEmulator(data_dir=data_dir, host=host, port=port, **options).start()
-    emulator.serve_until_interrupted(
-        f"Nullspace sandbox upload emulator listening on {emulator.endpoint_url} "
-        f"(data_dir: {emulator.data_dir})"
-    )
+    SandboxEmulator(data_dir=data_dir, host=host, port=port, **options).serve_in_foreground()

@@ -1,4 +1,4 @@
-"""Upload sessions, their staging space and the idempotency-key replay store.
+"""Upload sessions and their staging space.
 
 Everything here runs on the emulator's event loop; test threads only read through
 :meth:`SessionRegistry.views`, which copies.
@@ -6,7 +6,6 @@ Everything here runs on the emulator's event loop; test threads only read throug
 
 from __future__ import annotations
 
-import asyncio
 import math
 import secrets
 import shutil
@@ -37,6 +36,22 @@ def rfc3339(moment: float) -> str:
     return (
         datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds")
     ).replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """What a create asks for, checked (spec 4.1)."""
+
+    kind: str
+    source_kind: str
+    conflict: str
+    content_length: int
+    target_path: str
+    """Absolute and normalized."""
+    user: str | None = None
+    archive_format: str | None = None
+    whole_checksum_sha256: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -149,32 +164,20 @@ class SessionView:
     failure: str | None
 
 
-@dataclass
-class Replay:
-    """A successful answer kept for its idempotency key."""
-
-    fingerprint: str
-    status: int
-    body: dict[str, Any]
-    stored_at: float
-
-
 class SessionRegistry:
-    """Sessions of every sandbox, the staging space they reserve, idempotent replays."""
+    """Sessions of every sandbox and the staging space they reserve."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.sessions: dict[str, Session] = {}
-        self.replays: dict[tuple[str, str, str], Replay] = {}
-        self._key_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self.staging_root = config.data_dir / "staging"
         shutil.rmtree(self.staging_root, ignore_errors=True)  # sessions live in memory only
         self.staging_root.mkdir(parents=True, exist_ok=True)
 
     # -- sessions --------------------------------------------------------------------
-    def new_session(self, sandbox_id: str, request: dict[str, Any], now: float) -> Session:
+    def new_session(self, sandbox_id: str, request: CreateRequest, now: float) -> Session:
         config = self.config
-        length = request["content_length"]
+        length = request.content_length
         part_size = config.effective_part_size
         upload_id = f"up_{secrets.token_hex(12)}"
         staging = self.staging_root / upload_id
@@ -182,16 +185,16 @@ class SessionRegistry:
         session = Session(
             upload_id=upload_id,
             sandbox_id=sandbox_id,
-            kind=request["kind"],
-            source_kind=request["source_kind"],
-            target_path=request["target_path"],
+            kind=request.kind,
+            source_kind=request.source_kind,
+            target_path=request.target_path,
             content_length=length,
-            conflict=request["conflict"],
-            user=request.get("user"),
-            archive_format=request.get("archive_format")
-            or ("tar" if request["kind"] == "directory_tar" else None),
-            whole_checksum_sha256=request.get("whole_checksum_sha256"),
-            metadata=dict(request.get("metadata") or {}),
+            conflict=request.conflict,
+            user=request.user,
+            archive_format=request.archive_format
+            or ("tar" if request.kind == "directory_tar" else None),
+            whole_checksum_sha256=request.whole_checksum_sha256,
+            metadata=dict(request.metadata),
             part_size=part_size,
             part_count=math.ceil(length / part_size),
             max_concurrency=config.max_concurrency,
@@ -265,23 +268,3 @@ class SessionRegistry:
                 failure=s.failure,
             )
         return views
-
-    # -- idempotency (open point 7) ------------------------------------------------------
-    def key_lock(self, scope: tuple[str, str, str]) -> asyncio.Lock:
-        """Requests with one key run one at a time, so a retry waits for the original."""
-        lock = self._key_locks.get(scope)
-        if lock is None:
-            lock = self._key_locks[scope] = asyncio.Lock()
-        return lock
-
-    def replay(self, scope: tuple[str, str, str], now: float) -> Replay | None:
-        stored = self.replays.get(scope)
-        if stored is not None and now - stored.stored_at > self.config.idempotency_ttl:
-            del self.replays[scope]
-            return None
-        return stored
-
-    def remember(
-        self, scope: tuple[str, str, str], fingerprint: str, status: int, body: dict[str, Any]
-    ) -> None:
-        self.replays[scope] = Replay(fingerprint, status, body, time.time())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from atai_fs.emulator.ratelimit import RateLimiter
+from atai_fs.emulator._shared.ratelimit import RateLimiter
 
 
 async def info_statuses(api, n: int) -> list[int]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from .._shared.config import ServedConfig, new_signing_secret
 from .faults import Fault
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
@@ -30,14 +29,16 @@ MAX_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
-class EmulatorConfig:
-    """Options of one emulator instance.
+class EmulatorConfig(ServedConfig[Fault]):
+    """Options of one Files API emulator (those of every emulator in
+    :class:`~atai_fs.emulator._shared.config.ServedConfig`).
 
     ``data_dir`` must be a real directory here; :class:`~atai_fs.emulator.ATAIEmulator`
     is the layer that turns ``None`` into a temporary directory.
     """
 
-    data_dir: Path
+    FAULT_TYPE = Fault
+
     api_key: str = "test-key"
     part_size: int = DEFAULT_PART_SIZE
     part_number_base: int = 1
@@ -47,7 +48,7 @@ class EmulatorConfig:
     simple_upload_limit: int = DEFAULT_SIMPLE_UPLOAD_LIMIT
     public_url: str | None = None
     """Origin put in presigned URLs (e.g. behind a proxy); ``None`` uses the request's origin."""
-    signing_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    signing_secret: bytes = field(default_factory=new_signing_secret, repr=False)
     """Key of the presigned-URL HMAC; fresh per instance so URLs never outlive their emulator."""
     max_page_size: int = MAX_PAGE_SIZE
     """Cursor listings return at most this many files per page, whatever ``limit`` asks."""
@@ -59,19 +60,13 @@ class EmulatorConfig:
     """Enforce the documented rate limit on API routes (429 ``RATE_LIMIT_EXCEEDED``)."""
     rate_limit_per_minute: float = 100
     rate_limit_burst_per_second: float = 20
-    latency: float = 0.0
-    """Seconds added before every request, API and storage alike."""
     put_bandwidth: float | None = None
     """Bytes/s cap of each storage PUT body (one TCP path); ``None``: unlimited."""
     link_bandwidth: float | None = None
     """Bytes/s shared by all concurrent storage PUT bodies (the uplink); ``None``: unlimited."""
-    faults: tuple[Fault, ...] = ()
-    """Faults active from the start; more can be added while running (``emu.faults``)."""
-    seed: int | None = 0
-    """Seed of the fault injector's RNG: the same seed and requests give the same failures."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        super().__post_init__()
         if not self.api_key:
             raise ValueError("api_key must be a non-empty string")
         if self.part_size <= 0:
@@ -91,13 +86,7 @@ class EmulatorConfig:
             raise ValueError(f"max_page_size must be at least 1, got {self.max_page_size}")
         if not (self.rate_limit_per_minute > 0 and self.rate_limit_burst_per_second > 0):
             raise ValueError("rate_limit_per_minute and rate_limit_burst_per_second must be > 0")
-        if not self.latency >= 0:
-            raise ValueError(f"latency must not be negative, got {self.latency}")
         for name in ("put_bandwidth", "link_bandwidth"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive bytes/s or None, got {value}")
-        object.__setattr__(self, "faults", tuple(self.faults))
-        for fault in self.faults:
-            if not isinstance(fault, Fault):
-                raise TypeError(f"faults must be Fault objects, got {type(fault).__name__}")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import shutil
 import time
 from pathlib import Path
@@ -12,21 +10,21 @@ from typing import Any
 
 from aiohttp import web
 
-from ..checksums import crc32c_update
+from .._shared import crc32c
 from .config import API_PREFIX
 from .context import EmulatorContext, context_of
-from .errors import ErrorDetail, bad_request, conflict, not_found
+from .errors import ErrorDetail, bad_request, conflict
+from .file_index import FILE_STATUS_CORRUPT, FILE_STATUS_INGESTED, new_file_uid
 from .params import is_int, name_problem, raise_if_any, read_json_object
-from .state import (
-    ABORTED,
-    COMPLETED,
-    FILE_STATUS_CORRUPT,
-    FILE_STATUS_INGESTED,
-    IN_PROGRESS,
-    Upload,
-    choose_part_size,
-    new_file_uid,
-    new_upload_id,
+from .state import ABORTED, COMPLETED, Upload, choose_part_size, new_upload_id
+from .upload_checks import (
+    check_part_number,
+    file_type_problem,
+    live_upload,
+    num_bytes_problem,
+    read_checksum,
+    read_part_tokens,
+    stored_part_path,
 )
 
 _UPLOADS = API_PREFIX + "/files/uploads"
@@ -55,13 +53,15 @@ async def initiate(request: web.Request) -> web.Response:
     raise_if_any(
         [
             name_problem(filename, "filename"),
-            _file_type_problem(file_type),
-            _num_bytes_problem(num_bytes, ctx.config.max_file_size),
+            file_type_problem(file_type),
+            num_bytes_problem(num_bytes, ctx.config.max_file_size),
             None
             if isinstance(resume, bool)
             else ErrorDetail("invalid_parameter", "'resume_if_started' must be a boolean"),
         ]
     )
+    # What the checks above let through:
+    assert isinstance(filename, str) and isinstance(file_type, str) and is_int(num_bytes)
     existing = ctx.uploads.latest_in_progress(filename) if resume else None
     if existing is not None and not existing.completing:
         if (existing.file_type, existing.num_bytes) != (file_type, num_bytes):
@@ -92,7 +92,7 @@ async def initiate(request: web.Request) -> web.Response:
 
 async def parts_urls(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    upload = _live_upload(ctx, request)
+    upload = live_upload(ctx, request)
     body = await read_json_object(request)
     numbers = body.get("part_numbers")
     if numbers is None:
@@ -100,7 +100,7 @@ async def parts_urls(request: web.Request) -> web.Response:
     if not isinstance(numbers, list):
         raise bad_request("invalid_parameter", "'part_numbers' must be an array of integers")
     for n in numbers:
-        _check_part_number(upload, n)
+        check_part_number(upload, n)
     # One expiry per request, so duplicates in the request share one URL.
     issued = {n: _descriptor(ctx, request, upload, n) for n in dict.fromkeys(numbers)}
     return web.json_response({"parts": [issued[n] for n in numbers]})
@@ -108,11 +108,11 @@ async def parts_urls(request: web.Request) -> web.Response:
 
 async def checkpoint(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    upload = _live_upload(ctx, request)
+    upload = live_upload(ctx, request)
     body = await read_json_object(request)
-    tokens = _read_part_tokens(upload, body, field="parts", required=True)
+    tokens = read_part_tokens(upload, body, field="parts", required=True)
     for n, token in tokens.items():
-        _check_token_matches_storage(ctx, upload, n, token)
+        stored_part_path(ctx, upload, n, token)
     changed = [n for n, token in tokens.items() if upload.checkpoints.get(n) != token]
     upload.checkpoints.update(tokens)
     return web.json_response({"num_checkpointed": len(changed)})
@@ -120,10 +120,10 @@ async def checkpoint(request: web.Request) -> web.Response:
 
 async def complete(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    upload = _live_upload(ctx, request)
+    upload = live_upload(ctx, request)
     body = await read_json_object(request)
-    tokens = {**upload.checkpoints, **_read_part_tokens(upload, body, field="parts", required=True)}
-    expected_crc = _read_checksum(ctx, body.get("integrity_checksum"))
+    tokens = {**upload.checkpoints, **read_part_tokens(upload, body, field="parts", required=True)}
+    expected_crc = read_checksum(ctx, body.get("integrity_checksum"))
     missing = [n for n in upload.part_numbers if n not in tokens]
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
@@ -133,7 +133,7 @@ async def complete(request: web.Request) -> web.Response:
             f"{shown}",
             "Upload and list every part (or checkpoint it) before completing",
         )
-    paths = [_check_token_matches_storage(ctx, upload, n, tokens[n]) for n in upload.part_numbers]
+    paths = [stored_part_path(ctx, upload, n, tokens[n]) for n in upload.part_numbers]
 
     upload.completing = True
     ctx.storage.revoke(upload.storage_key())
@@ -184,127 +184,14 @@ async def complete(request: web.Request) -> web.Response:
 
 async def abort(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    upload = _live_upload(ctx, request)
+    upload = live_upload(ctx, request)
     await request.read()  # any body (none, or the SDK's {}) is accepted and ignored
     ctx.uploads.set_state(upload, ABORTED)
     ctx.storage.release(upload.storage_key())
     return web.Response(status=200)
 
 
-# -- helpers ---------------------------------------------------------------------------
-def _live_upload(ctx: EmulatorContext, request: web.Request) -> Upload:
-    """The upload named in the path, if calls on it are still allowed."""
-    upload_id = request.match_info["upload_id"]
-    upload = ctx.uploads.get(upload_id)
-    if upload is None or upload.state == ABORTED:
-        raise not_found(
-            "upload_not_found",
-            f"Upload {upload_id!r} does not exist or was aborted",
-            "Initiate a new upload",
-        )
-    if upload.state == COMPLETED:
-        raise conflict("upload_already_completed", f"Upload {upload_id!r} is already completed")
-    if upload.completing:
-        raise conflict("upload_completing", f"Upload {upload_id!r} is being completed")
-    assert upload.state == IN_PROGRESS
-    return upload
-
-
-def _file_type_problem(file_type: Any) -> ErrorDetail | None:
-    if file_type is None:
-        return ErrorDetail("missing_parameter", "'file_type' is required")
-    mime = file_type.split(";")[0].strip() if isinstance(file_type, str) else ""
-    if mime.count("/") != 1 or " " in mime or mime.startswith("/") or mime.endswith("/"):
-        return ErrorDetail(
-            "invalid_file_type",
-            f"'file_type' must be a MIME type such as text/csv, got {file_type!r}",
-        )
-    return None
-
-
-def _num_bytes_problem(num_bytes: Any, limit: int) -> ErrorDetail | None:
-    if num_bytes is None:
-        return ErrorDetail("missing_parameter", "'num_bytes' is required")
-    if not is_int(num_bytes):
-        return ErrorDetail("invalid_parameter", "'num_bytes' must be an integer")
-    if not 0 <= num_bytes <= limit:
-        return ErrorDetail(
-            "invalid_file_size", f"'num_bytes' must be between 0 and {limit}, got {num_bytes}"
-        )
-    return None
-
-
-def _check_part_number(upload: Upload, n: Any) -> int:
-    if not is_int(n) or n not in upload.part_numbers:
-        first, last = upload.part_numbers[0], upload.part_numbers[-1]
-        raise bad_request(
-            "invalid_part_number",
-            f"Part number {n!r} is not an integer between {first} and {last}",
-        )
-    return n
-
-
-def _read_part_tokens(
-    upload: Upload, body: dict[str, Any], *, field: str, required: bool
-) -> dict[int, str]:
-    """``[{part_number, part_token}, ...]`` as a dict; duplicates are an error."""
-    parts = body.get(field)
-    if parts is None:
-        if required:
-            raise bad_request("missing_parameter", f"'{field}' is required (send [] for none)")
-        return {}
-    if not isinstance(parts, list):
-        raise bad_request("invalid_parameter", f"'{field}' must be an array")
-    tokens: dict[int, str] = {}
-    for part in parts:
-        if not isinstance(part, dict) or "part_number" not in part or "part_token" not in part:
-            raise bad_request(
-                "missing_parameter", f"each entry of '{field}' needs part_number and part_token"
-            )
-        n = _check_part_number(upload, part["part_number"])
-        if n in tokens:
-            raise bad_request("invalid_part_number", f"Part number {n} is listed twice")
-        if not isinstance(part["part_token"], str):
-            raise bad_request("invalid_parameter", f"part_token of part {n} must be a string")
-        tokens[n] = part["part_token"]
-    return tokens
-
-
-def _check_token_matches_storage(ctx: EmulatorContext, upload: Upload, n: int, token: str) -> Path:
-    """The stored part's path, if ``token`` is its current ETag."""
-    stored = ctx.storage.get(upload.storage_key(n))
-    if stored is None:
-        raise bad_request("invalid_part_token", f"Part {n} was never uploaded")
-    if stored.etag != token:
-        raise bad_request(
-            "invalid_part_token",
-            f"part_token of part {n} does not match the uploaded part's ETag",
-            "Send the ETag header of the part's PUT response, quotes included",
-        )
-    return stored.path
-
-
-def _read_checksum(ctx: EmulatorContext, checksum: Any) -> int | None:
-    if checksum is None:
-        return None
-    if ctx.config.integrity_algorithm == "none":
-        raise bad_request(
-            "invalid_parameter",
-            "integrity_checksum was sent but this upload's integrity_algorithm is 'none'",
-            "Omit integrity_checksum",
-        )
-    try:
-        raw = base64.b64decode(checksum, validate=True) if isinstance(checksum, str) else b""
-    except binascii.Error:
-        raw = b""
-    if len(raw) != 4:
-        raise bad_request(
-            "invalid_parameter",
-            "integrity_checksum must be the base64 of a 4-byte big-endian CRC32C",
-        )
-    return int.from_bytes(raw, "big")
-
-
+# -- answers ---------------------------------------------------------------------------
 def _descriptor(
     ctx: EmulatorContext, request: web.Request, upload: Upload, n: int
 ) -> dict[str, Any]:
@@ -352,6 +239,6 @@ def _assemble(parts: list[Path], target: Path, want_crc: bool) -> int | None:
                     shutil.copyfileobj(src, out, _COPY_CHUNK)
                     continue
                 while chunk := src.read(_COPY_CHUNK):
-                    crc = crc32c_update(crc, chunk)
+                    crc = crc32c.extend(crc, chunk)
                     out.write(chunk)
     return crc if want_crc else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .pacing import Pacer
-from .storage import ROUTE_NAME as STORAGE_PUT
+from .storage import PUT_ROUTE
 from .transfer import plan_of
 
 
@@ -40,5 +40,5 @@ class NetworkShaper:
     async def shape(self, request: web.Request) -> None:
         if self.latency:
             await asyncio.sleep(self.latency)
-        if request.match_info.route.name == STORAGE_PUT:
+        if request.match_info.route.name == PUT_ROUTE:
             plan_of(request).read_pacers.extend(self.pacers_for_put())

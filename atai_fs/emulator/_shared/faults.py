@@ -1,6 +1,12 @@
-"""Fault injection: what may go wrong (:class:`Fault`) and when it does (:class:`FaultInjector`).
+"""Fault injection: what may go wrong (:class:`BaseFault`) and when it does
+(:class:`BaseFaultInjector`).
 
-This module decides *which* fault fires for a request; :mod:`.injection` makes it happen.
+Every emulator misbehaves the same way; only its route names differ. An API's fault
+class is a :class:`BaseFault` that names its routes and the actions each takes
+(``ACTION_ROUTES``); this module holds the rest: the fields and their checks, the
+triggers and the seeded decisions. :mod:`.fault_text` reads and writes a fault's
+``key=value`` text; :mod:`.injection` makes a fired fault happen.
+
 Decisions use one seeded ``random.Random`` under a lock, so a test thread may add and
 clear faults while the server runs, and the same seed with the same sequence of requests
 gives the same failures.
@@ -12,77 +18,80 @@ import math
 import random
 import threading
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
-API_JSON_ROUTES = frozenset(
-    {
-        "initiate",
-        "parts_urls",
-        "checkpoint",
-        "complete",
-        "metadata_list",
-        "metadata_get",
-        "delete",
-        "info",
-        "simple_upload",
-        "base64_upload",
-    }
-)
-"""API routes whose success body is JSON."""
+from .fault_text import format_fault, parse_fields
+from .injection import INJECTED_ACTIONS
 
-FLOW_API_ROUTES = frozenset({"flow_test", "flow_status"})
-"""Routes of the flow-engine emulator (:mod:`atai_fs.emulator.flow`); JSON on success."""
+__all__ = [
+    "ANY_ROUTE",
+    "INJECTED_ACTIONS",
+    "BaseFault",
+    "BaseFaultInjector",
+    "format_fault",
+]
 
-STORAGE_ROUTES = frozenset({"storage_put", "storage_get"})
-ROUTES = API_JSON_ROUTES | FLOW_API_ROUTES | {"abort", "download"} | STORAGE_ROUTES
-"""Route names, as counted in ``EmulatorStats.requests_by_route``; ``"*"`` means all."""
+F = TypeVar("F", bound="BaseFault")
 
 ANY_ROUTE = "*"
-
-_EVERYWHERE = ROUTES
-ACTION_ROUTES: dict[str, frozenset[str]] = {
-    "status": _EVERYWHERE,
-    "reset": _EVERYWHERE,
-    "slow": _EVERYWHERE,
-    "latency": _EVERYWHERE,
-    "malformed_json": API_JSON_ROUTES | FLOW_API_ROUTES,
-    "truncated_json": API_JSON_ROUTES | FLOW_API_ROUTES,
-    "wrong_etag": frozenset({"storage_put"}),
-    "expire_url": STORAGE_ROUTES,
-}
-"""Each action and the routes it can apply to."""
+"""The route of a fault that applies to every route its action applies to."""
 
 
 @dataclass(frozen=True)
-class Fault:
-    """One way for the emulator to misbehave, and when.
+class BaseFault:
+    """One way for an emulator to misbehave, and when.
 
-    Actions:
+    Actions (each API's ``ACTION_ROUTES`` says which it offers, on which routes):
 
-    - ``status``: answer ``status`` (default 503) with an error body: the ``{"errors": [...]}``
-      envelope on API routes, S3 XML on storage; ``retry_after`` (seconds, or an HTTP date
-      string) adds a ``Retry-After`` header; ``body`` replaces the body (e.g. an HTML page
-      from a proxy). The handler does not run.
+    - ``status``: answer ``status`` (default 503) with an error body: the API's own on its
+      routes, S3 XML on storage; ``retry_after`` (seconds, or an HTTP date string) adds a
+      ``Retry-After`` header; ``body`` replaces the body (e.g. an HTML page from a proxy).
+      The handler does not run.
     - ``reset``: a request with a body has half of it read, then the TCP connection is
       reset (the handler does not run); a request without a body is handled and its
       response is cut after half its body (side effects happened, the client cannot know).
+    - ``reset_after``: the handler runs, then the connection is reset before any answer:
+      a request that landed although the client saw a transport error.
     - ``slow``: a storage PUT receives its body over ``delay`` seconds; every other route
       sends its response body over ``delay`` seconds.
     - ``latency``: sleep ``delay`` seconds, then handle normally.
-    - ``malformed_json`` / ``truncated_json`` (JSON API routes): the handler runs and its
+    - ``malformed_json`` / ``truncated_json`` (JSON routes): the handler runs and its
       status is kept; the body becomes non-JSON / the first half of the real JSON.
     - ``wrong_etag`` (``storage_put``): the part is stored, the ``ETag`` answered is not
       the MD5 of what was received.
-    - ``expire_url`` (``storage_put``, ``storage_get``): 403 ``AccessDenied`` /
-      ``Request has expired`` although the URL is valid.
+    - ``expire_url`` (storage routes): 403 ``AccessDenied`` / ``Request has expired``
+      although the URL is valid.
 
     Triggering: by default every matching request. ``times=N``: the next N matching
     requests. ``nth=K``: only the K-th matching request (1-based). ``probability=p``: each
     matching request with the seeded RNG; with ``times`` it fires at most N times.
     ``route="*"`` matches every route the action applies to.
     """
+
+    ACTION_ROUTES: ClassVar[Mapping[str, frozenset[str]]] = {}
+    """Each action this API offers and the routes (``stats.requests_by_route`` names) it
+    applies to."""
+    API_NAME: ClassVar[str] = "this API's"
+    """How error messages name the API ("not available on sandbox routes")."""
+    EXAMPLE_ROUTE: ClassVar[str] = ""
+    """A route named in the message of a fault text without one."""
+
+    def __init_subclass__(
+        cls,
+        *,
+        action_routes: Mapping[str, frozenset[str]],
+        api_name: str,
+        example_route: str,
+        **kwargs: Any,
+    ) -> None:
+        """An API's fault class names its routes in its ``class`` line."""
+        super().__init_subclass__(**kwargs)
+        cls.ACTION_ROUTES = action_routes
+        cls.API_NAME = api_name
+        cls.EXAMPLE_ROUTE = example_route
 
     route: str
     action: str = "status"
@@ -95,16 +104,21 @@ class Fault:
     probability: float | None = None
 
     def __post_init__(self) -> None:
-        if self.action not in ACTION_ROUTES:
-            raise ValueError(
-                f"unknown fault action {self.action!r}; one of {sorted(ACTION_ROUTES)}"
-            )
-        if self.route != ANY_ROUTE and self.route not in ROUTES:
-            raise ValueError(f"unknown route {self.route!r}; one of {sorted(ROUTES)} or '*'")
-        if self.route != ANY_ROUTE and self.route not in ACTION_ROUTES[self.action]:
+        offered = self.ACTION_ROUTES
+        if self.action not in offered:
+            if self.action in INJECTED_ACTIONS:
+                raise ValueError(
+                    f"action {self.action!r} is not available on {self.API_NAME} routes; "
+                    f"one of {sorted(offered)}"
+                )
+            raise ValueError(f"unknown fault action {self.action!r}; one of {sorted(offered)}")
+        routes = self.routes()
+        if self.route != ANY_ROUTE and self.route not in routes:
+            raise ValueError(f"unknown route {self.route!r}; one of {sorted(routes)} or '*'")
+        if self.route != ANY_ROUTE and self.route not in offered[self.action]:
             raise ValueError(
                 f"action {self.action!r} does not apply to route {self.route!r}; it applies "
-                f"to {sorted(ACTION_ROUTES[self.action])}"
+                f"to {sorted(offered[self.action])}"
             )
         if not 400 <= self.status <= 599:
             raise ValueError(f"status must be an HTTP error status (400-599), got {self.status}")
@@ -120,9 +134,14 @@ class Fault:
         if self.nth is not None and (self.times is not None or self.probability is not None):
             raise ValueError("nth cannot be combined with times or probability")
 
+    @classmethod
+    def routes(cls) -> frozenset[str]:
+        """Every route some action of this API applies to."""
+        return frozenset().union(*cls.ACTION_ROUTES.values())
+
     def matches(self, route: str) -> bool:
         if self.route == ANY_ROUTE:
-            return route in ACTION_ROUTES[self.action]
+            return route in self.ACTION_ROUTES[self.action]
         return route == self.route
 
     @property
@@ -132,6 +151,30 @@ class Fault:
             return self.retry_after
         value = float(self.retry_after)
         return str(int(value)) if value.is_integer() else str(value)
+
+    @classmethod
+    def parse(cls: type[F], text: str) -> F:
+        """A fault from ``key=value`` pairs separated by commas (see :mod:`.fault_text`),
+        e.g. ``"route=storage_put,action=status,status=503,probability=0.1,retry_after=1"``.
+        """
+        return cls(**parse_fields(text, cls))
+
+    @classmethod
+    def coerce(cls: type[F], fault: BaseFault | str) -> F:
+        """``fault`` as one of this API's: parsed from its text, or another API's fault
+        checked again against this API's routes."""
+        if isinstance(fault, str):
+            return cls.parse(fault)
+        if isinstance(fault, cls):
+            return fault
+        if isinstance(fault, BaseFault):
+            return cls(**{field.name: getattr(fault, field.name) for field in fields(fault)})
+        raise TypeError(f"expected a {cls.__name__} or its text, got {type(fault).__name__}")
+
+    @classmethod
+    def coerce_all(cls: type[F], faults: Iterable[BaseFault | str]) -> tuple[F, ...]:
+        """Each of ``faults`` as one of this API's (see :meth:`coerce`)."""
+        return tuple(cls.coerce(fault) for fault in faults)
 
 
 def _check_retry_after(value: float | str | None) -> None:
@@ -152,108 +195,46 @@ def _check_retry_after(value: float | str | None) -> None:
         raise ValueError(f"retry_after must be a non-negative number of seconds, got {value!r}")
 
 
-# -- command-line syntax ---------------------------------------------------------------
-_INT_FIELDS = {"status", "times", "nth"}
-_FLOAT_FIELDS = {"delay", "probability"}
-_FIELD_NAMES = [f.name for f in fields(Fault)]
-
-
-def parse_fault(text: str) -> Fault:
-    """A :class:`Fault` from ``key=value`` pairs separated by commas.
-
-    Keys are the field names, e.g. ``"route=storage_put,action=status,status=503,
-    probability=0.1,retry_after=1"``. ``retry_after`` may be an HTTP date: its commas
-    are kept (a piece without ``=`` continues the previous value).
-    """
-    pairs: dict[str, str] = {}
-    last: str | None = None
-    for piece in text.split(","):
-        key, eq, value = piece.partition("=")
-        if not eq:
-            if last is None or not piece.strip():
-                raise ValueError(f"fault {text!r}: expected key=value, got {piece.strip()!r}")
-            pairs[last] += "," + piece
-            continue
-        key = key.strip()
-        if key not in _FIELD_NAMES:
-            raise ValueError(f"fault {text!r}: unknown key {key!r}; keys are {_FIELD_NAMES}")
-        if key in pairs:
-            raise ValueError(f"fault {text!r}: {key!r} given twice")
-        pairs[key] = value
-        last = key
-    if "route" not in pairs:
-        raise ValueError(f"fault {text!r}: 'route' is required, e.g. route=storage_put")
-    values: dict[str, Any] = {}
-    for key, raw in pairs.items():
-        raw = raw.strip()
-        try:
-            if key in _INT_FIELDS:
-                values[key] = int(raw)
-            elif key in _FLOAT_FIELDS:
-                values[key] = float(raw)
-            elif key == "retry_after":
-                values[key] = _number_or_text(raw)
-            else:
-                values[key] = raw
-        except ValueError:
-            raise ValueError(f"fault {text!r}: {key}={raw!r} is not a number") from None
-    return Fault(**values)
-
-
-def format_fault(fault: Fault) -> str:
-    """The :func:`parse_fault` text of ``fault`` (fields left at their default omitted)."""
-    default = {f.name: f.default for f in fields(Fault)}
-    parts = [f"route={fault.route}", f"action={fault.action}"]
-    for name in _FIELD_NAMES[2:]:
-        value = getattr(fault, name)
-        if value != default[name]:
-            parts.append(f"{name}={value}")
-    return ",".join(parts)
-
-
-def _number_or_text(raw: str) -> float | str:
-    try:
-        return float(raw)
-    except ValueError:
-        return raw
-
-
 # -- deciding ------------------------------------------------------------------------------
-class _Entry:
+class _Entry(Generic[F]):
     __slots__ = ("fault", "fired", "seen")
 
-    def __init__(self, fault: Fault) -> None:
+    def __init__(self, fault: F) -> None:
         self.fault = fault
         self.seen = 0
         self.fired = 0
 
 
-class FaultInjector:
+class BaseFaultInjector(Generic[F]):
     """The faults of one emulator; thread-safe, so tests may change them while it serves.
 
     Every matching fault counts the request (for ``nth``); the first one, in the order
     added, that decides to fire is applied. Exhausted faults stay listed in :attr:`fired`.
+    Subclasses set ``fault_type``, the API's fault class, which :meth:`add` builds.
     """
 
-    def __init__(self, faults: tuple[Fault, ...] | list[Fault] = (), seed: int | None = 0) -> None:
+    fault_type: type[F]
+
+    def __init__(self, faults: Iterable[BaseFault | str] = (), seed: int | None = 0) -> None:
         self._lock = threading.Lock()
         self._seed = seed
         self._rng = random.Random(seed)
-        self._entries: list[_Entry] = []
+        self._entries: list[_Entry[F]] = []
         for fault in faults:
             self.add(fault)
 
-    def add(self, fault: Fault | None = None, /, **fields: Any) -> Fault:
-        """Add ``fault``, or one built from ``fields`` (``add(route="initiate", status=500)``)."""
+    def add(self, fault: BaseFault | str | None = None, /, **fields: Any) -> F:
+        """Add ``fault`` (or its text), or one built from ``fields``
+        (``add(route="initiate", status=500)``); returns it as this API's fault."""
         if fault is None:
-            fault = Fault(**fields)
+            added = self.fault_type(**fields)
         elif fields:
-            raise TypeError("pass either a Fault or its fields, not both")
-        if not isinstance(fault, Fault):
-            raise TypeError(f"expected a Fault, got {type(fault).__name__}")
+            raise TypeError("pass either a fault or its fields, not both")
+        else:
+            added = self.fault_type.coerce(fault)
         with self._lock:
-            self._entries.append(_Entry(fault))
-        return fault
+            self._entries.append(_Entry(added))
+        return added
 
     def clear(self) -> None:
         """Remove every fault and forget what fired; the RNG restarts from the seed."""
@@ -262,15 +243,15 @@ class FaultInjector:
             self._rng = random.Random(self._seed)
 
     @property
-    def faults(self) -> list[Fault]:
+    def faults(self) -> list[F]:
         """Faults that may still fire, in the order added."""
         with self._lock:
             return [e.fault for e in self._entries if not _exhausted(e)]
 
     @property
-    def fired(self) -> dict[Fault, int]:
+    def fired(self) -> dict[F, int]:
         """How many requests each fault was applied to (equal faults are summed)."""
-        counts: Counter[Fault] = Counter()
+        counts: Counter[F] = Counter()
         with self._lock:
             for entry in self._entries:
                 counts[entry.fault] += entry.fired
@@ -281,12 +262,12 @@ class FaultInjector:
         with self._lock:
             return sum(e.fired for e in self._entries)
 
-    def pick(self, route: str | None) -> Fault | None:
+    def pick(self, route: str | None) -> F | None:
         """The fault to apply to this request of ``route``, if any (server side)."""
         if route is None:
             return None
         with self._lock:
-            chosen: _Entry | None = None
+            chosen: _Entry[F] | None = None
             for entry in self._entries:
                 if not entry.fault.matches(route):
                     continue
@@ -298,7 +279,7 @@ class FaultInjector:
             chosen.fired += 1
             return chosen.fault
 
-    def _fires(self, entry: _Entry) -> bool:
+    def _fires(self, entry: _Entry[F]) -> bool:
         fault = entry.fault
         if fault.nth is not None:
             return entry.seen == fault.nth
@@ -309,10 +290,10 @@ class FaultInjector:
         return True
 
     def __repr__(self) -> str:
-        return f"FaultInjector(faults={self.faults!r}, seed={self._seed!r})"
+        return f"{type(self).__name__}(faults={self.faults!r}, seed={self._seed!r})"
 
 
-def _exhausted(entry: _Entry) -> bool:
+def _exhausted(entry: _Entry[F]) -> bool:
     fault = entry.fault
     if fault.nth is not None:
         return entry.seen >= fault.nth

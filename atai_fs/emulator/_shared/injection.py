@@ -1,36 +1,32 @@
-"""Applying a fired :class:`~.faults.Fault` to the request in hand."""
+"""Applying a fired fault (:class:`~.faults.BaseFault`) to the request in hand.
+
+What an action does is the same on every API; only the body of an injected ``status`` on
+an API route is the API's own, which its :class:`~.errors.ErrorStyle` provides.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .errors import ApiError, s3_error
-from .faults import STORAGE_ROUTES, Fault
+from .errors import ErrorStyle, s3_error
 from .pacing import Pacer
+from .storage import PUT_ROUTE, STORAGE_ROUTES
 from .transfer import plan_of, read_some, reset_connection, send_response
 
+if TYPE_CHECKING:  # faults asks this module which actions exist
+    from .faults import BaseFault
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Action = Callable[[web.Request, Handler, "BaseFault", ErrorStyle], Awaitable[web.StreamResponse]]
 
 MALFORMED_BODY = b"<html><body><h1>OK</h1></body></html>\n"
 """What ``malformed_json`` answers: what a captive portal or a confused proxy might send."""
 
-_API_CODES = {
-    400: "invalid_parameter",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    409: "conflict",
-    413: "invalid_file_size",
-    429: "RATE_LIMIT_EXCEEDED",
-    500: "internal_error",
-    502: "bad_gateway",
-    503: "service_unavailable",
-    504: "gateway_timeout",
-}
 _S3_CODES = {
     400: "BadRequest",
     403: "AccessDenied",
@@ -40,29 +36,36 @@ _S3_CODES = {
 }
 
 
-async def apply_fault(request: web.Request, handler: Handler, fault: Fault) -> web.StreamResponse:
-    return await _ACTIONS[fault.action](request, handler, fault)
+async def apply_fault(
+    request: web.Request, handler: Handler, fault: BaseFault, errors: ErrorStyle
+) -> web.StreamResponse:
+    """Answer ``request`` as ``fault`` says; ``errors`` words an injected API error."""
+    return await _ACTIONS[fault.action](request, handler, fault, errors)
 
 
-async def _status(request: web.Request, handler: Handler, fault: Fault) -> web.StreamResponse:
-    message = f"Injected fault: {fault.status}"
+async def _status(
+    request: web.Request, handler: Handler, fault: BaseFault, errors: ErrorStyle
+) -> web.StreamResponse:
+    response: web.StreamResponse
     if fault.body is not None:
         response = web.Response(
             status=fault.status, text=fault.body, content_type=_guess_type(fault.body)
         )
-    elif _is_storage(request):
+    elif request.match_info.route.name in STORAGE_ROUTES:
         code = _S3_CODES.get(fault.status, f"Http{fault.status}")
+        message = f"Injected fault: {fault.status}"
         response = s3_error(fault.status, code, message, request.rel_url.raw_path)
     else:
-        code = _API_CODES.get(fault.status, f"HTTP_{fault.status}")
-        response = ApiError(fault.status, code, message).to_response()
+        response = errors.injected(request, fault.status)
     retry_after = fault.retry_after_header
     if retry_after is not None:
         response.headers["Retry-After"] = retry_after
     return response
 
 
-async def _reset(request: web.Request, handler: Handler, fault: Fault) -> web.StreamResponse:
+async def _reset(
+    request: web.Request, handler: Handler, fault: BaseFault, errors: ErrorStyle
+) -> web.StreamResponse:
     if request.body_exists:
         await read_some(request, (request.content_length or 2) // 2)
         reset_connection(request)
@@ -71,9 +74,19 @@ async def _reset(request: web.Request, handler: Handler, fault: Fault) -> web.St
     return await _through_plan(request, await handler(request))
 
 
-async def _slow(request: web.Request, handler: Handler, fault: Fault) -> web.StreamResponse:
+async def _reset_after(
+    request: web.Request, handler: Handler, fault: BaseFault, errors: ErrorStyle
+) -> web.StreamResponse:
+    await handler(request)  # the request lands...
+    reset_connection(request)  # ...and its answer is lost
+    return web.Response(status=500)  # never sent: the connection is gone
+
+
+async def _slow(
+    request: web.Request, handler: Handler, fault: BaseFault, errors: ErrorStyle
+) -> web.StreamResponse:
     length = request.content_length or 0
-    if request.match_info.route.name == "storage_put":
+    if request.match_info.route.name == PUT_ROUTE:
         if length and fault.delay:
             plan_of(request).read_pacers.append(Pacer(length / fault.delay))
         else:
@@ -83,20 +96,22 @@ async def _slow(request: web.Request, handler: Handler, fault: Fault) -> web.Str
     return await _through_plan(request, await handler(request))
 
 
-async def _latency(request: web.Request, handler: Handler, fault: Fault) -> web.StreamResponse:
+async def _latency(
+    request: web.Request, handler: Handler, fault: BaseFault, errors: ErrorStyle
+) -> web.StreamResponse:
     await asyncio.sleep(fault.delay)
     return await handler(request)
 
 
 async def _malformed_json(
-    request: web.Request, handler: Handler, fault: Fault
+    request: web.Request, handler: Handler, fault: BaseFault, errors: ErrorStyle
 ) -> web.StreamResponse:
     real = await handler(request)
     return web.Response(status=real.status, body=MALFORMED_BODY, content_type="application/json")
 
 
 async def _truncated_json(
-    request: web.Request, handler: Handler, fault: Fault
+    request: web.Request, handler: Handler, fault: BaseFault, errors: ErrorStyle
 ) -> web.StreamResponse:
     real = await handler(request)
     body = real.body if isinstance(real, web.Response) else None
@@ -106,7 +121,9 @@ async def _truncated_json(
     )
 
 
-async def _wrong_etag(request: web.Request, handler: Handler, fault: Fault) -> web.StreamResponse:
+async def _wrong_etag(
+    request: web.Request, handler: Handler, fault: BaseFault, errors: ErrorStyle
+) -> web.StreamResponse:
     response = await handler(request)
     etag = response.headers.get("ETag")
     if response.status == 200 and etag and not response.prepared:
@@ -115,13 +132,16 @@ async def _wrong_etag(request: web.Request, handler: Handler, fault: Fault) -> w
     return response
 
 
-async def _expire_url(request: web.Request, handler: Handler, fault: Fault) -> web.StreamResponse:
+async def _expire_url(
+    request: web.Request, handler: Handler, fault: BaseFault, errors: ErrorStyle
+) -> web.StreamResponse:
     return s3_error(403, "AccessDenied", "Request has expired", request.rel_url.raw_path)
 
 
-_ACTIONS: dict[str, Callable[[web.Request, Handler, Fault], Awaitable[web.StreamResponse]]] = {
+_ACTIONS: dict[str, Action] = {
     "status": _status,
     "reset": _reset,
+    "reset_after": _reset_after,
     "slow": _slow,
     "latency": _latency,
     "malformed_json": _malformed_json,
@@ -130,16 +150,15 @@ _ACTIONS: dict[str, Callable[[web.Request, Handler, Fault], Awaitable[web.Stream
     "expire_url": _expire_url,
 }
 
+INJECTED_ACTIONS = frozenset(_ACTIONS)
+"""The actions this module applies; each API offers those that make sense on it."""
+
 
 async def _through_plan(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     """Send a handler's built response under the request's plan (streamed ones already were)."""
     if response.prepared or not isinstance(response, web.Response):
         return response
     return await send_response(request, response)
-
-
-def _is_storage(request: web.Request) -> bool:
-    return request.match_info.route.name in STORAGE_ROUTES
 
 
 def _guess_type(body: str) -> str:

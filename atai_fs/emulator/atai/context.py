@@ -6,13 +6,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from .._shared.stats import EmulatorStats
+from .._shared.storage import PresignedStorage, url_origin
 from .config import EmulatorConfig
-from .faults import FaultInjector
-from .ratelimit import RateLimiter
-from .shaping import NetworkShaper
-from .state import FileIndex, UploadRegistry
-from .stats import EmulatorStats
-from .storage import PresignedStorage
+from .file_index import FileIndex
+from .state import UploadRegistry
 
 
 @dataclass
@@ -24,15 +22,10 @@ class EmulatorContext:
     storage: PresignedStorage
     uploads: UploadRegistry
     files: FileIndex
-    faults: FaultInjector
-    shaper: NetworkShaper
-    rate_limiter: RateLimiter | None
 
     def origin(self, request: web.Request) -> str:
         """Scheme and host for presigned URLs: where the client reached us, unless configured."""
-        if self.config.public_url:
-            return self.config.public_url.rstrip("/")
-        return str(request.url.origin())
+        return url_origin(request, self.config.public_url)
 
 
 CONTEXT_KEY = web.AppKey("atai_emulator_context", EmulatorContext)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeGuard
 
 from aiohttp import web
 
@@ -28,7 +28,7 @@ async def read_json_object(request: web.Request, *, optional: bool = False) -> d
     return body
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """JSON integers only: ``True`` is an int to Python, not to the API."""
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -1,16 +1,35 @@
-"""Error bodies: the API's ``{"errors": [...]}`` envelope and the storage's S3-style XML.
+"""Error bodies: the API's ``{"errors": [...]}`` envelope.
 
 Handlers raise :class:`ApiError`; one middleware turns it into a response, so every
-error body of the API has the same shape and a fresh ``error_uid``.
+error body of the API has the same shape and a fresh ``error_uid``. Errors nobody
+raised (an unknown route, an injected fault, a bug) get the same envelope, with a code
+from :data:`CODES` (:class:`FilesApiErrors`).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
 from aiohttp import web
+
+from .._shared.errors import ApiFailure, ErrorStyle
+
+CODES = {
+    400: "invalid_parameter",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "conflict",
+    413: "invalid_file_size",
+    429: "RATE_LIMIT_EXCEEDED",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+"""The code of an error the handlers did not word themselves, by status."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +48,7 @@ class ErrorDetail:
         return body
 
 
-class ApiError(Exception):
+class ApiError(ApiFailure):
     """An API failure with its HTTP status and one or more error details."""
 
     def __init__(
@@ -40,9 +59,9 @@ class ApiError(Exception):
         suggestion: str | None = None,
         *,
         more: list[ErrorDetail] | None = None,
+        retry_after: int | None = None,
     ) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
+        super().__init__(status, message, retry_after=retry_after)
         self.details = [ErrorDetail(code, message, suggestion), *(more or [])]
 
     @classmethod
@@ -51,10 +70,17 @@ class ApiError(Exception):
         first, *rest = details
         return cls(status, first.code, first.message, first.suggestion, more=rest)
 
-    def to_response(self) -> web.Response:
+    def body(self, request: web.Request) -> web.Response:
         return web.json_response(
             {"errors": [d.to_json() for d in self.details]}, status=self.status
         )
+
+
+class FilesApiErrors(ErrorStyle):
+    """The envelope, with the code of :data:`CODES` (``HTTP_<status>`` for the rest)."""
+
+    def answer(self, request: web.Request, status: int, message: str) -> web.StreamResponse:
+        return ApiError(status, CODES.get(status, f"HTTP_{status}"), message).body(request)
 
 
 def bad_request(code: str, message: str, suggestion: str | None = None) -> ApiError:
@@ -67,14 +93,3 @@ def not_found(code: str, message: str, suggestion: str | None = None) -> ApiErro
 
 def conflict(code: str, message: str, suggestion: str | None = None) -> ApiError:
     return ApiError(409, code, message, suggestion)
-
-
-def s3_error(status: int, code: str, message: str, resource: str = "") -> web.Response:
-    """An S3-style XML error, so clients that sniff storage bodies see what S3 would send."""
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
-        f"<Resource>{escape(resource)}</Resource>"
-        f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
-    )
-    return web.Response(status=status, text=body, content_type="application/xml")

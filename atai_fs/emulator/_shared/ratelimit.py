@@ -62,6 +62,6 @@ class RateLimiter:
         return 0.0
 
 
-def retry_after_seconds(wait: float) -> str:
+def retry_after_seconds(wait: float) -> int:
     """``Retry-After`` in whole seconds, rounded up, at least 1."""
-    return str(max(1, math.ceil(wait)))
+    return max(1, math.ceil(wait))

@@ -10,12 +10,12 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from .._shared.transfer import send_file
 from .config import API_PREFIX
 from .context import EmulatorContext, context_of
 from .errors import ApiError, bad_request, not_found
+from .file_index import FILE_STATUS_CORRUPT, FILE_STATUS_INGESTED, FileRecord, new_file_uid
 from .params import name_problem, query_int, raise_if_any
-from .state import FILE_STATUS_CORRUPT, FILE_STATUS_INGESTED, FileRecord, new_file_uid
-from .transfer import send_file
 
 _FILES = API_PREFIX + "/files"
 _CHUNK = 1 << 20

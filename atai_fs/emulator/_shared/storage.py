@@ -9,9 +9,10 @@ URL format::
 
     {origin}/storage/{key}?X-Amz-Expires={unix_expiry}&X-Amz-Signature={hex}
 
-``X-Amz-Expires`` is the absolute expiry in Unix seconds (millisecond precision, so tests
-can use sub-second lifetimes); the signature is HMAC-SHA256 over ``"PUT\\n{path}\\n{expiry}"``
-with a per-emulator secret. Checks, in S3's order: an ``Authorization`` header (400, two
+``X-Amz-Expires`` is the absolute expiry in Unix seconds, truncated to the millisecond
+(so tests can use sub-second lifetimes, and a URL never outlives what it was issued
+for); the signature is HMAC-SHA256 over ``"PUT\\n{path}\\n{expiry}"`` with a
+per-emulator secret. Checks, in S3's order: an ``Authorization`` header (400, two
 auth mechanisms), signature (403 ``SignatureDoesNotMatch``), expiry (403 ``AccessDenied`` /
 ``Request has expired``), unknown or released key (404 ``NoSuchUpload``), missing length or
 chunked body (411 ``MissingContentLength``), length other than reserved (400), or, for a
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import re
 import shutil
@@ -43,10 +45,20 @@ from .stats import EmulatorStats
 from .transfer import save_body, send_file
 
 ROUTE_PREFIX = "/storage"
-ROUTE_NAME = "storage_put"
-GET_ROUTE_NAME = "storage_get"
+PUT_ROUTE = "storage_put"
+GET_ROUTE = "storage_get"
+STORAGE_ROUTES = frozenset({PUT_ROUTE, GET_ROUTE})
+"""Route names of the storage (in ``stats.requests_by_route`` and fault routes)."""
 _CHUNK = 1 << 20
 _KEY_RE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def url_origin(request: web.Request, public_url: str | None = None) -> str:
+    """Scheme and host to put in presigned URLs: ``public_url`` when the emulator is
+    reached through a proxy, else where this request reached it."""
+    if public_url:
+        return public_url.rstrip("/")
+    return str(request.url.origin())
 
 
 @dataclass(frozen=True)
@@ -116,24 +128,35 @@ class PresignedStorage:
         """Serve GETs of ``{prefix}/{name}`` from ``resolve(name)`` (None: no such object)."""
         self._exposed[prefix] = (resolve, ranges)
 
-    def presign_put(self, key: str, origin: str, lifetime: float) -> tuple[str, float]:
-        """A PUT URL for ``key`` valid for ``lifetime`` seconds, and its expiry (Unix time)."""
-        return self._presign("PUT", key, origin, lifetime)
+    def presign_put(
+        self, key: str, origin: str, lifetime: float, *, issued_at: float | None = None
+    ) -> tuple[str, float]:
+        """A PUT URL for ``key`` valid for ``lifetime`` seconds from ``issued_at`` (default:
+        now), and its expiry (Unix time): exactly the instant the storage enforces."""
+        return self._presign("PUT", key, origin, lifetime, issued_at)
 
-    def presign_get(self, key: str, origin: str, lifetime: float) -> tuple[str, float]:
-        """A GET URL for an exposed ``key`` valid for ``lifetime`` seconds, and its expiry."""
-        return self._presign("GET", key, origin, lifetime)
+    def presign_get(
+        self, key: str, origin: str, lifetime: float, *, issued_at: float | None = None
+    ) -> tuple[str, float]:
+        """A GET URL for an exposed ``key``, as :meth:`presign_put`."""
+        return self._presign("GET", key, origin, lifetime, issued_at)
 
-    def _presign(self, method: str, key: str, origin: str, lifetime: float) -> tuple[str, float]:
-        expiry = f"{time.time() + lifetime:.3f}"
+    def _presign(
+        self, method: str, key: str, origin: str, lifetime: float, issued_at: float | None
+    ) -> tuple[str, float]:
+        # Truncated, never rounded up: an expiry reported to the client (a TTL, an
+        # expires_at) must not be later than "issued + lifetime", the promise it stands for.
+        issued = time.time() if issued_at is None else issued_at
+        expiry_ms = math.floor((issued + lifetime) * 1000)
+        expiry = f"{expiry_ms // 1000}.{expiry_ms % 1000:03d}"
         path = f"{ROUTE_PREFIX}/{key}"
         signature = self._sign(method, path, expiry)
         url = f"{origin}{path}?X-Amz-Expires={expiry}&X-Amz-Signature={signature}"
-        return url, float(expiry)
+        return url, expiry_ms / 1000
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_put(ROUTE_PREFIX + "/{key:.+}", self.handle_put, name=ROUTE_NAME)
-        app.router.add_get(ROUTE_PREFIX + "/{key:.+}", self.handle_get, name=GET_ROUTE_NAME)
+        app.router.add_put(ROUTE_PREFIX + "/{key:.+}", self.handle_put, name=PUT_ROUTE)
+        app.router.add_get(ROUTE_PREFIX + "/{key:.+}", self.handle_get, name=GET_ROUTE)
 
     # -- client side -----------------------------------------------------------------
     async def handle_put(self, request: web.Request) -> web.StreamResponse:

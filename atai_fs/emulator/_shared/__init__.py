@@ -1,0 +1,16 @@
+"""What every emulator is built from, whatever API it speaks.
+
+- :mod:`.server`: the application served from a background thread or in the foreground.
+- :mod:`.storage`: the S3-like object store behind HMAC-signed, expiring presigned URLs.
+- :mod:`.faults` (which fault fires), :mod:`.fault_text` (its ``key=value`` text) and
+  :mod:`.injection` (making it happen).
+- :mod:`.shaping` and :mod:`.pacing`: latency and bandwidth caps on loopback.
+- :mod:`.transfer` and :mod:`.ranges`: request and response bodies, read and written
+  under the plan the shaping and fault middlewares set.
+- :mod:`.ratelimit`: the token buckets of a documented rate limit.
+- :mod:`.stats`: live counters read from test threads.
+- :mod:`.errors`: what every API's error answers share, and the storage's S3 XML.
+- :mod:`.middleware`: the middlewares every app is assembled from.
+- :mod:`.config`: the options every emulator takes.
+- :mod:`.crc32c`: the emulator's own CRC32C.
+"""

@@ -1,0 +1,220 @@
+"""Serving an emulator's application: in a background thread (tests, notebooks) or in the
+foreground (CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from aiohttp import web
+
+from .config import ServedConfig
+from .faults import BaseFault, BaseFaultInjector
+from .stats import EmulatorStats
+
+_SHUTDOWN_TIMEOUT = 5.0
+"""Seconds in-flight requests get to finish when the server stops."""
+
+_CALL_TIMEOUT = 30.0
+"""Seconds a test thread waits for a function run on the server loop."""
+
+C = TypeVar("C", bound=ServedConfig[Any])
+FI = TypeVar("FI", bound=BaseFaultInjector[Any])
+AppBuilder = Callable[[C, EmulatorStats, FI], web.Application]
+"""How an API's application is built from its configuration, counters and faults."""
+
+_TEMPORARY = Path()
+"""The ``data_dir`` of a configuration whose runner makes a fresh one at each start."""
+
+
+def data_dir_or_temporary(data_dir: str | Path | None) -> Path:
+    """The configured directory, or the placeholder :meth:`BackgroundServer.start`
+    replaces by a fresh temporary directory (pass ``temporary=data_dir is None``)."""
+    return Path(data_dir) if data_dir is not None else _TEMPORARY
+
+
+T = TypeVar("T")
+_S = TypeVar("_S", bound="BackgroundServer[Any, Any]")
+
+
+class BackgroundServer(Generic[C, FI]):
+    """An ``aiohttp.web`` application served from a background thread on loopback.
+
+    The lifecycle shared by every emulator: :meth:`start` returns once the port is bound
+    (or raises what prevented it), :meth:`stop` gives in-flight requests a few seconds
+    and removes a temporary ``data_dir``. Subclasses pass their configuration (built in
+    their ``__init__``, so bad options fail in the caller's thread, not the server's),
+    their fault injector class and how their application is built.
+    """
+
+    _thread_name = "emulator"
+    _api_prefix = ""
+    """Path of the API under ``http://HOST:PORT`` (what clients take as endpoint URL)."""
+    _title = "emulator"
+    """What the foreground banner calls it: "<title> listening on <endpoint URL>"."""
+
+    def __init__(
+        self,
+        config: C,
+        injector: Callable[[Iterable[BaseFault], int | None], FI],
+        build_app: AppBuilder[C, FI],
+        *,
+        temporary: bool,
+        host: str,
+        port: int,
+    ) -> None:
+        self._config = config
+        self._build = build_app
+        self._temporary = temporary
+        """``data_dir`` is a fresh temporary directory at each start, removed at stop."""
+        self.host = host
+        self._requested_port = port
+        self.stats = EmulatorStats()
+        """Live counters (``requests_by_route``, ``part_puts``, ``bytes_received`` ...)."""
+        self.faults = injector(config.faults, config.seed)
+        """Faults to inject while serving: ``emu.faults.add(route=..., action=...)``,
+        ``.clear()``, ``.fired``; it starts with ``faults`` of the configuration."""
+        self.port: int | None = None
+        self._app: web.Application | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._startup_error: BaseException | None = None
+
+    # -- public view -----------------------------------------------------------------
+    @property
+    def config(self) -> C:
+        return self._config
+
+    @property
+    def data_dir(self) -> Path:
+        return self._config.data_dir
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://HOST:PORT`` plus the API's path: what clients take as endpoint URL."""
+        if self.port is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        return f"http://{self.host}:{self.port}{self._api_prefix}"
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url if self.port is not None else "stopped"
+        return f"{type(self).__name__}({where}, data_dir={str(self.data_dir)!r})"
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self: _S) -> _S:
+        """Start serving; returns once the port is bound (or raises what prevented it)."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        if self._temporary:
+            tmp = Path(tempfile.mkdtemp(prefix="atai-emulator-"))
+            self._config = dataclasses.replace(self._config, data_dir=tmp)
+        self._startup_error = None
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name=self._thread_name, daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
+            self._remove_temporary_dir()
+            raise self._startup_error
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (in-flight requests get a few seconds) and remove a temporary data_dir."""
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._thread = None
+        self.port = None
+        self._remove_temporary_dir()
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def serve_in_foreground(self) -> None:
+        """For the CLI: start, print one line with the endpoint URL, serve until Ctrl-C."""
+        self.start()
+        try:
+            print(f"{self._title} listening on {self.endpoint_url} ({self._details()})", flush=True)
+            threading.Event().wait()  # the server runs in its thread until Ctrl-C
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def _details(self) -> str:
+        """What the foreground banner says after the endpoint URL."""
+        return f"data_dir: {self.data_dir}"
+
+    # -- state of the running application ----------------------------------------------
+    def _state(self, key: web.AppKey[T]) -> T:
+        """What the running application holds under ``key``."""
+        if self._app is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        return self._app[key]
+
+    def _state_if_running(self, key: web.AppKey[T]) -> T | None:
+        return self._app[key] if self._app is not None else None
+
+    def _call(self, function: Callable[[], T]) -> T:
+        """Run ``function`` on the server loop, for state only that loop may touch."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return function()
+
+        async def run() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=_CALL_TIMEOUT)
+
+    # -- server thread ---------------------------------------------------------------
+    def _run(self, ready: threading.Event) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        runner: web.AppRunner | None = None
+        try:
+            try:
+                self._app = self._build(self._config, self.stats, self.faults)
+                runner = web.AppRunner(
+                    self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
+                )
+                loop.run_until_complete(runner.setup())
+                site = web.TCPSite(runner, self.host, self._requested_port)
+                loop.run_until_complete(site.start())
+                self.port = runner.addresses[0][1]
+            except BaseException as exc:
+                self._startup_error = exc
+                return
+            finally:
+                ready.set()
+            loop.run_forever()
+        finally:
+            if runner is not None:
+                loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    def _remove_temporary_dir(self) -> None:
+        if self._temporary:
+            shutil.rmtree(self._config.data_dir, ignore_errors=True)

@@ -1,0 +1,94 @@
+"""Assemble one emulated Files API as an ``aiohttp.web.Application``.
+
+Middlewares, outermost first: count the request; shape the network (latency, storage
+PUT bandwidth); inject a fault if one fires; turn any failure on an API path into the
+``{"errors": [...]}`` envelope; check the bearer key (API paths only; presigned storage
+URLs carry their own signature); apply the rate limit (API paths only, when enabled).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .._shared import middleware
+from .._shared.ratelimit import RateLimiter
+from .._shared.shaping import NetworkShaper
+from .._shared.stats import EmulatorStats
+from .._shared.storage import PresignedStorage
+from . import files_api, uploads_api
+from .config import API_PREFIX, EmulatorConfig
+from .context import CONTEXT_KEY, EmulatorContext
+from .errors import ApiError, FilesApiErrors
+from .faults import FaultInjector
+from .file_index import FileIndex
+from .state import UploadRegistry
+
+_MAX_JSON_BODY = 64 * 1024 * 1024
+
+
+def build_app(
+    config: EmulatorConfig,
+    stats: EmulatorStats | None = None,
+    faults: FaultInjector | None = None,
+) -> web.Application:
+    """A ready-to-run application serving ``config``.
+
+    Pass ``stats`` to read counters and ``faults`` to change faults while it runs; by
+    default both are fresh (the injector starts with ``config.faults`` and ``config.seed``).
+    """
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    stats = stats if stats is not None else EmulatorStats()
+    faults = faults if faults is not None else FaultInjector(config.faults, config.seed)
+    storage = PresignedStorage(config.data_dir / "parts", config.signing_secret, stats)
+    files = FileIndex(config.data_dir)
+    storage.expose(files_api.BLOB_PREFIX, files.blob_of_uid, ranges=not config.ignore_range)
+    context = EmulatorContext(
+        config=config, stats=stats, storage=storage, uploads=UploadRegistry(), files=files
+    )
+    limiter = (
+        RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst_per_second)
+        if config.rate_limit
+        else None
+    )
+    api = middleware.under(API_PREFIX)
+    errors = FilesApiErrors()
+
+    def unauthorized() -> ApiError:
+        return ApiError(
+            401,
+            "UNAUTHORIZED",
+            "Missing or invalid API key",
+            "Send the header 'Authorization: Bearer <API key>'",
+        )
+
+    def rate_limited(retry_after: int) -> ApiError:
+        return ApiError(
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            "Too many requests",
+            f"Retry after {retry_after} s; the limit is "
+            f"{config.rate_limit_per_minute:g} requests/min with bursts of "
+            f"{config.rate_limit_burst_per_second:g} requests/s",
+            retry_after=retry_after,
+        )
+
+    # client_max_size bounds JSON bodies (a complete of 10,000 parts is ~1 MB); multipart
+    # uploads are streamed and bounded by simple_upload_limit instead.
+    app = web.Application(
+        middlewares=[
+            middleware.count_requests(stats, api=api),
+            middleware.shape_network(
+                NetworkShaper(config.latency, config.put_bandwidth, config.link_bandwidth)
+            ),
+            middleware.inject_faults(faults, errors),
+            middleware.error_bodies(errors, scope=api),
+            middleware.require_bearer(config.api_key, unauthorized, scope=api),
+            middleware.rate_limit(limiter, stats, rate_limited, scope=api),
+        ],
+        client_max_size=_MAX_JSON_BODY,
+    )
+    app[CONTEXT_KEY] = context
+    storage.add_routes(app)
+    uploads_api.add_routes(app)
+    files_api.add_routes(app)
+    return app
