@@ -103,6 +103,14 @@ class BackgroundServer(Generic[C, FI]):
             raise RuntimeError("the emulator is not running; call start() or use 'with'")
         return f"http://{self.host}:{self.port}{self._api_prefix}"
 
+    @property
+    def api_key(self) -> str:
+        """The key clients must send (the configuration's; keyless APIs have none)."""
+        key = getattr(self._config, "api_key", None)
+        if not isinstance(key, str):
+            raise AttributeError(f"{type(self).__name__} serves an API without keys")
+        return key
+
     def __repr__(self) -> str:
         where = self.endpoint_url if self.port is not None else "stopped"
         return f"{type(self).__name__}({where}, data_dir={str(self.data_dir)!r})"

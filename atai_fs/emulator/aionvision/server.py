@@ -59,10 +59,6 @@ class AionVisionEmulator(BackgroundServer[AionVisionConfig, AionFaultInjector]):
     # -- public view -----------------------------------------------------------------
 
     @property
-    def api_key(self) -> str:
-        return self._config.api_key
-
-    @property
     def files(self) -> dict[str, FileView]:
         """image_id -> the stored file (a snapshot of an immutable record)."""
         ctx = self._state_if_running(CONTEXT_KEY)

@@ -90,19 +90,10 @@ class ATAIEmulator(BackgroundServer[EmulatorConfig, FaultInjector]):
             max_page_size=max_page_size,
         )
         super().__init__(
-            config,
-            FaultInjector,
-            build_app,
-            temporary=data_dir is None,
-            host=host,
-            port=port,
+            config, FaultInjector, build_app, temporary=data_dir is None, host=host, port=port
         )
 
     # -- public view -----------------------------------------------------------------
-
-    @property
-    def api_key(self) -> str:
-        return self._config.api_key
 
     @property
     def uploads(self) -> dict[str, UploadView]:

@@ -61,10 +61,6 @@ class SandboxEmulator(BackgroundServer[SandboxConfig, SandboxFaultInjector]):
     # -- public view -----------------------------------------------------------------
 
     @property
-    def api_key(self) -> str:
-        return self._config.api_key
-
-    @property
     def sessions(self) -> dict[str, SessionView]:
         """upload_id -> read-only view (``.status``, ``.accepted_parts``, ...)."""
         context = self._state_if_running(CONTEXT_KEY)
