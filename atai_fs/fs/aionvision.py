@@ -22,7 +22,7 @@ from ..engine.config import parse_flag, parse_size
 from ..engine.ratelimit import RateLimit
 from ..engine.sources import FileSource
 from ..engine.target import Completion
-from ..errors import ConfigurationError, NotFound
+from ..errors import NotFound
 from ..targets.aionvision import (
     DEFAULT_ENDPOINT,
     DEFAULT_MAX_FILE_SIZE,
@@ -122,19 +122,19 @@ class AionVisionFileSystem(UploadFileSystem):
         super().__init__(
             api_key=api_key, endpoint_url=endpoint_url, max_concurrency=max_concurrency, **kwargs
         )
-        self.stream_batch_size = parse_size(
-            stream_batch_size or self.tier.batch_size, "stream_batch_size"
+        limit = parse_size(stream_limit, "stream_limit")
+        self.batch = BatchSettings(
+            stream_limit=limit,
+            stream_batch_size=parse_size(
+                stream_batch_size or self.tier.batch_size, "stream_batch_size"
+            ),
+            max_batch_bytes=parse_size(max_batch_bytes or limit, "max_batch_bytes"),
+            max_file_size=parse_size(max_file_size, "max_file_size"),
+            wait=parse_flag(wait, "wait"),
+            poll_interval=float(poll_interval),
+            poll_timeout=float(poll_timeout),
+            chunk_size=self.transfer.chunk_size,
         )
-        self.stream_limit = parse_size(stream_limit, "stream_limit")
-        self.max_batch_bytes = parse_size(max_batch_bytes or self.stream_limit, "max_batch_bytes")
-        self.max_file_size = parse_size(max_file_size, "max_file_size")
-        if self.stream_batch_size < 1 or self.stream_limit < 1 or self.max_batch_bytes < 1:
-            raise ConfigurationError(
-                "stream_batch_size, stream_limit and max_batch_bytes must be positive"
-            )
-        self.wait = parse_flag(wait, "wait")
-        self.poll_interval = float(poll_interval)
-        self.poll_timeout = float(poll_timeout)
         self.options = UploadOptions.build(
             title=title,
             tags=tags,
@@ -148,6 +148,11 @@ class AionVisionFileSystem(UploadFileSystem):
         #: ``pipe_file``, a closed file), in fsspec's order of the files (sorted paths
         #: for globs and directories).
         self.last_results: list[UploadResult] = []
+
+    @property
+    def stream_batch_size(self) -> int:
+        """Files per ``stream-batch`` request."""
+        return self.batch.stream_batch_size
 
     def default_rate_limit(self) -> RateLimit:
         """The tier's requests per minute."""
@@ -173,8 +178,8 @@ class AionVisionFileSystem(UploadFileSystem):
             path,
             options=self._upload_options(**options),
             label=label,
-            stream_limit=self.stream_limit,
-            max_file_size=self.max_file_size,
+            stream_limit=self.batch.stream_limit,
+            max_file_size=self.batch.max_file_size,
             chunk_size=self.transfer.chunk_size,
         )
 
@@ -248,14 +253,7 @@ class AionVisionFileSystem(UploadFileSystem):
         return self.last_results[0]
 
     async def _put(
-        self,
-        lpath: Any,
-        rpath: Any,
-        recursive: bool = False,
-        callback: Callback = DEFAULT_CALLBACK,
-        batch_size: int | None = None,
-        maxdepth: int | None = None,
-        **options: Any,
+        self, lpath: Any, rpath: Any, recursive: bool = False, **kwargs: Any
     ) -> list[UploadResult]:
         """Upload local files: quota check, optional dedupe, then ``stream-batch``
         requests of ``stream_batch_size`` files (presigned uploads for large files).
@@ -264,17 +262,14 @@ class AionVisionFileSystem(UploadFileSystem):
         raises :class:`~atai_fs.errors.UploadFailed` naming the files that failed, after
         the others were uploaded.  Duplicates skipped are not failures.
         """
-        upload_options = self._upload_options(**checked_options(self._upload_options, options))
+        callback = kwargs.pop("callback", DEFAULT_CALLBACK)
+        maxdepth = kwargs.pop("maxdepth", None)
+        kwargs.pop("batch_size", None)
+        upload_options = self._upload_options(**checked_options(self._upload_options, kwargs))
         pairs: list[tuple[str, str]] = []
         # fsspec's own expansion of globs, directories and targets, without uploading.
         await super()._put(
-            lpath,
-            rpath,
-            recursive=recursive,
-            callback=NoOpCallback(),
-            batch_size=batch_size,
-            maxdepth=maxdepth,
-            _collect=pairs,
+            lpath, rpath, recursive, callback=NoOpCallback(), maxdepth=maxdepth, _collect=pairs
         )
         named = [(local, file_name(self._strip_protocol(remote))) for local, remote in pairs]
         results = await self._batch_uploads().run(named, upload_options, callback)
@@ -283,17 +278,7 @@ class AionVisionFileSystem(UploadFileSystem):
         return results
 
     def _batch_uploads(self) -> BatchUploads:
-        settings = BatchSettings(
-            stream_limit=self.stream_limit,
-            stream_batch_size=self.stream_batch_size,
-            max_batch_bytes=self.max_batch_bytes,
-            max_file_size=self.max_file_size,
-            wait=self.wait,
-            poll_interval=self.poll_interval,
-            poll_timeout=self.poll_timeout,
-            chunk_size=self.transfer.chunk_size,
-        )
-        return BatchUploads(self.api, settings, self.retry, self._uploader)
+        return BatchUploads(self.api, self.batch, self.retry, self._uploader)
 
     # -- no read side ----------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import inspect
 import os
 import weakref
 from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from fsspec.asyn import AsyncFileSystem, sync
@@ -32,7 +33,7 @@ from ..http import HttpClient, Timeouts, check_endpoint
 from .read_file import RangeReadFile
 from .upload_file import UploadFile
 
-__all__ = ["UploadFileSystem", "checked_options"]
+__all__ = ["UploadFileSystem", "Write", "checked_options"]
 
 T = TypeVar("T")
 
@@ -69,6 +70,19 @@ def checked_options(function: Any, options: dict[str, Any]) -> dict[str, Any]:
         options, keyword_names(function), f"{getattr(function, '__qualname__', function)}"
     )
     return options
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write as the filesystem was asked for it: the ``name``, the call's keyword
+    ``options``, fsspec's ``mode`` (``"create"`` refuses to replace; checked already by
+    :meth:`UploadFileSystem._refuse_existing_if` where the filesystem can tell), and the
+    ``local_path`` of a ``put_file``."""
+
+    name: str
+    options: dict[str, Any]
+    mode: str = "overwrite"
+    local_path: str | None = None
 
 
 class _EnvironmentToken:
@@ -277,19 +291,9 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         """The target for writing ``name`` with per-call ``options``, each checked."""
         return self._make_target(name, **checked_options(self._make_target, options))
 
-    def _write_target(
-        self,
-        name: str,
-        options: dict[str, Any],
-        *,
-        mode: str = "overwrite",
-        local_path: str | None = None,
-    ) -> UploadTarget:
-        """The target of a write of ``name``: ``options`` are the call's keywords,
-        ``mode`` fsspec's (``"create"`` refuses to replace; checked already by
-        :meth:`_refuse_existing_if` where the filesystem can tell), ``local_path`` the
-        local file of a ``put_file``.  Protocols that make more of these override it."""
-        return self._target(name, options)
+    def _write_target(self, write: Write) -> UploadTarget:
+        """The target of one write; protocols that make more of it override this."""
+        return self._target(write.name, write.options)
 
     def _published(self, name: str, result: Completion) -> None:
         """A file became visible: forget cached listings (protocols may record more)."""
@@ -368,7 +372,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         name = self._write_name(rpath)
         await self._refuse_existing_if(mode, name)
         config = self._call_config(options)
-        target = self._write_target(name, options, mode=mode, local_path=lpath)
+        target = self._write_target(Write(name, options, mode, local_path=lpath))
         source = FileSource(lpath)
         try:
             uploader = self._uploader(target, callback=callback, config=config)
@@ -395,7 +399,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         name = self._write_name(path)
         await self._refuse_existing_if(mode, name)
         config = self._call_config(options)
-        target = self._write_target(name, options, mode=mode)
+        target = self._write_target(Write(name, options, mode))
         uploader = self._uploader(target, callback=callback, config=config)
         result = await uploader.upload(BytesSource(value))
         self._published(name, result)
@@ -429,7 +433,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         if mode == "xb" and self.exists(name):
             raise FileExistsError(f"{self.protocol[0]}://{name} already exists (mode 'xb')")
         config = self._call_config(options)
-        target = self._write_target(name, options, mode="create" if mode == "xb" else "overwrite")
+        target = self._write_target(Write(name, options, "create" if mode == "xb" else "overwrite"))
         return self._upload_file(name, target, size, autocommit, block_size, config)
 
     def _upload_file(

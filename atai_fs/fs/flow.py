@@ -23,7 +23,7 @@ from ..targets.flow import (
     FlowUploadTarget,
     WaitingUrl,
 )
-from .base import UploadFileSystem
+from .base import UploadFileSystem, Write
 from .read_file import RangeReadFile
 
 __all__ = ["FlowFileSystem"]
@@ -134,22 +134,16 @@ class FlowFileSystem(UploadFileSystem):
 
     # -- writing --------------------------------------------------------------------------
 
-    def _write_target(
-        self,
-        name: str,
-        options: dict[str, Any],
-        *,
-        mode: str = "overwrite",
-        local_path: str | None = None,
-    ) -> UploadTarget:
+    def _write_target(self, write: Write) -> UploadTarget:
         """A local file's MIME type (guessed from its name unless ``content_type=`` or
         the filesystem's says otherwise) goes in ``Content-Type``."""
+        options = write.options
         typed = options.get("content_type") or options.get("file_type") or self.content_type
-        if local_path and not typed:
-            guessed, _ = mimetypes.guess_type(os.fspath(local_path), strict=False)
+        if write.local_path and not typed:
+            guessed, _ = mimetypes.guess_type(os.fspath(write.local_path), strict=False)
             if guessed:
                 options["content_type"] = guessed
-        return self._target(name, options)
+        return self._target(write.name, options)
 
     # -- listing --------------------------------------------------------------------------
 
@@ -261,18 +255,10 @@ class FlowFileSystem(UploadFileSystem):
     start_run = sync_wrapper(_start_run)
     run_status = sync_wrapper(_run_status)
 
-    def wait_for_run(
-        self,
-        run_id: str,
-        statuses: Sequence[str] = FINISHED_STATUSES,
-        *,
-        timeout: float = 300.0,
-        interval: float = 2.0,
-    ) -> dict[str, Any]:
+    @functools.wraps(_wait_for_run)
+    def wait_for_run(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         # fsspec's sync() would take ``timeout`` for itself: bind the arguments first.
-        wait = functools.partial(
-            self._wait_for_run, run_id, statuses, timeout=timeout, interval=interval
-        )
+        wait = functools.partial(self._wait_for_run, *args, **kwargs)
         try:
             finished: dict[str, Any] = sync(self.loop, wait)
             return finished
@@ -281,5 +267,3 @@ class FlowFileSystem(UploadFileSystem):
             if isinstance(exc.__cause__, TimeoutError):
                 raise exc.__cause__ from None
             raise
-
-    wait_for_run.__doc__ = _wait_for_run.__doc__

@@ -30,7 +30,7 @@ from ..targets.sandbox import (
     SandboxUploadTarget,
     build_tar_archive,
 )
-from .base import UploadFileSystem
+from .base import UploadFileSystem, Write
 
 __all__ = ["SandboxFileSystem"]
 
@@ -159,55 +159,30 @@ class SandboxFileSystem(UploadFileSystem):
 
     # -- uploads ----------------------------------------------------------------------
 
-    def _write_target(
-        self,
-        name: str,
-        options: dict[str, Any],
-        *,
-        mode: str = "overwrite",
-        local_path: str | None = None,
-    ) -> UploadTarget:
+    def _write_target(self, write: Write) -> UploadTarget:
         """The server checks conflicts itself, atomically: ``"create"`` travels to the
         target; a local file is restartable, anything else a spooled stream."""
-        options.setdefault("source_kind", "restartable_file" if local_path else "spooled_stream")
-        return self._target(name, {**options, "mode": mode})
+        options = {"source_kind": "restartable_file" if write.local_path else "spooled_stream"}
+        return self._target(write.name, {**options, **write.options, "mode": write.mode})
 
     # -- directories ------------------------------------------------------------------
 
     async def _put(
-        self,
-        lpath: Any,
-        rpath: Any,
-        recursive: bool = False,
-        callback: Callback = DEFAULT_CALLBACK,
-        batch_size: int | None = None,
-        maxdepth: int | None = None,
-        **kwargs: Any,
+        self, lpath: Any, rpath: Any, recursive: bool = False, **kwargs: Any
     ) -> Completion | list[Any] | None:
         """``put(local_dir, remote, recursive=True)`` sends the tree as one tar archive
         (one ``directory_tar`` session, extracted by the sandbox atomically with the
         ``conflict`` policy); anything else is fsspec's file-by-file ``put``."""
-        if (
-            recursive
-            and maxdepth is None
-            and isinstance(lpath, (str, os.PathLike))
-            and isinstance(rpath, str)
-            and os.path.isdir(lpath)
-        ):
+        whole_tree = recursive and kwargs.get("maxdepth") is None
+        if whole_tree and isinstance(rpath, str) and _is_directory(lpath):
             local = os.fspath(lpath)
             remote = rpath
             if remote.endswith("/") and not local.endswith(("/", os.sep)):
                 remote += os.path.basename(os.path.normpath(local))  # like cp -r dir dest/
-            return await self._put_directory(local, remote, callback=callback, **kwargs)
-        results: list[Any] | None = await super()._put(
-            lpath,
-            rpath,
-            recursive=recursive,
-            callback=callback,
-            batch_size=batch_size,
-            maxdepth=maxdepth,
-            **kwargs,
-        )
+            kwargs.pop("maxdepth", None)
+            kwargs.pop("batch_size", None)
+            return await self._put_directory(local, remote, **kwargs)
+        results: list[Any] | None = await super()._put(lpath, rpath, recursive, **kwargs)
         return results
 
     async def _put_directory(
@@ -241,3 +216,7 @@ class SandboxFileSystem(UploadFileSystem):
     async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         await self._info(path)  # raises: nothing can be listed
         return []
+
+
+def _is_directory(path: Any) -> bool:
+    return isinstance(path, (str, os.PathLike)) and os.path.isdir(path)

@@ -10,7 +10,7 @@ import pytest
 from fsspec.asyn import sync
 
 from atai_fs.engine.sources import BytesSource
-from atai_fs.targets.sandbox import ArchiveRejected
+from atai_fs.errors import ArchiveRejected
 from tests.sandbox.conftest import PART_SIZE, SANDBOX, url
 
 

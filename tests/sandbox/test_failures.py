@@ -12,7 +12,7 @@ from fsspec.asyn import sync
 from atai_fs import RetryPolicy
 from atai_fs.emulator.sandbox import SandboxEmulator
 from atai_fs.engine.sources import BytesSource
-from atai_fs.targets.sandbox import (
+from atai_fs.errors import (
     AlreadyCompleted,
     ChecksumMismatch,
     InsufficientStagingSpace,

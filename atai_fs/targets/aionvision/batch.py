@@ -31,7 +31,14 @@ from fsspec.callbacks import Callback
 from ...engine.retry import RetryPolicy
 from ...engine.sources import FileSource
 from ...engine.uploader import Uploader
-from ...errors import AtaiFsError, InvalidRequest, QuotaExceeded, UnsupportedFormat, UploadFailed
+from ...errors import (
+    AtaiFsError,
+    ConfigurationError,
+    InvalidRequest,
+    QuotaExceeded,
+    UnsupportedFormat,
+    UploadFailed,
+)
 from .api import AionVisionApi
 from .options import MAX_HASHES_PER_CHECK, UploadOptions, UploadResult, check_file
 from .target import AionVisionTarget, sha256_of
@@ -44,7 +51,10 @@ _RESULTS_PAGE = 500
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """Sizes and patience of batch uploads (the filesystem's options)."""
+    """Sizes and patience of batch uploads (the filesystem's options): files up to
+    ``stream_limit`` go in ``stream-batch`` requests of at most ``stream_batch_size``
+    files and ``max_batch_bytes``; ``wait`` follows each batch's session, polling every
+    ``poll_interval`` seconds for at most ``poll_timeout``."""
 
     stream_limit: int
     stream_batch_size: int
@@ -54,6 +64,12 @@ class BatchSettings:
     poll_interval: float
     poll_timeout: float
     chunk_size: int
+
+    def __post_init__(self) -> None:
+        if min(self.stream_batch_size, self.stream_limit, self.max_batch_bytes) < 1:
+            raise ConfigurationError(
+                "stream_batch_size, stream_limit and max_batch_bytes must be positive"
+            )
 
 
 @dataclass

@@ -1,20 +1,7 @@
 """Nullspace sandbox uploads (spec ``sandbox-uploads.md``): the session API, what its
-errors mean, the digests it wants, directory archives, and the upload target."""
+errors mean, the digests it wants, directory archives, and the upload target.  Its
+exception classes are in :mod:`atai_fs.errors` with every other."""
 
-from ...errors import (
-    AlreadyCompleted,
-    ArchiveRejected,
-    ChecksumMismatch,
-    InsufficientStagingSpace,
-    MissingParts,
-    PartRejected,
-    SandboxUploadError,
-    SessionGone,
-    SizeLimitExceeded,
-    TargetConflict,
-    UploadAborted,
-    UploadExpired,
-)
 from .api import (
     CONFLICTS,
     DEFAULT_ENDPOINT,
@@ -34,21 +21,9 @@ __all__ = [
     "PART_SHA256_HEADER",
     "ROUTE_PREFIXES",
     "SESSION_ENDING_REASONS",
-    "AlreadyCompleted",
-    "ArchiveRejected",
-    "ChecksumMismatch",
     "ContentDigest",
-    "InsufficientStagingSpace",
-    "MissingParts",
-    "PartRejected",
     "SandboxApi",
     "SandboxSession",
-    "SandboxUploadError",
     "SandboxUploadTarget",
-    "SessionGone",
-    "SizeLimitExceeded",
-    "TargetConflict",
-    "UploadAborted",
-    "UploadExpired",
     "build_tar_archive",
 ]
