@@ -11,9 +11,7 @@ import pytest
 
 from atai_fs import ATAIFileSystem
 from atai_fs.emulator import ATAIEmulator
-
-#: A small part size keeps "many parts" tests fast while exercising the same code paths.
-PART_SIZE = 64 * 1024
+from tests.sizes import PART_SIZE
 
 
 @pytest.fixture(autouse=True)

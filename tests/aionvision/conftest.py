@@ -20,7 +20,7 @@ FAST_RETRY = RetryPolicy(attempts=6, base_delay=0.01, max_delay=0.05)
 
 
 @pytest.fixture
-def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AionVisionEmulator]:
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AionVisionEmulator]:
     with AionVisionEmulator(
         data_dir=tmp_path_factory.mktemp("aionvision"), stream_limit=LIMIT
     ) as emulator:
@@ -45,8 +45,8 @@ def make_fs(emulator: AionVisionEmulator, **options) -> AionVisionFileSystem:
 
 
 @pytest.fixture
-def fs(emu: AionVisionEmulator) -> AionVisionFileSystem:
-    return make_fs(emu)
+def fs(emulator: AionVisionEmulator) -> AionVisionFileSystem:
+    return make_fs(emulator)
 
 
 def local_file(directory: Path, name: str, size: int) -> tuple[str, bytes]:

@@ -25,46 +25,46 @@ def photos(tmp_path, count: int, size: int = 700) -> tuple[list[str], list[bytes
     return [p for p, _ in made], [d for _, d in made]
 
 
-def test_put_sends_batches_of_the_tier_size_and_returns_every_result(fs, emu, tmp_path):
+def test_put_sends_batches_of_the_tier_size_and_returns_every_result(fs, emulator, tmp_path):
     paths, contents = photos(tmp_path, 23)
     progress = Progress()
     results = fs.put(paths, "aionvision://batch-2026-11/", callback=progress)
     assert fs.stream_batch_size == 10  # the free tier's
-    assert emu.stats.requests_by_route["stream_batch"] == 3
-    assert emu.stats.requests_by_route["quota_check"] == 1
+    assert emulator.stats.requests_by_route["stream_batch"] == 3
+    assert emulator.stats.requests_by_route["quota_check"] == 1
     assert [r.path for r in results] == paths
     assert all(r.status == "uploaded" and r.method == "stream-batch" for r in results)
-    assert [stored(emu, r.image_id) for r in results] == contents
+    assert [stored(emulator, r.image_id) for r in results] == contents
     assert fs.last_results == results
     assert progress.size == 23 and progress.value == 23
 
 
-def test_batch_size_is_configurable(emu, tmp_path):
-    fs = make_fs(emu, stream_batch_size=4)
+def test_batch_size_is_configurable(emulator, tmp_path):
+    fs = make_fs(emulator, stream_batch_size=4)
     paths, _ = photos(tmp_path, 9)
     fs.put(paths, "aionvision://x/")
-    assert emu.stats.requests_by_route["stream_batch"] == 3
+    assert emulator.stats.requests_by_route["stream_batch"] == 3
 
 
-def test_large_files_of_a_put_go_presigned(fs, emu, tmp_path):
+def test_large_files_of_a_put_go_presigned(fs, emulator, tmp_path):
     small, _ = photos(tmp_path, 3)
     big, big_data = local_file(tmp_path, "big.png", LIMIT + 1)
     results = {r.path: r for r in fs.put([*small, big], "aionvision://mixed/")}
     assert [results[p].method for p in small] == ["stream-batch"] * 3
     assert results[big].method == "presigned"
-    assert stored(emu, results[big].image_id) == big_data
+    assert stored(emulator, results[big].image_id) == big_data
 
 
 def test_quota_refusal_is_a_clear_error_before_any_upload(tmp_path):
-    with AionVisionEmulator(data_dir=tmp_path / "emu", monthly_quota=5) as emu:
+    with AionVisionEmulator(data_dir=tmp_path / "emulator", monthly_quota=5) as emulator:
         paths, _ = photos(tmp_path, 6)
         with pytest.raises(QuotaExceeded, match="cannot take 6 more uploads"):
-            make_fs(emu).put(paths, "aionvision://q/")
-        assert "stream_batch" not in emu.stats.requests_by_route
-        assert emu.files == {}
+            make_fs(emulator).put(paths, "aionvision://q/")
+        assert "stream_batch" not in emulator.stats.requests_by_route
+        assert emulator.files == {}
 
 
-def test_skip_duplicates_uploads_only_unique_files(fs, emu, tmp_path):
+def test_skip_duplicates_uploads_only_unique_files(fs, emulator, tmp_path):
     paths, _ = photos(tmp_path, 5)
     first = fs.put(paths[:3], "aionvision://d/")
     twin, _ = local_file(tmp_path, "twin.jpg", 0)
@@ -72,34 +72,34 @@ def test_skip_duplicates_uploads_only_unique_files(fs, emu, tmp_path):
     results = fs.put([*paths, twin], "aionvision://d/", skip_duplicates=True)
     assert [r.status for r in results] == ["skipped"] * 3 + ["uploaded", "uploaded", "skipped"]
     assert all(r.method == "check-duplicates" for r in results if r.status == "skipped")
-    assert len(emu.files) == 5  # the three earlier ones and two new
+    assert len(emulator.files) == 5  # the three earlier ones and two new
     assert {r.image_id for r in first}.isdisjoint({r.image_id for r in results})
-    assert emu.stats.requests_by_route["check_duplicates"] == 1
+    assert emulator.stats.requests_by_route["check_duplicates"] == 1
 
 
-def test_put_file_with_skip_duplicates_skips_a_stored_file(fs, emu, tmp_path):
+def test_put_file_with_skip_duplicates_skips_a_stored_file(fs, emulator, tmp_path):
     path, _ = local_file(tmp_path, "a.png", 100)
     first = fs.put_file(path, "aionvision://a.png")
     again = fs.put_file(path, "aionvision://a.png", skip_duplicates=True)
-    assert again.status == "skipped" and len(emu.files) == 1
-    assert first.image_id in emu.files
+    assert again.status == "skipped" and len(emulator.files) == 1
+    assert first.image_id in emulator.files
 
 
-def test_retryable_rejections_are_sent_again(fs, emu, tmp_path):
-    emu.faults.add(AionFault(route="stream_batch_file", action="reject", times=2))
+def test_retryable_rejections_are_sent_again(fs, emulator, tmp_path):
+    emulator.faults.add(AionFault(route="stream_batch_file", action="reject", times=2))
     paths, contents = photos(tmp_path, 6)
     results = fs.put(paths, "aionvision://r/")
     assert all(r.status == "uploaded" for r in results)
-    assert [stored(emu, r.image_id) for r in results] == contents
-    assert emu.stats.requests_by_route["stream_batch"] == 2
+    assert [stored(emulator, r.image_id) for r in results] == contents
+    assert emulator.stats.requests_by_route["stream_batch"] == 2
 
 
-def test_rejections_that_persist_fail_those_files_only(emu, tmp_path):
+def test_rejections_that_persist_fail_those_files_only(emulator, tmp_path):
     from atai_fs import RetryPolicy
 
-    fs = make_fs(emu, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01))
-    emu.faults.add(AionFault(route="stream_batch_file", action="reject", nth=2))
-    emu.faults.add(AionFault(route="stream_batch_file", action="reject", nth=5))
+    fs = make_fs(emulator, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01))
+    emulator.faults.add(AionFault(route="stream_batch_file", action="reject", nth=2))
+    emulator.faults.add(AionFault(route="stream_batch_file", action="reject", nth=5))
     paths, _ = photos(tmp_path, 4)
     with pytest.raises(UploadFailed, match=r"1 of 4 files failed.*p001\.jpg"):
         fs.put(paths, "aionvision://r/")
@@ -108,27 +108,27 @@ def test_rejections_that_persist_fail_those_files_only(emu, tmp_path):
 
 
 def test_sessions_are_followed_until_done_with_progress(tmp_path):
-    with AionVisionEmulator(data_dir=tmp_path / "emu", processing_delay=0.05) as emu:
-        fs = make_fs(emu)
+    with AionVisionEmulator(data_dir=tmp_path / "emulator", processing_delay=0.05) as emulator:
+        fs = make_fs(emulator)
         paths, _ = photos(tmp_path, 6)
         progress = Progress()
         results = fs.put(paths, "aionvision://s/", callback=progress)
         assert all(r.status == "uploaded" for r in results)
-        assert emu.stats.requests_by_route["session_status"] > 2
+        assert emulator.stats.requests_by_route["session_status"] > 2
         assert len(set(progress.updates)) > 2  # progress came in steps, not all at once
         assert progress.value == 6
 
 
 def test_without_waiting_unfinished_files_are_pending(tmp_path):
-    with AionVisionEmulator(data_dir=tmp_path / "emu", processing_delay=5) as emu:
-        fs = make_fs(emu, wait=False)
+    with AionVisionEmulator(data_dir=tmp_path / "emulator", processing_delay=5) as emulator:
+        fs = make_fs(emulator, wait=False)
         paths, _ = photos(tmp_path, 2)
         results = fs.put(paths, "aionvision://s/")
         assert [r.status for r in results] == ["pending", "pending"]
-        assert results[0].session_id in emu.session_ids
+        assert results[0].session_id in emulator.session_ids
 
 
-def test_unsupported_formats_are_refused_before_any_request(fs, emu, tmp_path):
+def test_unsupported_formats_are_refused_before_any_request(fs, emulator, tmp_path):
     paths, _ = photos(tmp_path, 2)
     odd, _ = local_file(tmp_path, "tool.exe", 10)
     with pytest.raises(UnsupportedFormat, match=r"tool\.exe"):
@@ -137,23 +137,23 @@ def test_unsupported_formats_are_refused_before_any_request(fs, emu, tmp_path):
         fs.put_file(odd, "aionvision://tool.exe")
     with pytest.raises(UnsupportedFormat):
         fs.open("aionvision://image.bmp", "wb")
-    assert emu.stats.api_requests == 0
+    assert emulator.stats.api_requests == 0
 
 
-def test_oversize_and_empty_files_are_refused_before_any_request(emu, tmp_path):
-    fs = make_fs(emu, max_file_size=1000)
+def test_oversize_and_empty_files_are_refused_before_any_request(emulator, tmp_path):
+    fs = make_fs(emulator, max_file_size=1000)
     big, _ = local_file(tmp_path, "big.jpg", 1001)
     empty, _ = local_file(tmp_path, "empty.txt", 0)
     with pytest.raises(ValueError, match="over the limit of 1000 bytes"):
         fs.put_file(big, "aionvision://big.jpg")
     with pytest.raises(ValueError, match="empty"):
         fs.put([empty], "aionvision://e/")
-    assert emu.stats.api_requests == 0
+    assert emulator.stats.api_requests == 0
 
 
-def test_invalid_options_are_refused_before_any_request(fs, emu):
+def test_invalid_options_are_refused_before_any_request(fs, emulator):
     with pytest.raises(ValueError, match="storage_target"):
         fs.pipe_file("aionvision://a.txt", b"x", storage_target="elsewhere")
     with pytest.raises(ValueError, match="at most 40 tags"):
         fs.pipe_file("aionvision://a.txt", b"x", tags=[f"t{i}" for i in range(41)])
-    assert emu.stats.api_requests == 0
+    assert emulator.stats.api_requests == 0

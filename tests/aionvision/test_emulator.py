@@ -14,15 +14,15 @@ from atai_fs.emulator.aionvision import AionFault, AionVisionEmulator, parse_aio
 from tests.aionvision.conftest import make_fs
 
 
-def call(emu: AionVisionEmulator, method: str, path: str, body=None, *, key=None):
+def call(emulator: AionVisionEmulator, method: str, path: str, body=None, *, key=None):
     """(status, JSON body, headers) of one API request."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
-        f"{emu.endpoint_url}/{path}",
+        f"{emulator.endpoint_url}/{path}",
         data=data,
         method=method,
         headers={
-            "Authorization": f"Bearer {key or emu.api_key}",
+            "Authorization": f"Bearer {key or emulator.api_key}",
             "Content-Type": "application/json",
         },
     )
@@ -44,27 +44,27 @@ def put(url: str, data: bytes, content_type: str) -> int:
         return error.code
 
 
-def presign(emu, size=5, **extra):
+def presign(emulator, size=5, **extra):
     body = {"filename": "a.png", "content_type": "image/png", "size_bytes": size, **extra}
-    return call(emu, "POST", "uploads/request-presigned-url", body)
+    return call(emulator, "POST", "uploads/request-presigned-url", body)
 
 
-def test_bad_key_gets_401_in_the_error_envelope(emu):
-    status, body, _ = call(emu, "GET", "uploads/quota-check?file_count=1", key="aion_nope")
+def test_bad_key_gets_401_in_the_error_envelope(emulator):
+    status, body, _ = call(emulator, "GET", "uploads/quota-check?file_count=1", key="aion_nope")
     assert status == 401 and body["error"]["code"] == "INVALID_API_KEY"
     assert uuid.UUID(body["request_id"])
 
 
-def test_validation_failures_use_fastapis_detail_list(emu):
-    status, body, _ = call(emu, "GET", "uploads/quota-check")
+def test_validation_failures_use_fastapis_detail_list(emulator):
+    status, body, _ = call(emulator, "GET", "uploads/quota-check")
     assert status == 422 and body["detail"][0]["loc"] == ["query", "file_count"]
-    status, body, _ = call(emu, "POST", "uploads/check-duplicates", {"hashes": []})
+    status, body, _ = call(emulator, "POST", "uploads/check-duplicates", {"hashes": []})
     assert status == 422 and body["detail"][0]["loc"] == ["body", "hashes"]
 
 
 def test_quota_check_reports_the_tier_quota(tmp_path):
-    with AionVisionEmulator(data_dir=tmp_path, tier="starter") as emu:
-        status, body, _ = call(emu, "GET", "uploads/quota-check?file_count=3")
+    with AionVisionEmulator(data_dir=tmp_path, tier="starter") as emulator:
+        status, body, _ = call(emulator, "GET", "uploads/quota-check?file_count=3")
         assert status == 200 and body["can_proceed"] is True
         assert (body["monthly_limit"], body["available"], body["max_batch_size"]) == (
             10_000,
@@ -73,72 +73,72 @@ def test_quota_check_reports_the_tier_quota(tmp_path):
         )
 
 
-def test_presigned_put_needs_the_signed_content_type_and_exact_length(emu):
-    _, grant, _ = presign(emu)
+def test_presigned_put_needs_the_signed_content_type_and_exact_length(emulator):
+    _, grant, _ = presign(emulator)
     assert grant["upload_headers"] == {"Content-Type": "image/png"}
     assert put(grant["upload_url"], b"12345", "image/jpeg") == 403
     assert put(grant["upload_url"], b"1234", "image/png") == 400
     assert put(grant["upload_url"], b"12345", "image/png") == 200
     status, body, _ = call(
-        emu, "POST", "uploads/confirm", {"object_key": grant["object_key"], "size_bytes": 5}
+        emulator, "POST", "uploads/confirm", {"object_key": grant["object_key"], "size_bytes": 5}
     )
     assert status == 200 and body["confirmed"] is True
     again = call(
-        emu, "POST", "uploads/confirm", {"object_key": grant["object_key"], "size_bytes": 5}
+        emulator, "POST", "uploads/confirm", {"object_key": grant["object_key"], "size_bytes": 5}
     )
     assert again[1]["upload_id"] == body["upload_id"]  # confirm is idempotent
 
 
-def test_confirm_checks_that_bytes_were_stored_and_the_checksum(emu):
-    _, grant, _ = presign(emu)
+def test_confirm_checks_that_bytes_were_stored_and_the_checksum(emulator):
+    _, grant, _ = presign(emulator)
     confirm = {"object_key": grant["object_key"], "size_bytes": 5}
-    assert call(emu, "POST", "uploads/confirm", confirm)[0] == 422  # nothing PUT yet
+    assert call(emulator, "POST", "uploads/confirm", confirm)[0] == 422  # nothing PUT yet
     assert put(grant["upload_url"], b"12345", "image/png") == 200
     bad = {**confirm, "checksum": "0" * 64}
-    assert call(emu, "POST", "uploads/confirm", bad)[0] == 422
-    assert emu.orphans() and not emu.files
+    assert call(emulator, "POST", "uploads/confirm", bad)[0] == 422
+    assert emulator.orphans() and not emulator.files
 
 
-def test_idempotency_key_returns_the_same_object_and_refuses_another_body(emu):
-    first = presign(emu, idempotency_key="k1")[1]
-    second = presign(emu, idempotency_key="k1")[1]
+def test_idempotency_key_returns_the_same_object_and_refuses_another_body(emulator):
+    first = presign(emulator, idempotency_key="k1")[1]
+    second = presign(emulator, idempotency_key="k1")[1]
     assert first["object_key"] == second["object_key"]
-    assert presign(emu, size=6, idempotency_key="k1")[0] == 409
+    assert presign(emulator, size=6, idempotency_key="k1")[0] == 409
 
 
 def test_expired_upload_urls_are_refused(tmp_path):
-    with AionVisionEmulator(data_dir=tmp_path, url_lifetime=0.05) as emu:
-        _, grant, _ = presign(emu)
+    with AionVisionEmulator(data_dir=tmp_path, url_lifetime=0.05) as emulator:
+        _, grant, _ = presign(emulator)
         time.sleep(0.1)
         assert put(grant["upload_url"], b"12345", "image/png") == 403
 
 
 def test_cancel_stops_processing_files_and_refunds_them(tmp_path):
-    with AionVisionEmulator(data_dir=tmp_path / "emu", processing_delay=10) as emu:
-        fs = make_fs(emu, wait=False)
+    with AionVisionEmulator(data_dir=tmp_path / "emulator", processing_delay=10) as emulator:
+        fs = make_fs(emulator, wait=False)
         paths = []
         for i in range(3):
             path = tmp_path / f"p{i}.png"
             path.write_bytes(b"png%d" % i)
             paths.append(str(path))
         (result, *_) = fs.put(paths, "aionvision://c/")
-        assert emu.usage == 3
-        status, body, _ = call(emu, "POST", f"uploads/sessions/{result.session_id}/cancel")
+        assert emulator.usage == 3
+        status, body, _ = call(emulator, "POST", f"uploads/sessions/{result.session_id}/cancel")
         assert status == 200 and body["status"] == "cancelled"
-        assert emu.usage == 0 and emu.files == {}
-        _, results, _ = call(emu, "GET", f"uploads/sessions/{result.session_id}/results")
+        assert emulator.usage == 0 and emulator.files == {}
+        _, results, _ = call(emulator, "GET", f"uploads/sessions/{result.session_id}/results")
         assert {r["status"] for r in results["results"]} == {"failed"}
-        assert call(emu, "POST", f"uploads/sessions/{result.session_id}/cancel")[0] == 400
+        assert call(emulator, "POST", f"uploads/sessions/{result.session_id}/cancel")[0] == 400
 
 
-def test_unknown_session_is_404_and_a_bad_id_is_422(emu):
-    assert call(emu, "GET", f"uploads/sessions/{uuid.uuid4()}/status")[0] == 404
-    assert call(emu, "GET", "uploads/sessions/not-a-uuid/status")[0] == 422
+def test_unknown_session_is_404_and_a_bad_id_is_422(emulator):
+    assert call(emulator, "GET", f"uploads/sessions/{uuid.uuid4()}/status")[0] == 404
+    assert call(emulator, "GET", "uploads/sessions/not-a-uuid/status")[0] == 422
 
 
-def test_injected_statuses_use_the_envelope_and_retry_after(emu):
-    emu.faults.add(AionFault(route="quota_check", status=429, retry_after=3, nth=1))
-    status, body, headers = call(emu, "GET", "uploads/quota-check?file_count=1")
+def test_injected_statuses_use_the_envelope_and_retry_after(emulator):
+    emulator.faults.add(AionFault(route="quota_check", status=429, retry_after=3, nth=1))
+    status, body, headers = call(emulator, "GET", "uploads/quota-check?file_count=1")
     assert (status, body["error"]["code"], headers["Retry-After"]) == (429, "RATE_LIMIT_ERROR", "3")
 
 

@@ -15,18 +15,18 @@ class Boom(Exception):
     pass
 
 
-def routes(emu: AionVisionEmulator) -> dict[str, int]:
-    return emu.stats.requests_by_route
+def routes(emulator: AionVisionEmulator) -> dict[str, int]:
+    return emulator.stats.requests_by_route
 
 
-def test_put_file_streams_a_small_file_with_its_options(fs, emu, tmp_path):
+def test_put_file_streams_a_small_file_with_its_options(fs, emulator, tmp_path):
     path, data = local_file(tmp_path, "site.jpg", 1000)
     result = fs.put_file(path, "aionvision://inspections/site.jpg", tags=["inspection"], title="A")
     assert (result.status, result.method, result.name) == ("uploaded", "stream", "site.jpg")
-    assert stored(emu, result.image_id) == data
-    view = emu.files[result.image_id]
+    assert stored(emulator, result.image_id) == data
+    view = emulator.files[result.image_id]
     assert (view.filename, view.title, view.tags) == ("site.jpg", "A", ("inspection",))
-    assert routes(emu) == {"stream_upload": 1}
+    assert routes(emulator) == {"stream_upload": 1}
     assert fs.last_results == [result]
 
 
@@ -35,90 +35,90 @@ def test_put_file_streams_a_small_file_with_its_options(fs, emu, tmp_path):
     [(1, "stream"), (LIMIT - 1, "stream"), (LIMIT, "stream"), (LIMIT + 1, "presigned")],
     ids=["one-byte", "limit-minus-one", "at-limit", "limit-plus-one"],
 )
-def test_route_switches_at_the_streaming_limit(fs, emu, tmp_path, size, method):
+def test_route_switches_at_the_streaming_limit(fs, emulator, tmp_path, size, method):
     path, data = local_file(tmp_path, "scan.pdf", size)
     result = fs.put_file(path, "aionvision://scan.pdf")
     assert result.method == method
-    assert stored(emu, result.image_id) == data
+    assert stored(emulator, result.image_id) == data
     if method == "presigned":
-        assert routes(emu) == {"request_presigned_url": 1, "storage_put": 1, "confirm": 1}
-        assert emu.files[result.image_id].upload_method == "PRESIGNED"
+        assert routes(emulator) == {"request_presigned_url": 1, "storage_put": 1, "confirm": 1}
+        assert emulator.files[result.image_id].upload_method == "PRESIGNED"
     else:
-        assert routes(emu) == {"stream_upload": 1}
+        assert routes(emulator) == {"stream_upload": 1}
 
 
 def test_presigned_upload_is_confirmed_with_size_and_checksum_and_leaves_no_orphan(
-    fs, emu, tmp_path
+    fs, emulator, tmp_path
 ):
     path, data = local_file(tmp_path, "big.png", 3 * LIMIT + 5)
     result = fs.put_file(path, "aionvision://big.png")
     # The emulator refuses a PUT without the signed Content-Type and a confirm whose
     # checksum does not match the stored bytes, so success shows both were right.
-    assert result.status == "uploaded" and stored(emu, result.image_id) == data
-    assert emu.orphans() == []
+    assert result.status == "uploaded" and stored(emulator, result.image_id) == data
+    assert emulator.orphans() == []
 
 
-def test_pipe_file_uploads_bytes(fs, emu):
+def test_pipe_file_uploads_bytes(fs, emulator):
     result = fs.pipe_file("aionvision://notes.md", b"# notes\n")
-    assert stored(emu, result.image_id) == b"# notes\n"
+    assert stored(emulator, result.image_id) == b"# notes\n"
 
 
 @pytest.mark.parametrize("size", [10, LIMIT, LIMIT + 1, 3 * LIMIT], ids=str)
-def test_open_for_writing_spools_and_picks_the_route_by_final_size(fs, emu, size):
+def test_open_for_writing_spools_and_picks_the_route_by_final_size(fs, emulator, size):
     data = os.urandom(size)
     with fs.open("aionvision://report.pdf", "wb") as f:
         for start in range(0, size, 10_007):
             f.write(data[start : start + 10_007])
     (result,) = fs.last_results
     assert result.method == ("stream" if size <= LIMIT else "presigned")
-    assert stored(emu, result.image_id) == data
+    assert stored(emulator, result.image_id) == data
 
 
-def test_open_with_a_size_still_chooses_the_route_at_close(fs, emu):
+def test_open_with_a_size_still_chooses_the_route_at_close(fs, emulator):
     with fs.open("aionvision://a.txt", "wb", size=5) as f:
         f.write(b"hello")
     assert fs.last_results[0].method == "stream"
 
 
-def test_exception_in_with_block_sends_nothing(fs, emu):
+def test_exception_in_with_block_sends_nothing(fs, emulator):
     with pytest.raises(Boom), fs.open("aionvision://half.pdf", "wb") as f:
         f.write(os.urandom(3 * LIMIT))
         raise Boom
-    assert emu.stats.api_requests == 0
-    assert emu.files == {}
+    assert emulator.stats.api_requests == 0
+    assert emulator.files == {}
 
 
-def test_fsspec_open_finds_the_protocol_through_the_entry_point(emu):
+def test_fsspec_open_finds_the_protocol_through_the_entry_point(emulator):
     with fsspec.open(
         "aionvision://report.pdf",
         "wb",
-        api_key=emu.api_key,
-        endpoint_url=emu.endpoint_url,
+        api_key=emulator.api_key,
+        endpoint_url=emulator.endpoint_url,
         rate_limit="off",
         skip_instance_cache=True,
     ) as f:
         f.write(b"%PDF-1.4 test")
-    (view,) = emu.files.values()
+    (view,) = emulator.files.values()
     assert (view.filename, view.read_bytes()) == ("report.pdf", b"%PDF-1.4 test")
 
 
-def test_key_and_endpoint_come_from_the_environment(emu, monkeypatch):
-    monkeypatch.setenv("AIONVISION_API_KEY", emu.api_key)
-    monkeypatch.setenv("AIONVISION_API_ENDPOINT", emu.endpoint_url)
+def test_key_and_endpoint_come_from_the_environment(emulator, monkeypatch):
+    monkeypatch.setenv("AIONVISION_API_KEY", emulator.api_key)
+    monkeypatch.setenv("AIONVISION_API_ENDPOINT", emulator.endpoint_url)
     fs = fsspec.filesystem("aionvision", rate_limit="off", skip_instance_cache=True)
     assert fs.pipe_file("aionvision://env.txt", b"from env").status == "uploaded"
 
 
-def test_stream_refused_as_too_large_by_the_server_falls_back_to_presigned(emu, tmp_path):
-    fs = make_fs(emu, stream_limit=4 * LIMIT)  # the client believes in a larger limit
+def test_stream_refused_as_too_large_by_the_server_falls_back_to_presigned(emulator, tmp_path):
+    fs = make_fs(emulator, stream_limit=4 * LIMIT)  # the client believes in a larger limit
     path, data = local_file(tmp_path, "photo.webp", 2 * LIMIT)
     result = fs.put_file(path, "aionvision://photo.webp")
-    assert result.method == "presigned" and stored(emu, result.image_id) == data
-    assert routes(emu)["stream_upload"] == 1
+    assert result.method == "presigned" and stored(emulator, result.image_id) == data
+    assert routes(emulator)["stream_upload"] == 1
 
 
 def test_streaming_disabled_falls_back_to_presigned(tmp_path):
-    with AionVisionEmulator(data_dir=tmp_path / "emu", streaming_enabled=False) as emu:
-        result = make_fs(emu).pipe_file("aionvision://a.gif", b"GIF89a....")
+    with AionVisionEmulator(data_dir=tmp_path / "emulator", streaming_enabled=False) as emulator:
+        result = make_fs(emulator).pipe_file("aionvision://a.gif", b"GIF89a....")
         assert result.method == "presigned"
-        assert stored(emu, result.image_id) == b"GIF89a...."
+        assert stored(emulator, result.image_id) == b"GIF89a...."

@@ -85,33 +85,33 @@ def two_input_flow() -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_emu() -> Iterator[Callable[..., FlowEmulator]]:
+def make_emulator() -> Iterator[Callable[..., FlowEmulator]]:
     """Start flow emulators with custom options; all are stopped at teardown."""
     started: list[FlowEmulator] = []
 
     def make(**options: Any) -> FlowEmulator:
-        emu = FlowEmulator(**options).start()
-        started.append(emu)
-        return emu
+        emulator = FlowEmulator(**options).start()
+        started.append(emulator)
+        return emulator
 
     yield make
-    for emu in started:
-        emu.stop()
+    for emulator in started:
+        emulator.stop()
 
 
 @pytest.fixture
-def emu(make_emu: Callable[..., FlowEmulator]) -> FlowEmulator:
-    return make_emu()
+def emulator(make_emulator: Callable[..., FlowEmulator]) -> FlowEmulator:
+    return make_emulator()
 
 
-def make_flow_fs(emu: FlowEmulator, **options: Any) -> FlowFileSystem:
+def make_flow_fs(emulator: FlowEmulator, **options: Any) -> FlowFileSystem:
     options.setdefault("retry", FAST_RETRY)
-    return FlowFileSystem(endpoint_url=emu.endpoint_url, skip_instance_cache=True, **options)
+    return FlowFileSystem(endpoint_url=emulator.endpoint_url, skip_instance_cache=True, **options)
 
 
 @pytest.fixture
-def fs(emu: FlowEmulator) -> FlowFileSystem:
-    return make_flow_fs(emu)
+def fs(emulator: FlowEmulator) -> FlowFileSystem:
+    return make_flow_fs(emulator)
 
 
 @pytest.fixture

@@ -16,20 +16,20 @@ FIVE_GIB = 5 * 1024**3
 
 
 @pytest.mark.parametrize("error_style", ["code", "plain", "docs"])
-def test_unknown_run_is_file_not_found(make_emu, error_style):
-    emu = make_emu(error_style=error_style)
-    fs = make_flow_fs(emu)
+def test_unknown_run_is_file_not_found(make_emulator, error_style):
+    emulator = make_emulator(error_style=error_style)
+    fs = make_flow_fs(emulator)
     with pytest.raises(FileNotFoundError, match=f"flow run '{UNKNOWN_RUN}' does not exist"):
         fs.pipe_file(f"flow://{UNKNOWN_RUN}/image-input", b"data")
-    assert emu.stats.requests_by_route == {"flow_status": 1}  # not retried
+    assert emulator.stats.requests_by_route == {"flow_status": 1}  # not retried
 
 
-def test_unknown_edge_is_file_not_found_naming_the_waiting_edges(fs, emu, run_id):
+def test_unknown_edge_is_file_not_found_naming_the_waiting_edges(fs, emulator, run_id):
     with pytest.raises(NotFound) as caught:
         fs.pipe_file(f"flow://{run_id}/image", b"data")
     assert isinstance(caught.value, FileNotFoundError)
     assert "image-input, table-input" in str(caught.value)
-    assert emu.stats.requests_by_route.get("storage_put", 0) == 0
+    assert emulator.stats.requests_by_route.get("storage_put", 0) == 0
 
 
 def test_path_without_an_edge_is_refused(fs, run_id):
@@ -37,39 +37,39 @@ def test_path_without_an_edge_is_refused(fs, run_id):
         fs.pipe_file(f"flow://{run_id}", b"data")
 
 
-def test_expired_ttl_is_refused_before_sending(make_emu):
-    emu = make_emu(url_lifetime=0.2)
-    fs = make_flow_fs(emu)
+def test_expired_ttl_is_refused_before_sending(make_emulator):
+    emulator = make_emulator(url_lifetime=0.2)
+    fs = make_flow_fs(emulator)
     run_id = fs.start_run(image_resize_flow(), NODE_DEFS)["ID"]
     time.sleep(0.3)
     with pytest.raises(WaitingUrlExpired, match="start a new run") as caught:
         fs.pipe_file(f"flow://{run_id}/image-input", b"data")
     assert isinstance(caught.value, PermissionError)
-    assert emu.stats.requests_by_route.get("storage_put", 0) == 0
+    assert emulator.stats.requests_by_route.get("storage_put", 0) == 0
     # Faithful to the engine: the run keeps waiting for the expired URL forever.
     assert fs.run_status(run_id)["Status"] == "WAITING"
 
 
-def test_url_refused_as_expired_by_storage_is_not_retried(fs, emu, run_id):
-    emu.faults.add(route="storage_put", action="expire_url")
+def test_url_refused_as_expired_by_storage_is_not_retried(fs, emulator, run_id):
+    emulator.faults.add(route="storage_put", action="expire_url")
     with pytest.raises(WaitingUrlExpired, match="HTTP 403"):
         fs.pipe_file(f"flow://{run_id}/image-input", b"data")
-    assert emu.stats.requests_by_route["storage_put"] == 1
+    assert emulator.stats.requests_by_route["storage_put"] == 1
 
 
-def test_run_not_waiting_names_its_status(fs, emu):
+def test_run_not_waiting_names_its_status(fs, emulator):
     run_id = fs.start_run(image_resize_flow(), NODE_DEFS)["ID"]
     fs.pipe_file(f"flow://{run_id}/image-input", b"image")
     assert fs.wait_for_run(run_id, interval=0.01)["Status"] == "COMPLETE"
     with pytest.raises(FlowRunNotWaiting, match="the run is COMPLETE, not WAITING") as caught:
         fs.pipe_file(f"flow://{run_id}/image-input", b"again")
     assert caught.value.run_status == "COMPLETE"
-    assert emu.stats.requests_by_route["storage_put"] == 1
+    assert emulator.stats.requests_by_route["storage_put"] == 1
 
 
-def test_run_in_error_names_its_status(make_emu):
-    emu = make_emu(url_lifetime=0.2, on_expiry="error")
-    fs = make_flow_fs(emu)
+def test_run_in_error_names_its_status(make_emulator):
+    emulator = make_emulator(url_lifetime=0.2, on_expiry="error")
+    fs = make_flow_fs(emulator)
     run_id = fs.start_run(image_resize_flow(), NODE_DEFS)["ID"]
     time.sleep(0.3)
     with pytest.raises(FlowRunNotWaiting, match="ERROR"):
@@ -83,7 +83,7 @@ def test_second_upload_to_an_uploaded_edge_is_a_conflict(fs, run_id):
     assert isinstance(caught.value, FileExistsError)
 
 
-def test_file_over_five_gib_is_refused_before_any_request(fs, emu, run_id, tmp_path):
+def test_file_over_five_gib_is_refused_before_any_request(fs, emulator, run_id, tmp_path):
     huge = tmp_path / "huge.bin"
     with open(huge, "wb") as f:
         f.truncate(FIVE_GIB + 1)  # sparse: nothing is written or read
@@ -91,15 +91,15 @@ def test_file_over_five_gib_is_refused_before_any_request(fs, emu, run_id, tmp_p
         fs.put_file(str(huge), f"flow://{run_id}/image-input")
     with pytest.raises(FileTooLarge):
         fs.open(f"flow://{run_id}/image-input", "wb", size=FIVE_GIB + 1)
-    assert emu.stats.requests_by_route == {"flow_test": 1}
+    assert emulator.stats.requests_by_route == {"flow_test": 1}
 
 
-def test_flow_refused_by_the_controller_is_not_retried(fs, emu):
+def test_flow_refused_by_the_controller_is_not_retried(fs, emulator):
     flow = two_input_flow()
     flow["Nodes"][0]["Uses"] = "pupload/missing"
     with pytest.raises(AtaiFsError, match=r"unable to run flow: .*pupload/missing"):
         fs.start_run(flow, NODE_DEFS)
-    assert emu.stats.requests_by_route == {"flow_test": 1}
+    assert emulator.stats.requests_by_route == {"flow_test": 1}
 
 
 def test_plain_http_to_a_remote_controller_needs_allow_http():
@@ -116,9 +116,9 @@ def test_plain_http_to_a_remote_controller_needs_allow_http():
     assert fs.endpoint_url.startswith("http://controller.internal")
 
 
-def test_wrong_endpoint_path_says_to_check_the_endpoint(emu):
+def test_wrong_endpoint_path_says_to_check_the_endpoint(emulator):
     from atai_fs.fs.flow import FlowFileSystem
 
-    fs = FlowFileSystem(endpoint_url=emu.endpoint_url + "/v2", skip_instance_cache=True)
+    fs = FlowFileSystem(endpoint_url=emulator.endpoint_url + "/v2", skip_instance_cache=True)
     with pytest.raises(FileNotFoundError, match="check endpoint_url"):
         fs.run_status(UNKNOWN_RUN)

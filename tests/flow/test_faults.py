@@ -29,11 +29,11 @@ DATA_SIZE = 300_000
     ids=lambda fault: "-".join(str(v) for v in fault.values()),
 )
 @pytest.mark.parametrize("mode", ["put_file", "open", "open_size", "pipe"])
-def test_upload_survives_transient_faults_byte_identical(emu, run_id, tmp_path, fault, mode):
-    fs = make_flow_fs(emu)
+def test_upload_survives_transient_faults_byte_identical(emulator, run_id, tmp_path, fault, mode):
+    fs = make_flow_fs(emulator)
     data = os.urandom(DATA_SIZE)
     path = f"flow://{run_id}/image-input"
-    emu.faults.add(**fault)
+    emulator.faults.add(**fault)
     if mode == "put_file":
         local = tmp_path / "frame.bin"
         local.write_bytes(data)
@@ -46,49 +46,49 @@ def test_upload_survives_transient_faults_byte_identical(emu, run_id, tmp_path, 
             f.write(data)
     else:
         fs.pipe_file(path, data)
-    assert sum(emu.faults.fired.values()) >= 1
-    stored = emu.uploaded(run_id, "image-input")
+    assert sum(emulator.faults.fired.values()) >= 1
+    stored = emulator.uploaded(run_id, "image-input")
     assert stored is not None
     assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
     assert fs.exists(path)
 
 
 @pytest.mark.parametrize("action", ["malformed_json", "truncated_json"])
-def test_garbled_status_answer_fails_clearly_before_sending(emu, run_id, action):
-    fs = make_flow_fs(emu)
-    emu.faults.add(route="flow_status", action=action, times=1)
+def test_garbled_status_answer_fails_clearly_before_sending(emulator, run_id, action):
+    fs = make_flow_fs(emulator)
+    emulator.faults.add(route="flow_status", action=action, times=1)
     with pytest.raises(ProtocolError, match="expected JSON"):
         fs.pipe_file(f"flow://{run_id}/image-input", b"data")
-    assert emu.stats.requests_by_route.get("storage_put", 0) == 0
+    assert emulator.stats.requests_by_route.get("storage_put", 0) == 0
 
 
-def test_persistent_503_fails_clearly_after_the_retry_budget(emu, run_id):
-    fs = make_flow_fs(emu)
-    emu.faults.add(route="storage_put", action="status", status=503)
+def test_persistent_503_fails_clearly_after_the_retry_budget(emulator, run_id):
+    fs = make_flow_fs(emulator)
+    emulator.faults.add(route="storage_put", action="status", status=503)
     with pytest.raises(RequestFailed, match="HTTP 503") as caught:
         fs.pipe_file(f"flow://{run_id}/image-input", b"data")
     assert "X-Amz-Signature=***" in str(caught.value)
-    assert emu.stats.requests_by_route["storage_put"] == 6
-    assert emu.uploaded(run_id, "image-input") is None
+    assert emulator.stats.requests_by_route["storage_put"] == 6
+    assert emulator.uploaded(run_id, "image-input") is None
 
 
-def test_non_retryable_storage_error_is_not_retried(emu, run_id):
-    fs = make_flow_fs(emu)
-    emu.faults.add(route="storage_put", action="status", status=400)
+def test_non_retryable_storage_error_is_not_retried(emulator, run_id):
+    fs = make_flow_fs(emulator)
+    emulator.faults.add(route="storage_put", action="status", status=400)
     with pytest.raises(ValueError, match="HTTP 400"):
         fs.pipe_file(f"flow://{run_id}/image-input", b"data")
-    assert emu.stats.requests_by_route["storage_put"] == 1
+    assert emulator.stats.requests_by_route["storage_put"] == 1
 
 
-def test_signature_never_appears_in_errors_or_reprs(emu, run_id):
-    fs = make_flow_fs(emu)
+def test_signature_never_appears_in_errors_or_reprs(emulator, run_id):
+    fs = make_flow_fs(emulator)
     (waiting,) = [
         w
         for w in fs.run_status(run_id)["WaitingURLs"]
         if w["Artifact"]["EdgeName"] == "image-input"
     ]
     signature = waiting["PutURL"].rsplit("X-Amz-Signature=", 1)[1]
-    emu.faults.add(route="storage_put", action="status", status=503)
+    emulator.faults.add(route="storage_put", action="status", status=503)
     with pytest.raises(RequestFailed) as caught:
         fs.pipe_file(f"flow://{run_id}/image-input", b"data")
     assert signature not in str(caught.value)

@@ -14,7 +14,7 @@ from atai_fs.fs.flow import FlowFileSystem
 from .conftest import NODE_DEFS, image_resize_flow, make_flow_fs
 
 
-def test_example_workflow_start_upload_and_run_to_complete(fs, emu, tmp_path):
+def test_example_workflow_start_upload_and_run_to_complete(fs, emulator, tmp_path):
     frame = tmp_path / "frame.jpg"
     frame.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(100_000))
     run = fs.start_run(image_resize_flow(), NODE_DEFS)
@@ -27,18 +27,20 @@ def test_example_workflow_start_upload_and_run_to_complete(fs, emu, tmp_path):
     assert final["Status"] == "COMPLETE"
     assert final["WaitingURLs"] == []
     assert set(final["Artifacts"]) == {"image-input", "resized"}
-    assert emu.uploaded(run["ID"], "image-input") == frame.read_bytes()
-    assert emu.stats.requests_by_route["storage_put"] == 1
+    assert emulator.uploaded(run["ID"], "image-input") == frame.read_bytes()
+    assert emulator.stats.requests_by_route["storage_put"] == 1
 
 
-def test_put_file_sends_the_mime_type_of_the_local_file(fs, emu, run_id, tmp_path):
+def test_put_file_sends_the_mime_type_of_the_local_file(fs, emulator, run_id, tmp_path):
     frame = tmp_path / "frame.jpg"
     frame.write_bytes(b"\xff\xd8\xff\xe0jpeg")
     fs.put_file(str(frame), f"flow://{run_id}/image-input")
     (waiting,) = [
-        w for w in emu.runs[run_id]["WaitingURLs"] if w["Artifact"]["EdgeName"] == "image-input"
+        w
+        for w in emulator.runs[run_id]["WaitingURLs"]
+        if w["Artifact"]["EdgeName"] == "image-input"
     ]
-    stored = emu.store.get("my-uploads", waiting["Artifact"]["ObjectName"])
+    stored = emulator.store.get("my-uploads", waiting["Artifact"]["ObjectName"])
     assert stored.content_type == "image/jpeg"
 
 
@@ -50,77 +52,77 @@ def test_run_leaves_waiting_only_once_every_input_arrived(fs, run_id):
     assert fs.run_status(run_id)["Status"] == "COMPLETE"
 
 
-def test_to_parquet_into_an_edge_through_fsspec_open(emu, run_id):
+def test_to_parquet_into_an_edge_through_fsspec_open(emulator, run_id):
     df = pd.DataFrame({"x": range(1000), "y": [f"row {i}" for i in range(1000)]})
     url = f"flow://{run_id}/table-input"
-    with fsspec.open(url, "wb", endpoint_url=emu.endpoint_url, skip_instance_cache=True) as f:
+    with fsspec.open(url, "wb", endpoint_url=emulator.endpoint_url, skip_instance_cache=True) as f:
         df.to_parquet(f)
-    stored = emu.uploaded(run_id, "table-input")
+    stored = emulator.uploaded(run_id, "table-input")
     assert stored is not None
     pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(stored)), df)
 
 
-def test_protocol_is_registered_with_fsspec(emu):
-    fs = fsspec.filesystem("flow", endpoint_url=emu.endpoint_url, skip_instance_cache=True)
+def test_protocol_is_registered_with_fsspec(emulator):
+    fs = fsspec.filesystem("flow", endpoint_url=emulator.endpoint_url, skip_instance_cache=True)
     assert isinstance(fs, FlowFileSystem)
 
 
-def test_endpoint_comes_from_the_environment(emu, monkeypatch):
-    monkeypatch.setenv("FLOW_API_ENDPOINT", emu.endpoint_url)
-    assert FlowFileSystem(skip_instance_cache=True).endpoint_url == emu.endpoint_url
+def test_endpoint_comes_from_the_environment(emulator, monkeypatch):
+    monkeypatch.setenv("FLOW_API_ENDPOINT", emulator.endpoint_url)
+    assert FlowFileSystem(skip_instance_cache=True).endpoint_url == emulator.endpoint_url
     monkeypatch.delenv("FLOW_API_ENDPOINT")
     default = FlowFileSystem(skip_instance_cache=True).endpoint_url
     assert default == "http://localhost:1234/api/v1"
 
 
 @pytest.mark.parametrize("size", [0, 1, 64 * 1024 - 1, 64 * 1024, 3 * 1024 * 1024 + 7])
-def test_unknown_size_write_spools_and_puts_once_at_close(emu, run_id, size):
-    fs = make_flow_fs(emu, spool_threshold=64 * 1024)
+def test_unknown_size_write_spools_and_puts_once_at_close(emulator, run_id, size):
+    fs = make_flow_fs(emulator, spool_threshold=64 * 1024)
     data = os.urandom(size)
     with fs.open(f"flow://{run_id}/image-input", "wb") as f:
         for start in range(0, size, 10_000):
             f.write(data[start : start + 10_000])
-        assert emu.stats.requests_by_route.get("storage_put", 0) == 0
-    assert emu.stats.requests_by_route["storage_put"] == 1
-    assert emu.uploaded(run_id, "image-input") == data
+        assert emulator.stats.requests_by_route.get("storage_put", 0) == 0
+    assert emulator.stats.requests_by_route["storage_put"] == 1
+    assert emulator.uploaded(run_id, "image-input") == data
 
 
 @pytest.mark.parametrize("size", [0, 1, 200_000])
-def test_known_size_write_puts_once_when_complete(fs, emu, run_id, size):
+def test_known_size_write_puts_once_when_complete(fs, emulator, run_id, size):
     data = os.urandom(size)
     with fs.open(f"flow://{run_id}/image-input", "wb", size=size) as f:
         f.write(data)
-    assert emu.stats.requests_by_route["storage_put"] == 1
-    assert emu.uploaded(run_id, "image-input") == data
+    assert emulator.stats.requests_by_route["storage_put"] == 1
+    assert emulator.uploaded(run_id, "image-input") == data
 
 
-def test_exception_in_with_block_sends_nothing(fs, emu, run_id):
+def test_exception_in_with_block_sends_nothing(fs, emulator, run_id):
     class Boom(Exception):
         pass
 
-    before = emu.stats.requests_by_route
+    before = emulator.stats.requests_by_route
     with pytest.raises(Boom), fs.open(f"flow://{run_id}/image-input", "wb") as f:
         f.write(b"half a frame")
         raise Boom
-    assert emu.stats.requests_by_route == before
-    assert emu.uploaded(run_id, "image-input") is None
+    assert emulator.stats.requests_by_route == before
+    assert emulator.uploaded(run_id, "image-input") is None
     assert fs.run_status(run_id)["Status"] == "WAITING"
 
 
-def test_exception_in_known_size_with_block_sends_nothing(fs, emu, run_id):
+def test_exception_in_known_size_with_block_sends_nothing(fs, emulator, run_id):
     with (
         pytest.raises(ZeroDivisionError),
         fs.open(f"flow://{run_id}/image-input", "wb", size=100) as f,
     ):
         f.write(b"x" * 50)
         1 / 0  # noqa: B018
-    assert emu.stats.requests_by_route.get("storage_put", 0) == 0
-    assert emu.uploaded(run_id, "image-input") is None
+    assert emulator.stats.requests_by_route.get("storage_put", 0) == 0
+    assert emulator.uploaded(run_id, "image-input") is None
 
 
-def test_wait_for_run_reports_a_run_purged_after_finishing(make_emu):
-    emu = make_emu(purge_finished=True)
-    fs = make_flow_fs(emu)
+def test_wait_for_run_reports_a_run_purged_after_finishing(make_emulator):
+    emulator = make_emulator(purge_finished=True)
+    fs = make_flow_fs(emulator)
     run_id = fs.start_run(image_resize_flow(), NODE_DEFS)["ID"]
     fs.pipe_file(f"flow://{run_id}/image-input", b"jpeg")
     last = fs.wait_for_run(run_id, statuses=("ERROR",), interval=0.01, timeout=10)
@@ -132,10 +134,10 @@ def test_wait_for_run_times_out_clearly(fs, run_id):
         fs.wait_for_run(run_id, interval=0.01, timeout=0.05)
 
 
-def test_filesystem_pickles_to_its_options(fs, emu, run_id):
+def test_filesystem_pickles_to_its_options(fs, emulator, run_id):
     import pickle
 
     clone = pickle.loads(pickle.dumps(fs))
-    assert clone.endpoint_url == emu.endpoint_url
+    assert clone.endpoint_url == emulator.endpoint_url
     clone.pipe_file(f"flow://{run_id}/image-input", b"from a worker")
-    assert emu.uploaded(run_id, "image-input") == b"from a worker"
+    assert emulator.uploaded(run_id, "image-input") == b"from a worker"

@@ -14,10 +14,9 @@ import pytest
 from fsspec.callbacks import Callback, TqdmCallback
 
 from atai_fs import UploadFailed
+from tests.atai.test_resume import fail_put_file_midway, impatient
 from tests.conftest import PART_SIZE, download, make_fs
-from tests.fs.test_resume import fail_put_file_midway, impatient
-
-SIZES = [0, 1, PART_SIZE - 1, PART_SIZE, PART_SIZE + 1, 5 * PART_SIZE + 7]
+from tests.sizes import SIZES
 
 
 class Recorder(Callback):
@@ -59,7 +58,7 @@ def local_bytes(tmp_path):
     return write
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 def test_resumable_put_file_reports_every_byte(fs, emulator, local_bytes, size):
     path, data = local_bytes("data.bin", size)
     recorder = Recorder()

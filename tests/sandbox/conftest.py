@@ -13,9 +13,8 @@ import pytest
 
 from atai_fs.emulator.sandbox import SandboxEmulator
 from atai_fs.fs.sandbox import SandboxFileSystem
+from tests.sizes import PART_SIZE
 
-#: Small parts keep "many parts" tests fast while exercising the same code paths.
-PART_SIZE = 64 * 1024
 SANDBOX = "sb_a1b2c3d4"
 
 

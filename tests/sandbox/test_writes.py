@@ -10,8 +10,7 @@ import pytest
 from atai_fs.emulator.sandbox import SandboxEmulator
 from atai_fs.fs.sandbox import SandboxFileSystem
 from tests.sandbox.conftest import PART_SIZE, SANDBOX, make_fs, url
-
-SIZES = [0, 1, PART_SIZE - 1, PART_SIZE, PART_SIZE + 1, 5 * PART_SIZE + 17]
+from tests.sizes import SIZES
 
 
 def only_session(emulator):
@@ -19,7 +18,7 @@ def only_session(emulator):
     return session
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 def test_put_file_publishes_the_exact_bytes(fs, emulator, tmp_path, size):
     data = os.urandom(size)
     local = tmp_path / "model.bin"
@@ -33,7 +32,7 @@ def test_put_file_publishes_the_exact_bytes(fs, emulator, tmp_path, size):
     assert session.verified_parts == session.part_count  # every part carried its sha256
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 def test_unknown_size_write_is_spooled_then_published(fs, emulator, size):
     data = os.urandom(size)
     with fs.open(url("/tmp/out.parquet"), "wb") as f:
@@ -43,7 +42,7 @@ def test_unknown_size_write_is_spooled_then_published(fs, emulator, size):
     assert only_session(emulator).verified_parts == -(-size // PART_SIZE)
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 def test_known_size_write_streams_parts_while_writing(fs, emulator, size):
     data = os.urandom(size)
     with fs.open(url("/data/stream.bin"), "wb", size=size) as f:

@@ -9,16 +9,8 @@ import pytest
 
 from atai_fs import ATAIFileSystem
 from atai_fs.emulator import ATAIEmulator
-from tests.conftest import PART_SIZE, download, wait_for
-
-SIZES = {
-    "empty": 0,
-    "one-byte": 1,
-    "part-minus-one": PART_SIZE - 1,
-    "one-part": PART_SIZE,
-    "part-plus-one": PART_SIZE + 1,
-    "eleven-parts-and-change": 11 * PART_SIZE + 123,
-}
+from tests.conftest import download, wait_for
+from tests.sizes import PART_SIZE, SIZES
 
 
 def payload(size: int) -> bytes:
