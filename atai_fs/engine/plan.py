@@ -7,14 +7,15 @@ given is coherent before sending a byte.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ProtocolError
 from ..redact import redact_url
 
-__all__ = ["PartSpec", "UploadPlan"]
+__all__ = ["REFRESH_BATCH", "PartSpec", "PartUrls", "UploadPlan"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,70 @@ def check_parts(
         position = part.end
     if complete and position != size:
         raise ProtocolError(f"the part plan covers {position} of {size} bytes (upload {upload_id})")
+
+
+#: Most part numbers asked for in one URL-refresh call.
+REFRESH_BATCH = 500
+
+Refresh = Callable[[list[int]], Awaitable[list[PartSpec]]]
+
+
+class PartUrls:
+    """The current URL of every part of one upload, refreshed before it expires.
+
+    A URL counts as expiring within ``margin`` seconds of its ``expires_at``, or within
+    half its lifetime if that is shorter (short-lived URLs would otherwise always be
+    "expiring").  When one part finds its URL expiring, every unsent part whose URL is
+    expiring too is refreshed with it, in batches of :data:`REFRESH_BATCH`, so a slow
+    upload costs a few refresh calls, not one per part.
+    """
+
+    def __init__(
+        self,
+        parts: Iterable[PartSpec],
+        refresh: Refresh,
+        *,
+        margin: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._refresh_call = refresh
+        self._margin = margin
+        self._clock = clock
+        self._parts = {part.number: part for part in parts}
+        self._received_at = dict.fromkeys(self._parts, clock())
+        self._lock: asyncio.Lock | None = None
+
+    def __getitem__(self, number: int) -> PartSpec:
+        return self._parts[number]
+
+    async def usable(self, number: int, *, sent: Container[int]) -> PartSpec:
+        """Part ``number`` with a URL that is not about to expire (refreshing, with it,
+        every part not in ``sent`` that is expiring too)."""
+        if not self._expiring(number, self._clock()):
+            return self._parts[number]
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            now = self._clock()
+            if self._expiring(number, now):  # not refreshed by another part meanwhile
+                due = [n for n in self._parts if n not in sent and self._expiring(n, now)]
+                for start in range(0, len(due), REFRESH_BATCH):
+                    await self.refresh(due[start : start + REFRESH_BATCH])
+        return self._parts[number]
+
+    async def refresh(self, numbers: list[int]) -> None:
+        """Fresh URLs for parts ``numbers`` (after the storage refused one as expired)."""
+        fresh = await self._refresh_call(numbers)
+        now = self._clock()
+        for part in fresh:
+            if part.number in self._parts:
+                self._parts[part.number] = part
+                self._received_at[part.number] = now
+
+    def _expiring(self, number: int, now: float) -> bool:
+        part = self._parts[number]
+        if part.expires_at is None:
+            return False
+        lifetime = part.expires_at - self._received_at.get(number, now)
+        margin = min(self._margin, max(lifetime, 0.0) / 2)
+        return part.expires_at - now <= margin

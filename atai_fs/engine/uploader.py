@@ -36,9 +36,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from fsspec.callbacks import Callback
@@ -53,8 +52,9 @@ from ..errors import (
     UrlExpired,
 )
 from .body import PartBody
+from .checkpoints import Checkpoints
 from .config import TransferConfig
-from .plan import PartSpec, UploadPlan
+from .plan import PartSpec, PartUrls, UploadPlan
 from .progress import Progress
 from .resume import LocalFileIdentity, ResumeJournal, ResumeRecord
 from .sources import Buffer, FileSource, LiveParts, PartSource
@@ -65,9 +65,6 @@ __all__ = ["Uploader"]
 log = logging.getLogger("atai_fs")
 
 T = TypeVar("T")
-
-#: Most part numbers asked for in one URL-refresh call.
-_REFRESH_BATCH = 500
 
 
 class Uploader:
@@ -90,15 +87,10 @@ class Uploader:
         self._progress = Progress(callback)
         self._clock = clock
         self.plan: UploadPlan | None = None
-        self._parts: dict[int, PartSpec] = {}
-        self._received_at: dict[int, float] = {}
+        self._urls: PartUrls | None = None
         self._tokens: dict[int, str] = {}
-        self._unsaved: dict[int, str] = {}
         self._part_crcs: dict[int, int] = {}
-        self._checkpoint_every = 1
-        self._last_checkpoint = time.monotonic()
-        self._checkpoint_task: asyncio.Task[None] | None = None
-        self._refresh_lock: asyncio.Lock | None = None
+        self._checkpoints: Checkpoints | None = None  # resumable uploads only
         self._whole: PartSource | None = None  # staged for the one-request route
         self._result: Completion | None = None
         self._state = "new"  # new -> sending -> published | failed
@@ -213,9 +205,8 @@ class Uploader:
             )
         self._tokens[part.number] = token
         self._progress.advance(part.length)
-        if self._resume is not None:
-            self._unsaved[part.number] = token
-            await self._maybe_checkpoint()
+        if self._checkpoints is not None:
+            await self._checkpoints.add(part.number, token)
 
     async def finish(self) -> Completion:
         """Publish a streamed write once every planned part was sent."""
@@ -323,7 +314,8 @@ class Uploader:
                 journal.forget(destination)
                 return None
             if isinstance(exc, Exception):
-                await self._save_progress()
+                if self._checkpoints is not None:
+                    await self._checkpoints.save_all(self.target.description)
                 return self._left_resumable(plan, exc)
             return None  # cancelled (Ctrl-C, a task torn down): it stays resumable
         await self._abort(plan)
@@ -371,11 +363,16 @@ class Uploader:
         self._state = "sending"
         if plan.max_concurrency:
             self._plan_slots = asyncio.Semaphore(plan.max_concurrency)
-        self._parts = {part.number: part for part in plan.parts}
-        self._received_at = dict.fromkeys(self._parts, self._clock())
-        self._checkpoint_every = self.config.checkpoint_parts or max(
-            8, math.ceil(plan.num_parts / 8)
+        self._urls = PartUrls(
+            plan.parts, self._refresh_urls, margin=self.config.url_refresh_margin, clock=self._clock
         )
+        if self._resume is not None:
+            self._checkpoints = Checkpoints(
+                self._checkpoint,
+                num_parts=plan.num_parts,
+                every=self.config.checkpoint_parts,
+                seconds=self.config.checkpoint_seconds,
+            )
         plan.check_against(size)
         await self.target.prepare(plan, source)
         self._progress.start(plan.total_bytes, already_there=plan.bytes_already_uploaded)
@@ -388,8 +385,10 @@ class Uploader:
                 f"cannot complete {self.target.description}: parts {missing[:10]} were not sent",
                 upload_id=plan.upload_id,
             )
-        await self._checkpoint_settled()
-        tokens = dict(self._unsaved if self._resume is not None else self._tokens)
+        if self._checkpoints is not None:
+            tokens = await self._checkpoints.settled()
+        else:
+            tokens = dict(self._tokens)
         crc32c = self._whole_crc32c(plan)
         attempts = 0
 
@@ -420,7 +419,8 @@ class Uploader:
         return await self.config.retry.run(operation, what=f"{what} of {self.target.description}")
 
     async def _put_once(self, number: int, source: PartSource) -> str:
-        part = await self._usable_part(number)
+        urls = self._require_urls()
+        part = await urls.usable(number, sent=self._tokens)
         md5 = hashlib.md5(usedforsecurity=False) if self.config.verify_etag else None
         wants_crc = self._require_plan().integrity_algorithm == "crc32c"
         crc = 0
@@ -442,7 +442,7 @@ class Uploader:
         try:
             token = await self.target.put_part(part, body)
         except UrlExpired:
-            await self._refresh([number])
+            await urls.refresh([number])
             raise
         expected = md5_of_etag(token) if md5 is not None else None
         if md5 is not None and expected is not None and expected != md5.hexdigest():
@@ -454,37 +454,18 @@ class Uploader:
             self._part_crcs[number] = crc
         return token
 
-    async def _usable_part(self, number: int) -> PartSpec:
-        """The part's descriptor, with a fresh URL if the current one is about to expire."""
-        part = self._parts[number]
-        if part.expires_at is None or not self._expiring(number, self._clock()):
-            return part
-        if self._refresh_lock is None:
-            self._refresh_lock = asyncio.Lock()
-        async with self._refresh_lock:
-            now = self._clock()
-            if self._expiring(number, now):  # not refreshed by another part meanwhile
-                due = [n for n in self._parts if n not in self._tokens and self._expiring(n, now)]
-                for start in range(0, len(due), _REFRESH_BATCH):
-                    await self._refresh(due[start : start + _REFRESH_BATCH])
-        return self._parts[number]
-
-    def _expiring(self, number: int, now: float) -> bool:
-        part = self._parts[number]
-        if part.expires_at is None:
-            return False
-        lifetime = part.expires_at - self._received_at.get(number, now)
-        margin = min(self.config.url_refresh_margin, max(lifetime, 0.0) / 2)
-        return part.expires_at - now <= margin
-
-    async def _refresh(self, numbers: list[int]) -> None:
+    async def _refresh_urls(self, numbers: list[int]) -> list[PartSpec]:
         plan = self._require_plan()
-        fresh = await self._attempt(lambda: self.target.refresh_urls(plan, numbers), "refresh")
-        now = self._clock()
-        for part in fresh:
-            if part.number in self._parts:
-                self._parts[part.number] = part
-                self._received_at[part.number] = now
+        return await self._attempt(lambda: self.target.refresh_urls(plan, numbers), "refresh")
+
+    async def _checkpoint(self, tokens: Mapping[int, str]) -> None:
+        plan = self._require_plan()
+        await self._attempt(lambda: self.target.checkpoint(plan, tokens), "checkpoint")
+
+    def _require_urls(self) -> PartUrls:
+        if self._urls is None:
+            raise RuntimeError("the upload was not started")
+        return self._urls
 
     def _whole_crc32c(self, plan: UploadPlan) -> int | None:
         if plan.integrity_algorithm != "crc32c":
@@ -493,46 +474,3 @@ class Uploader:
             return None  # parts sent by an earlier run were not seen: nothing to combine
         ordered = sorted(plan.parts, key=lambda part: part.offset)
         return crc32c_of_parts((self._part_crcs[p.number], p.length) for p in ordered)
-
-    # -- checkpoints ---------------------------------------------------------------------------
-
-    async def _maybe_checkpoint(self) -> None:
-        """Start a checkpoint in the background when a batch is due (one at a time, so
-        parts keep flowing and batches stay whole)."""
-        running = self._checkpoint_task is not None and not self._checkpoint_task.done()
-        due = (
-            len(self._unsaved) >= self._checkpoint_every
-            or time.monotonic() - self._last_checkpoint >= self.config.checkpoint_seconds
-        )
-        if due and not running:
-            if self._checkpoint_task is not None:
-                self._checkpoint_task.result()  # surface a failed earlier checkpoint
-            self._checkpoint_task = asyncio.ensure_future(self._checkpoint())
-
-    async def _checkpoint_settled(self) -> None:
-        """Wait for a running checkpoint, so complete lists exactly the unsaved parts."""
-        if self._checkpoint_task is not None:
-            task, self._checkpoint_task = self._checkpoint_task, None
-            await task
-
-    async def _checkpoint(self) -> None:
-        batch = dict(self._unsaved)
-        if not batch:
-            return
-        plan = self._require_plan()
-        self._last_checkpoint = time.monotonic()
-        await self._attempt(lambda: self.target.checkpoint(plan, batch), "checkpoint")
-        for number, token in batch.items():
-            if self._unsaved.get(number) == token:
-                del self._unsaved[number]
-
-    async def _save_progress(self) -> None:
-        """Checkpoint what was sent before giving up, so a resume re-sends only the rest."""
-        try:
-            await self._checkpoint_settled()
-        except Exception as exc:
-            log.info("an earlier checkpoint of %s failed: %s", self.target.description, exc)
-        try:
-            await self._checkpoint()
-        except Exception as exc:
-            log.warning("could not checkpoint %s before stopping: %s", self.target.description, exc)
