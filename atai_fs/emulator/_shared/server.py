@@ -31,14 +31,8 @@ AppBuilder = Callable[[C, EmulatorStats, FI], web.Application]
 """How an API's application is built from its configuration, counters and faults."""
 
 _TEMPORARY = Path()
-"""The ``data_dir`` of a configuration whose runner makes a fresh one at each start."""
-
-
-def data_dir_or_temporary(data_dir: str | Path | None) -> Path:
-    """The configured directory, or the placeholder :meth:`BackgroundServer.start`
-    replaces by a fresh temporary directory (pass ``temporary=data_dir is None``)."""
-    return Path(data_dir) if data_dir is not None else _TEMPORARY
-
+"""The ``data_dir`` of an emulator given none: :meth:`BackgroundServer.start` replaces it
+by a fresh temporary directory each time."""
 
 T = TypeVar("T")
 _S = TypeVar("_S", bound="BackgroundServer[Any, Any]")
@@ -49,10 +43,17 @@ class BackgroundServer(Generic[C, FI]):
 
     The lifecycle shared by every emulator: :meth:`start` returns once the port is bound
     (or raises what prevented it), :meth:`stop` gives in-flight requests a few seconds
-    and removes a temporary ``data_dir``. Subclasses pass their configuration (built in
-    their ``__init__``, so bad options fail in the caller's thread, not the server's),
-    their fault injector class and how their application is built.
+    and removes a temporary ``data_dir``. Subclasses name their configuration class, their
+    fault injector class and how their application is built; the options are the fields
+    of that configuration, so they are declared, defaulted and checked there only.
     """
+
+    _config_type: type[C]
+    """The API's configuration: every keyword option is one of its fields."""
+    _injector_type: type[FI]
+    """The API's fault injector (``emu.faults``)."""
+    _build_app: AppBuilder[C, FI]
+    """How the API's application is built (a ``staticmethod`` of its ``build_*_app``)."""
 
     _thread_name = "emulator"
     _api_prefix = ""
@@ -62,23 +63,27 @@ class BackgroundServer(Generic[C, FI]):
 
     def __init__(
         self,
-        config: C,
-        injector: Callable[[Iterable[BaseFault], int | None], FI],
-        build_app: AppBuilder[C, FI],
+        data_dir: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
         *,
-        temporary: bool,
-        host: str,
-        port: int,
+        faults: Iterable[BaseFault | str] = (),
+        **options: Any,
     ) -> None:
-        self._config = config
-        self._build = build_app
-        self._temporary = temporary
+        # Built here, so a bad or unknown option fails in the caller's thread (the
+        # configuration's TypeError or ValueError names it), not in the server's.
+        self._config = self._config_type(
+            data_dir=Path(data_dir) if data_dir is not None else _TEMPORARY,
+            faults=tuple(faults),
+            **options,
+        )
+        self._temporary = data_dir is None
         """``data_dir`` is a fresh temporary directory at each start, removed at stop."""
         self.host = host
         self._requested_port = port
         self.stats = EmulatorStats()
         """Live counters (``requests_by_route``, ``part_puts``, ``bytes_received`` ...)."""
-        self.faults = injector(config.faults, config.seed)
+        self.faults = self._injector_type(self._config.faults, self._config.seed)
         """Faults to inject while serving: ``emu.faults.add(route=..., action=...)``,
         ``.clear()``, ``.fired``; it starts with ``faults`` of the configuration."""
         self.port: int | None = None
@@ -203,7 +208,7 @@ class BackgroundServer(Generic[C, FI]):
         runner: web.AppRunner | None = None
         try:
             try:
-                self._app = self._build(self._config, self.stats, self.faults)
+                self._app = self._build_app(self._config, self.stats, self.faults)
                 runner = web.AppRunner(
                     self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
                 )
