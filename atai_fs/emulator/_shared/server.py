@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from aiohttp import web
 
@@ -43,15 +43,16 @@ class BackgroundServer(Generic[C, FI]):
 
     The lifecycle shared by every emulator: :meth:`start` returns once the port is bound
     (or raises what prevented it), :meth:`stop` gives in-flight requests a few seconds
-    and removes a temporary ``data_dir``. Subclasses name their configuration class, their
-    fault injector class and how their application is built; the options are the fields
-    of that configuration, so they are declared, defaulted and checked there only.
+    and removes a temporary ``data_dir``. A subclass names its configuration and fault
+    injector classes once, as its type arguments (``BackgroundServer[EmulatorConfig,
+    FaultInjector]``), and sets ``_build_app``; the keyword options are the fields of that
+    configuration, so they are declared, defaulted and checked there only.
     """
 
     _config_type: type[C]
-    """The API's configuration: every keyword option is one of its fields."""
+    """The API's configuration (the first type argument): every keyword option is a field."""
     _injector_type: type[FI]
-    """The API's fault injector (``emu.faults``)."""
+    """The API's fault injector (the second type argument), ``emu.faults``."""
     _build_app: AppBuilder[C, FI]
     """How the API's application is built (a ``staticmethod`` of its ``build_*_app``)."""
 
@@ -60,6 +61,13 @@ class BackgroundServer(Generic[C, FI]):
     """Path of the API under ``http://HOST:PORT`` (what clients take as endpoint URL)."""
     _title = "emulator"
     """What the foreground banner calls it: "<title> listening on <endpoint URL>"."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Take the configuration and injector classes from the subclass's type arguments."""
+        super().__init_subclass__(**kwargs)
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            if get_origin(base) is BackgroundServer:
+                cls._config_type, cls._injector_type = get_args(base)
 
     def __init__(
         self,

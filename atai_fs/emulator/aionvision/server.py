@@ -28,8 +28,6 @@ class AionVisionEmulator(BackgroundServer[AionVisionConfig, AionFaultInjector]):
     ``data_dir=None`` uses a temporary directory removed at stop.
     """
 
-    _config_type = AionVisionConfig
-    _injector_type = AionFaultInjector
     _build_app = staticmethod(build_aionvision_app)
     _thread_name = "aionvision-emulator"
     _api_prefix = API_PREFIX

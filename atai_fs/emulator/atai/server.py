@@ -29,8 +29,6 @@ class ATAIEmulator(BackgroundServer[EmulatorConfig, FaultInjector]):
     :class:`~atai_fs.emulator.Fault` objects and :func:`~atai_fs.emulator.parse_fault` text.
     """
 
-    _config_type = EmulatorConfig
-    _injector_type = FaultInjector
     _build_app = staticmethod(build_app)
     _thread_name = "atai-emulator"
     _api_prefix = API_PREFIX

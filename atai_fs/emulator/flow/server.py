@@ -32,8 +32,6 @@ class FlowEmulator(BackgroundServer[FlowEmulatorConfig, FlowFaultInjector]):
     :class:`~.faults.FlowFault` objects and their ``key=value`` text.
     """
 
-    _config_type = FlowEmulatorConfig
-    _injector_type = FlowFaultInjector
     _build_app = staticmethod(build_flow_app)
     _thread_name = "atai-flow-emulator"
     _api_prefix = API_PREFIX

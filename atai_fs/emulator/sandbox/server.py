@@ -28,8 +28,6 @@ class SandboxEmulator(BackgroundServer[SandboxConfig, SandboxFaultInjector]):
     ``data_dir=None`` uses a temporary directory removed at stop.
     """
 
-    _config_type = SandboxConfig
-    _injector_type = SandboxFaultInjector
     _build_app = staticmethod(build_sandbox_app)
     _thread_name = "sandbox-emulator"
     _title = "Nullspace sandbox upload emulator"
