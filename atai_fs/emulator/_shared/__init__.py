@@ -13,5 +13,4 @@
 - :mod:`.middleware`: the middlewares every app is assembled from.
 - :mod:`.config`: the options every emulator takes.
 - :mod:`.context`: the key under which an application keeps its handlers' context.
-- :mod:`.crc32c`: the emulator's own CRC32C.
 """
