@@ -32,8 +32,9 @@ class SandboxConfig(ServedConfig[SandboxFault]):
 
     ``data_dir`` must be a real directory here (the runner turns ``None`` into a
     temporary one).  ``sandboxes``: the ids that exist, any iterable of them (``None``:
-    every well-formed id exists, created on first use).  ``max_concurrency`` is what sessions grant;
-    ``limit_concurrency`` is the cap reported in ``limits`` (default: the same).
+    every well-formed id exists, created on first use).  ``max_concurrency`` is what
+    sessions grant; ``limit_concurrency`` is the cap reported in ``limits`` (default: the
+    same).
     """
 
     FAULT_TYPE = SandboxFault
