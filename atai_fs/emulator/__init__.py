@@ -27,28 +27,7 @@ point of its spec.
         emu.orphans()         # uploads still in progress: tests assert there are none
 """
 
-from .atai import (
-    ATAIEmulator,
-    EmulatorConfig,
-    EmulatorStats,
-    Fault,
-    FaultInjector,
-    UploadView,
-    build_app,
-    format_fault,
-    parse_fault,
-    serve,
-)
+from . import atai
+from .atai import *  # noqa: F403  (the Files API emulator's names, listed in its __all__)
 
-__all__ = [
-    "ATAIEmulator",
-    "EmulatorConfig",
-    "EmulatorStats",
-    "Fault",
-    "FaultInjector",
-    "UploadView",
-    "build_app",
-    "format_fault",
-    "parse_fault",
-    "serve",
-]
+__all__ = atai.__all__

@@ -12,5 +12,5 @@
 - :mod:`.errors`: what every API's error answers share, and the storage's S3 XML.
 - :mod:`.middleware`: the middlewares every app is assembled from.
 - :mod:`.config`: the options every emulator takes.
-- :mod:`.crc32c`: the emulator's own CRC32C.
+- :mod:`.context`: the key under which an application keeps its handlers' context.
 """

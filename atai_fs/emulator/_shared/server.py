@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from aiohttp import web
 
@@ -31,14 +31,8 @@ AppBuilder = Callable[[C, EmulatorStats, FI], web.Application]
 """How an API's application is built from its configuration, counters and faults."""
 
 _TEMPORARY = Path()
-"""The ``data_dir`` of a configuration whose runner makes a fresh one at each start."""
-
-
-def data_dir_or_temporary(data_dir: str | Path | None) -> Path:
-    """The configured directory, or the placeholder :meth:`BackgroundServer.start`
-    replaces by a fresh temporary directory (pass ``temporary=data_dir is None``)."""
-    return Path(data_dir) if data_dir is not None else _TEMPORARY
-
+"""The ``data_dir`` of an emulator given none: :meth:`BackgroundServer.start` replaces it
+by a fresh temporary directory each time."""
 
 T = TypeVar("T")
 _S = TypeVar("_S", bound="BackgroundServer[Any, Any]")
@@ -49,10 +43,18 @@ class BackgroundServer(Generic[C, FI]):
 
     The lifecycle shared by every emulator: :meth:`start` returns once the port is bound
     (or raises what prevented it), :meth:`stop` gives in-flight requests a few seconds
-    and removes a temporary ``data_dir``. Subclasses pass their configuration (built in
-    their ``__init__``, so bad options fail in the caller's thread, not the server's),
-    their fault injector class and how their application is built.
+    and removes a temporary ``data_dir``. A subclass names its configuration and fault
+    injector classes once, as its type arguments (``BackgroundServer[EmulatorConfig,
+    FaultInjector]``), and sets ``_build_app``; the keyword options are the fields of that
+    configuration, so they are declared, defaulted and checked there only.
     """
+
+    _config_type: type[C]
+    """The API's configuration (the first type argument): every keyword option is a field."""
+    _injector_type: type[FI]
+    """The API's fault injector (the second type argument), ``emu.faults``."""
+    _build_app: AppBuilder[C, FI]
+    """How the API's application is built (a ``staticmethod`` of its ``build_*_app``)."""
 
     _thread_name = "emulator"
     _api_prefix = ""
@@ -60,25 +62,36 @@ class BackgroundServer(Generic[C, FI]):
     _title = "emulator"
     """What the foreground banner calls it: "<title> listening on <endpoint URL>"."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Take the configuration and injector classes from the subclass's type arguments."""
+        super().__init_subclass__(**kwargs)
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            if get_origin(base) is BackgroundServer:
+                cls._config_type, cls._injector_type = get_args(base)
+
     def __init__(
         self,
-        config: C,
-        injector: Callable[[Iterable[BaseFault], int | None], FI],
-        build_app: AppBuilder[C, FI],
+        data_dir: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
         *,
-        temporary: bool,
-        host: str,
-        port: int,
+        faults: Iterable[BaseFault | str] = (),
+        **options: Any,
     ) -> None:
-        self._config = config
-        self._build = build_app
-        self._temporary = temporary
+        # Built here, so a bad or unknown option fails in the caller's thread (the
+        # configuration's TypeError or ValueError names it), not in the server's.
+        self._config = self._config_type(
+            data_dir=Path(data_dir) if data_dir is not None else _TEMPORARY,
+            faults=tuple(faults),
+            **options,
+        )
+        self._temporary = data_dir is None
         """``data_dir`` is a fresh temporary directory at each start, removed at stop."""
         self.host = host
         self._requested_port = port
         self.stats = EmulatorStats()
         """Live counters (``requests_by_route``, ``part_puts``, ``bytes_received`` ...)."""
-        self.faults = injector(config.faults, config.seed)
+        self.faults = self._injector_type(self._config.faults, self._config.seed)
         """Faults to inject while serving: ``emu.faults.add(route=..., action=...)``,
         ``.clear()``, ``.fired``; it starts with ``faults`` of the configuration."""
         self.port: int | None = None
@@ -203,7 +216,7 @@ class BackgroundServer(Generic[C, FI]):
         runner: web.AppRunner | None = None
         try:
             try:
-                self._app = self._build(self._config, self.stats, self.faults)
+                self._app = self._build_app(self._config, self.stats, self.faults)
                 runner = web.AppRunner(
                     self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
                 )

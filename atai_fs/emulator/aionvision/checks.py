@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .config import BATCH_FILES
 from .context import AionContext, context_of
 from .errors import invalid
 from .validation import SHA256_HEX, Problems, json_body
@@ -26,7 +27,6 @@ async def quota_check(request: web.Request) -> web.Response:
     usage = ctx.workspace.usage
     available = (quota - usage) if quota is not None else 2**31 - 1
     can_proceed = available >= count
-    tier = ctx.config.tier_limits
     return web.json_response(
         {
             "can_proceed": can_proceed,
@@ -39,7 +39,7 @@ async def quota_check(request: web.Request) -> web.Response:
             else f"Only {max(available, 0)} uploads left this month; {count} requested",
             "prepaid_credits": 0,
             "max_batch_size": ctx.config.files_per_batch,
-            "max_concurrent_uploads": tier.batch_size,
+            "max_concurrent_uploads": BATCH_FILES[ctx.config.tier],
         }
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._shared.config import ServedConfig, new_signing_secret
@@ -18,24 +17,15 @@ DEFAULT_PRESIGNED_MAX_SIZE = 5 * 1024**3
 """``max_size_bytes`` of presigned URLs: one storage PUT, S3's 5 GiB."""
 
 
-@dataclass(frozen=True)
-class Tier:
-    """A subscription tier's documented limits (spec section 5)."""
-
-    name: str
-    batch_size: int
-    """Files per ``stream-batch`` request (the seed's values, open point 10)."""
-    requests_per_minute: int
-    monthly_uploads: int | None
-    """``None``: unlimited."""
-
-
-TIERS: Mapping[str, Tier] = {
-    "free": Tier("free", 10, 10, 1_000),
-    "starter": Tier("starter", 20, 30, 10_000),
-    "professional": Tier("professional", 20, 100, 50_000),
-    "enterprise": Tier("enterprise", 50, 500, None),
-}
+# The tiers' documented limits (spec section 5, the seed's values: open point 10), one
+# table per limit, as the server looks each one up: the defaults of ``batch_size``,
+# ``rate_limit_per_minute`` and ``monthly_quota``.
+BATCH_FILES = {"free": 10, "starter": 20, "professional": 20, "enterprise": 50}
+"""Tier -> files per ``stream-batch`` request."""
+REQUESTS_PER_MINUTE = {"free": 10, "starter": 30, "professional": 100, "enterprise": 500}
+"""Tier -> API requests per minute per key."""
+MONTHLY_UPLOADS = {"free": 1_000, "starter": 10_000, "professional": 50_000, "enterprise": None}
+"""Tier -> uploads per month (``None``: unlimited)."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +69,8 @@ class AionVisionConfig(ServedConfig[AionFault]):
         super().__post_init__()
         if not self.api_key:
             raise ValueError("api_key must be a non-empty string")
-        if self.tier not in TIERS:
-            raise ValueError(f"tier must be one of {sorted(TIERS)}, got {self.tier!r}")
+        if self.tier not in BATCH_FILES:
+            raise ValueError(f"tier must be one of {sorted(BATCH_FILES)}, got {self.tier!r}")
         for name in ("stream_limit", "batch_max_bytes", "presigned_max_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
@@ -96,20 +86,16 @@ class AionVisionConfig(ServedConfig[AionFault]):
             raise ValueError("url_lifetime must be positive; processing_delay must not be negative")
 
     @property
-    def tier_limits(self) -> Tier:
-        return TIERS[self.tier]
-
-    @property
     def files_per_batch(self) -> int:
-        return self.batch_size or self.tier_limits.batch_size
+        return self.batch_size or BATCH_FILES[self.tier]
 
     @property
     def quota(self) -> int | None:
         """Uploads allowed per month (``None``: unlimited)."""
         if self.monthly_quota is not None:
             return self.monthly_quota or None
-        return self.tier_limits.monthly_uploads
+        return MONTHLY_UPLOADS[self.tier]
 
     @property
     def requests_per_minute(self) -> float:
-        return self.rate_limit_per_minute or float(self.tier_limits.requests_per_minute)
+        return self.rate_limit_per_minute or float(REQUESTS_PER_MINUTE[self.tier])

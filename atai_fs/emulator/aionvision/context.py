@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiohttp import web
-
+from .._shared.context import ContextKey
 from .._shared.stats import EmulatorStats
 from .._shared.storage import PresignedStorage
 from .config import AionVisionConfig
@@ -25,8 +24,5 @@ class AionContext:
     """Handlers ask it too: a ``reject`` fault is tried once per file of a batch."""
 
 
-CONTEXT_KEY = web.AppKey("aionvision_emulator_context", AionContext)
-
-
-def context_of(request: web.Request) -> AionContext:
-    return request.app[CONTEXT_KEY]
+CONTEXT_KEY = ContextKey("aionvision_emulator_context", AionContext)
+context_of = CONTEXT_KEY.of

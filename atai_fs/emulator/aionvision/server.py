@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-from .._shared.faults import BaseFault
-from .._shared.server import BackgroundServer, data_dir_or_temporary
+from .._shared.server import BackgroundServer
 from .app import build_aionvision_app
 from .config import API_PREFIX, AionVisionConfig
 from .context import CONTEXT_KEY
@@ -31,30 +28,10 @@ class AionVisionEmulator(BackgroundServer[AionVisionConfig, AionFaultInjector]):
     ``data_dir=None`` uses a temporary directory removed at stop.
     """
 
+    _build_app = staticmethod(build_aionvision_app)
     _thread_name = "aionvision-emulator"
     _api_prefix = API_PREFIX
     _title = "Aionvision Uploads API emulator"
-
-    def __init__(
-        self,
-        data_dir: str | Path | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        faults: Iterable[BaseFault | str] = (),
-        **options: Any,
-    ) -> None:
-        config = AionVisionConfig(
-            data_dir=data_dir_or_temporary(data_dir), faults=AionFault.coerce_all(faults), **options
-        )
-        super().__init__(
-            config,
-            AionFaultInjector,
-            build_aionvision_app,
-            temporary=data_dir is None,
-            host=host,
-            port=port,
-        )
 
     # -- public view -----------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from .._shared.context import ContextKey
 from .._shared.stats import EmulatorStats
 from .._shared.storage import PresignedStorage, url_origin
 from .config import EmulatorConfig
@@ -28,8 +29,5 @@ class EmulatorContext:
         return url_origin(request, self.config.public_url)
 
 
-CONTEXT_KEY = web.AppKey("atai_emulator_context", EmulatorContext)
-
-
-def context_of(request: web.Request) -> EmulatorContext:
-    return request.app[CONTEXT_KEY]
+CONTEXT_KEY = ContextKey("atai_emulator_context", EmulatorContext)
+context_of = CONTEXT_KEY.of

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import google_crc32c
 from aiohttp import web
 
-from .._shared import crc32c
 from .config import API_PREFIX
 from .context import EmulatorContext, context_of
 from .errors import ErrorDetail, bad_request, conflict
@@ -230,7 +230,10 @@ def _initiate_body(
 
 
 def _assemble(parts: list[Path], target: Path, want_crc: bool) -> int | None:
-    """Concatenate the parts into ``target`` (in a worker thread); CRC32C of the whole if asked."""
+    """Concatenate the parts into ``target`` (in a worker thread); CRC32C of the whole if asked.
+
+    The CRC32C is ``google_crc32c``'s: a library of its own, not the client's checksum code.
+    """
     crc = 0
     with open(target, "wb") as out:
         for path in parts:
@@ -239,6 +242,6 @@ def _assemble(parts: list[Path], target: Path, want_crc: bool) -> int | None:
                     shutil.copyfileobj(src, out, _COPY_CHUNK)
                     continue
                 while chunk := src.read(_COPY_CHUNK):
-                    crc = crc32c.extend(crc, chunk)
+                    crc = google_crc32c.extend(crc, chunk)
                     out.write(chunk)
     return crc if want_crc else None

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiohttp import web
-
+from .._shared.context import ContextKey
 from .config import FlowEmulatorConfig
 from .runs import RunRegistry
 from .store import FlowStore
@@ -20,8 +19,5 @@ class FlowContext:
     runs: RunRegistry
 
 
-CONTEXT_KEY = web.AppKey("atai_flow_emulator_context", FlowContext)
-
-
-def context_of(request: web.Request) -> FlowContext:
-    return request.app[CONTEXT_KEY]
+CONTEXT_KEY = ContextKey("atai_flow_emulator_context", FlowContext)
+context_of = CONTEXT_KEY.of

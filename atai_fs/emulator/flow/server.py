@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .._shared.faults import BaseFault
-from .._shared.server import BackgroundServer, data_dir_or_temporary
+from .._shared.server import BackgroundServer
 from .app import build_flow_app
-from .config import API_PREFIX, DEFAULT_URL_LIFETIME, MAX_OBJECT_SIZE, FlowEmulatorConfig
+from .config import API_PREFIX, FlowEmulatorConfig
 from .context import CONTEXT_KEY
-from .faults import FlowFault, FlowFaultInjector
+from .faults import FlowFaultInjector
 from .store import FlowStore
 
 __all__ = ["FlowEmulator", "serve_flow"]
@@ -28,56 +26,16 @@ class FlowEmulator(BackgroundServer[FlowEmulatorConfig, FlowFaultInjector]):
             emu.uploaded(run["ID"], "input-image") == data
 
     ``data_dir=None`` keeps objects in a temporary directory removed at stop.  The other
-    options are those of :class:`~atai_fs.emulator.flow.config.FlowEmulatorConfig`;
-    ``faults`` may mix :class:`~.faults.FlowFault` objects and their ``key=value`` text.
+    keyword options are the fields of
+    :class:`~atai_fs.emulator.flow.config.FlowEmulatorConfig`, documented there and in the
+    package docstring (a name it lacks is a ``TypeError``); ``faults`` may mix
+    :class:`~.faults.FlowFault` objects and their ``key=value`` text.
     """
 
+    _build_app = staticmethod(build_flow_app)
     _thread_name = "atai-flow-emulator"
     _api_prefix = API_PREFIX
     _title = "flow engine emulator"
-
-    def __init__(
-        self,
-        data_dir: str | Path | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        url_lifetime: float = DEFAULT_URL_LIFETIME,
-        detect_interval: float = 0.0,
-        on_expiry: str = "wait",
-        purge_finished: bool = False,
-        error_style: str = "code",
-        max_object_size: int = MAX_OBJECT_SIZE,
-        public_url: str | None = None,
-        latency: float = 0.0,
-        put_bandwidth: float | None = None,
-        link_bandwidth: float | None = None,
-        seed: int | None = 0,
-        faults: Iterable[BaseFault | str] = (),
-    ) -> None:
-        config = FlowEmulatorConfig(
-            data_dir=data_dir_or_temporary(data_dir),
-            url_lifetime=url_lifetime,
-            detect_interval=detect_interval,
-            on_expiry=on_expiry,
-            purge_finished=purge_finished,
-            error_style=error_style,
-            max_object_size=max_object_size,
-            public_url=public_url,
-            latency=latency,
-            put_bandwidth=put_bandwidth,
-            link_bandwidth=link_bandwidth,
-            seed=seed,
-            faults=FlowFault.coerce_all(faults),
-        )
-        super().__init__(
-            config,
-            FlowFaultInjector,
-            build_flow_app,
-            temporary=data_dir is None,
-            host=host,
-            port=port,
-        )
 
     # -- public view -----------------------------------------------------------------
 

@@ -31,9 +31,10 @@ class SandboxConfig(ServedConfig[SandboxFault]):
     :class:`~atai_fs.emulator._shared.config.ServedConfig`).
 
     ``data_dir`` must be a real directory here (the runner turns ``None`` into a
-    temporary one).  ``sandboxes``: the ids that exist (``None``: every well-formed id
-    exists, created on first use).  ``max_concurrency`` is what sessions grant;
-    ``limit_concurrency`` is the cap reported in ``limits`` (default: the same).
+    temporary one).  ``sandboxes``: the ids that exist, any iterable of them (``None``:
+    every well-formed id exists, created on first use).  ``max_concurrency`` is what
+    sessions grant; ``limit_concurrency`` is the cap reported in ``limits`` (default: the
+    same).
     """
 
     FAULT_TYPE = SandboxFault
@@ -52,6 +53,8 @@ class SandboxConfig(ServedConfig[SandboxFault]):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.sandboxes is not None:
+            object.__setattr__(self, "sandboxes", frozenset(self.sandboxes))
         for name in ("part_size", "max_part_bytes", "max_concurrency"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

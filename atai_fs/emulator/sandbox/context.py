@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiohttp import web
-
+from .._shared.context import ContextKey
 from .._shared.stats import EmulatorStats
 from .config import SandboxConfig
 from .files import SandboxFiles
@@ -24,8 +23,5 @@ class SandboxContext:
     files: SandboxFiles
 
 
-CONTEXT_KEY = web.AppKey("sandbox_emulator_context", SandboxContext)
-
-
-def context_of(request: web.Request) -> SandboxContext:
-    return request.app[CONTEXT_KEY]
+CONTEXT_KEY = ContextKey("sandbox_emulator_context", SandboxContext)
+context_of = CONTEXT_KEY.of

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .._shared.faults import BaseFault
-from .._shared.server import BackgroundServer, data_dir_or_temporary
+from .._shared.server import BackgroundServer
 from .app import build_sandbox_app
 from .config import SandboxConfig
 from .context import CONTEXT_KEY
-from .faults import SandboxFault, SandboxFaultInjector
+from .faults import SandboxFaultInjector
 from .state import ACTIVE, SessionView
 
 
@@ -30,33 +28,9 @@ class SandboxEmulator(BackgroundServer[SandboxConfig, SandboxFaultInjector]):
     ``data_dir=None`` uses a temporary directory removed at stop.
     """
 
+    _build_app = staticmethod(build_sandbox_app)
     _thread_name = "sandbox-emulator"
     _title = "Nullspace sandbox upload emulator"
-
-    def __init__(
-        self,
-        data_dir: str | Path | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        faults: Iterable[BaseFault | str] = (),
-        sandboxes: Iterable[str] | None = None,
-        **options: Any,
-    ) -> None:
-        config = SandboxConfig(
-            data_dir=data_dir_or_temporary(data_dir),
-            sandboxes=frozenset(sandboxes) if sandboxes is not None else None,
-            faults=SandboxFault.coerce_all(faults),
-            **options,
-        )
-        super().__init__(
-            config,
-            SandboxFaultInjector,
-            build_sandbox_app,
-            temporary=data_dir is None,
-            host=host,
-            port=port,
-        )
 
     # -- public view -----------------------------------------------------------------
 
