@@ -282,9 +282,10 @@ class Uploader:
                 # A consequence of the first failure (a part refused after the abort it
                 # caused): the first failure is the one worth reporting.
                 raise self._failure from None
+            self._failure = exc  # before the cleanup: parts failing meanwhile report it
             replacement = await self._fail(exc)
-            self._failure = replacement or exc
             if replacement is not None:
+                self._failure = replacement
                 raise replacement from exc
             raise
         except BaseException as exc:

@@ -18,9 +18,7 @@ import pytest
 from yarl import URL
 
 from atai_fs.emulator import ATAIEmulator
-
-PART = 64 * 1024
-"""Small part size so multi-part uploads stay fast."""
+from tests.sizes import PART_SIZE as PART
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -33,33 +31,33 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 @pytest.fixture
-def make_emu(tmp_path: Any) -> Iterator[Callable[..., ATAIEmulator]]:
+def make_emulator(tmp_path: Any) -> Iterator[Callable[..., ATAIEmulator]]:
     """Start emulators with custom options; all are stopped at teardown."""
     started: list[ATAIEmulator] = []
 
     def make(**options: Any) -> ATAIEmulator:
         options.setdefault("part_size", PART)
-        emu = ATAIEmulator(**options).start()
-        started.append(emu)
-        return emu
+        emulator = ATAIEmulator(**options).start()
+        started.append(emulator)
+        return emulator
 
     yield make
-    for emu in started:
-        emu.stop()
+    for emulator in started:
+        emulator.stop()
 
 
 @pytest.fixture
-def emu(make_emu: Callable[..., ATAIEmulator]) -> ATAIEmulator:
-    return make_emu()
+def emulator(make_emulator: Callable[..., ATAIEmulator]) -> ATAIEmulator:
+    return make_emulator()
 
 
 class Api:
     """Thin client for the emulated API: raw statuses and bodies, no retries, no magic."""
 
-    def __init__(self, emu: ATAIEmulator, session: aiohttp.ClientSession) -> None:
-        self.emu = emu
+    def __init__(self, emulator: ATAIEmulator, session: aiohttp.ClientSession) -> None:
+        self.emulator = emulator
         self.session = session
-        self.auth = {"Authorization": f"Bearer {emu.api_key}"}
+        self.auth = {"Authorization": f"Bearer {emulator.api_key}"}
 
     @staticmethod
     def encoded(name: str) -> str:
@@ -73,7 +71,7 @@ class Api:
 
     def url(self, path: str) -> URL:
         """``path`` is relative to the endpoint and already percent-encoded."""
-        return URL(f"{self.emu.endpoint_url}/{path}", encoded=True)
+        return URL(f"{self.emulator.endpoint_url}/{path}", encoded=True)
 
     async def call(
         self, method: str, path: str, *, auth: bool = True, **kwargs: Any
@@ -126,12 +124,12 @@ class Api:
 
 
 @pytest.fixture
-def open_api(emu: ATAIEmulator) -> Callable[..., AbstractAsyncContextManager[Api]]:
+def open_api(emulator: ATAIEmulator) -> Callable[..., AbstractAsyncContextManager[Api]]:
     """``async with open_api() as api`` (or ``open_api(other_emu)``) inside a test."""
 
     @asynccontextmanager
     async def open_(target: ATAIEmulator | None = None) -> AsyncIterator[Api]:
         async with aiohttp.ClientSession() as session:
-            yield Api(target or emu, session)
+            yield Api(target or emulator, session)
 
     return open_

@@ -7,16 +7,17 @@ import re
 
 import pytest
 
-PART = 64 * 1024
+from tests.sizes import PART_SIZE as PART
+
 EXPIRES_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 @pytest.mark.parametrize("base", [0, 1])
 @pytest.mark.parametrize("size", [0, 1, PART - 1, PART, PART + 1, 3 * PART + 5])
-async def test_direct_upload_round_trip(make_emu, open_api, base, size):
-    emu = make_emu(part_number_base=base)
+async def test_direct_upload_round_trip(make_emulator, open_api, base, size):
+    emulator = make_emulator(part_number_base=base)
     data = os.urandom(size)
-    async with open_api(emu) as api:
+    async with open_api(emulator) as api:
         init = await api.initiate("round.csv", size)
         done = await api.upload("round.csv", data)
         assert init["num_parts"] == max(1, -(-size // PART))
@@ -63,9 +64,9 @@ async def test_initiate_reports_missing_and_invalid_fields_together(open_api):
     assert all(e["error_uid"].startswith("err-") for e in body["errors"])
 
 
-async def test_initiate_over_max_file_size_is_invalid_file_size(make_emu, open_api):
-    emu = make_emu(max_file_size=1000)
-    async with open_api(emu) as api:
+async def test_initiate_over_max_file_size_is_invalid_file_size(make_emulator, open_api):
+    emulator = make_emulator(max_file_size=1000)
+    async with open_api(emulator) as api:
         body = {"filename": "big.csv", "file_type": "text/csv", "num_bytes": 1001}
         status, err = await api.call("POST", "files/uploads/initiate", json=body)
     assert status == 400
@@ -80,7 +81,7 @@ async def test_huge_files_get_bigger_parts_not_more_than_10000(open_api):
     assert init["num_parts"] == len(init["parts"])
 
 
-async def test_resume_returns_same_upload_and_only_parts_not_checkpointed(emu, open_api):
+async def test_resume_returns_same_upload_and_only_parts_not_checkpointed(emulator, open_api):
     data = os.urandom(3 * PART)
     async with open_api() as api:
         first = await api.initiate("resume.csv", len(data))
@@ -103,7 +104,7 @@ async def test_resume_returns_same_upload_and_only_parts_not_checkpointed(emu, o
         status, body = await api.complete(upload_id, tokens)
         assert status == 200, body
         assert await api.download("resume.csv") == data
-    assert emu.uploads[upload_id].state == "completed"
+    assert emulator.uploads[upload_id].state == "completed"
 
 
 async def test_resume_with_different_size_or_type_is_409(open_api):
@@ -128,15 +129,15 @@ async def test_resume_without_upload_in_progress_starts_fresh(open_api):
     assert len(init["parts"]) == 1
 
 
-async def test_initiate_without_resume_starts_an_independent_upload(emu, open_api):
+async def test_initiate_without_resume_starts_an_independent_upload(emulator, open_api):
     async with open_api() as api:
         a = await api.initiate("twice.csv", 10)
         b = await api.initiate("twice.csv", 10)
     assert a["upload_id"] != b["upload_id"]
-    assert emu.uploads[a["upload_id"]].state == "in_progress"
+    assert emulator.uploads[a["upload_id"]].state == "in_progress"
 
 
-async def test_complete_with_missing_parts_is_400_and_upload_stays_in_progress(emu, open_api):
+async def test_complete_with_missing_parts_is_400_and_upload_stays_in_progress(emulator, open_api):
     data = os.urandom(2 * PART)
     async with open_api() as api:
         init = await api.initiate("gap.csv", len(data))
@@ -144,7 +145,7 @@ async def test_complete_with_missing_parts_is_400_and_upload_stays_in_progress(e
         status, body = await api.complete(init["upload_id"], [token])
         assert status == 400
         assert api.codes(body) == ["missing_parts"]
-        assert emu.uploads[init["upload_id"]].state == "in_progress"
+        assert emulator.uploads[init["upload_id"]].state == "in_progress"
         # ...and can still be finished.
         rest = await api.put_part(init["parts"][1], data)
         status, _ = await api.complete(init["upload_id"], [token, rest])
@@ -171,7 +172,7 @@ async def test_complete_of_part_never_put_is_400(open_api):
     assert api.codes(body) == ["invalid_part_token"]
 
 
-async def test_checkpoint_with_wrong_token_is_400_and_stores_nothing(emu, open_api):
+async def test_checkpoint_with_wrong_token_is_400_and_stores_nothing(emulator, open_api):
     data = os.urandom(2 * PART)
     async with open_api() as api:
         init = await api.initiate("cp.csv", len(data))
@@ -184,7 +185,7 @@ async def test_checkpoint_with_wrong_token_is_400_and_stores_nothing(emu, open_a
         )
     assert status == 400
     assert api.codes(body) == ["invalid_part_token"]
-    assert emu.uploads[init["upload_id"]].checkpointed_parts == ()
+    assert emulator.uploads[init["upload_id"]].checkpointed_parts == ()
 
 
 async def test_recheckpointing_counts_only_changed_tokens(open_api):
@@ -243,13 +244,13 @@ async def test_checkpoint_and_urls_after_complete_are_409(open_api):
     assert (cp[0], urls[0]) == (409, 409)
 
 
-async def test_abort_answers_200_empty_and_then_every_call_is_404(emu, open_api):
+async def test_abort_answers_200_empty_and_then_every_call_is_404(emulator, open_api):
     async with open_api() as api:
         init = await api.initiate("gone.csv", 10)
         base = f"files/uploads/{init['upload_id']}"
         status, body = await api.call("POST", f"{base}/abort", json={})
         assert (status, body) == (200, b"")
-        assert emu.uploads[init["upload_id"]].state == "aborted"
+        assert emulator.uploads[init["upload_id"]].state == "aborted"
         token = {"part_number": 1, "part_token": '"x"'}
         calls = [
             ("parts/urls", {"part_numbers": [1]}),
@@ -306,7 +307,7 @@ async def test_parts_urls_rejects_out_of_range_part_number(open_api):
     assert api.codes(body) == ["invalid_part_number"]
 
 
-async def test_completing_a_name_overwrites_the_existing_file(emu, open_api):
+async def test_completing_a_name_overwrites_the_existing_file(emulator, open_api):
     async with open_api() as api:
         first = await api.upload("same.csv", b"old contents")
         second = await api.upload("same.csv", b"new")
@@ -314,7 +315,7 @@ async def test_completing_a_name_overwrites_the_existing_file(emu, open_api):
         listing = await api.ok("GET", "files/metadata")
     assert first["file_uid"] != second["file_uid"]
     assert [(m["file_id"], m["file_uid"]) for m in listing] == [("same.csv", second["file_uid"])]
-    assert len(list((emu.data_dir / "blobs").iterdir())) == 1
+    assert len(list((emulator.data_dir / "blobs").iterdir())) == 1
 
 
 async def test_checksum_sent_when_algorithm_is_none_is_400(open_api):

@@ -10,9 +10,9 @@ from yarl import URL
 DATA = os.urandom(1024)
 
 
-async def test_ignore_range_answers_200_with_the_whole_body(make_emu, open_api):
-    emu = make_emu(ignore_range=True)
-    async with open_api(emu) as api:
+async def test_ignore_range_answers_200_with_the_whole_body(make_emulator, open_api):
+    emulator = make_emulator(ignore_range=True)
+    async with open_api(emulator) as api:
         await api.upload("whole.bin", DATA)
         url = api.url("files/download/whole.bin")
         async with api.session.get(url, headers={**api.auth, "Range": "bytes=10-19"}) as r:
@@ -23,9 +23,9 @@ async def test_ignore_range_answers_200_with_the_whole_body(make_emu, open_api):
     assert body == DATA
 
 
-async def test_redirect_downloads_answers_307_to_a_presigned_storage_get(make_emu, open_api):
-    emu = make_emu(redirect_downloads=True)
-    async with open_api(emu) as api:
+async def test_redirect_downloads_answers_307_to_a_presigned_storage_get(make_emulator, open_api):
+    emulator = make_emulator(redirect_downloads=True)
+    async with open_api(emulator) as api:
         done = await api.upload("moved.bin", DATA)
         url = api.url("files/download/moved.bin")
         async with api.session.get(url, headers=api.auth, allow_redirects=False) as r:
@@ -35,9 +35,9 @@ async def test_redirect_downloads_answers_307_to_a_presigned_storage_get(make_em
     assert {"X-Amz-Expires", "X-Amz-Signature"} <= location.query.keys()
 
 
-async def test_redirected_get_serves_the_file_and_a_single_range(make_emu, open_api):
-    emu = make_emu(redirect_downloads=True)
-    async with open_api(emu) as api:
+async def test_redirected_get_serves_the_file_and_a_single_range(make_emulator, open_api):
+    emulator = make_emulator(redirect_downloads=True)
+    async with open_api(emulator) as api:
         await api.upload("moved.bin", DATA)
         url = api.url("files/download/moved.bin")
         async with api.session.get(url, headers=api.auth, allow_redirects=False) as r:
@@ -49,13 +49,13 @@ async def test_redirected_get_serves_the_file_and_a_single_range(make_emu, open_
     assert (whole.status, whole_body) == (200, DATA)
     assert (part.status, part_body) == (206, DATA[100:200])
     assert part.headers["Content-Range"] == "bytes 100-199/1024"
-    assert emu.stats.bytes_served == 1024 + 100
-    assert emu.stats.requests_by_route["storage_get"] == 2
+    assert emulator.stats.bytes_served == 1024 + 100
+    assert emulator.stats.requests_by_route["storage_get"] == 2
 
 
-async def test_redirected_get_with_an_authorization_header_is_400(make_emu, open_api):
-    emu = make_emu(redirect_downloads=True)
-    async with open_api(emu) as api:
+async def test_redirected_get_with_an_authorization_header_is_400(make_emulator, open_api):
+    emulator = make_emulator(redirect_downloads=True)
+    async with open_api(emulator) as api:
         await api.upload("moved.bin", DATA)
         url = api.url("files/download/moved.bin")
         async with api.session.get(url, headers=api.auth, allow_redirects=False) as r:
@@ -64,12 +64,12 @@ async def test_redirected_get_with_an_authorization_header_is_400(make_emu, open
             body = await refused.text()
     assert refused.status == 400
     assert "InvalidArgument" in body
-    assert emu.stats.bytes_served == 0
+    assert emulator.stats.bytes_served == 0
 
 
-async def test_redirected_get_url_expires_after_url_lifetime(make_emu, open_api):
-    emu = make_emu(redirect_downloads=True, url_lifetime=0.2)
-    async with open_api(emu) as api:
+async def test_redirected_get_url_expires_after_url_lifetime(make_emulator, open_api):
+    emulator = make_emulator(redirect_downloads=True, url_lifetime=0.2)
+    async with open_api(emulator) as api:
         await api.upload("late.bin", DATA)
         url = api.url("files/download/late.bin")
         async with api.session.get(url, headers=api.auth, allow_redirects=False) as r:
@@ -80,9 +80,9 @@ async def test_redirected_get_url_expires_after_url_lifetime(make_emu, open_api)
             assert "Request has expired" in await late.text()
 
 
-async def test_redirected_get_url_is_signed_and_dies_with_the_file(make_emu, open_api):
-    emu = make_emu(redirect_downloads=True)
-    async with open_api(emu) as api:
+async def test_redirected_get_url_is_signed_and_dies_with_the_file(make_emulator, open_api):
+    emulator = make_emulator(redirect_downloads=True)
+    async with open_api(emulator) as api:
         await api.upload("moved.bin", DATA)
         url = api.url("files/download/moved.bin")
         async with api.session.get(url, headers=api.auth, allow_redirects=False) as r:
@@ -96,9 +96,9 @@ async def test_redirected_get_url_is_signed_and_dies_with_the_file(make_emu, ope
             assert "NoSuchKey" in await gone.text()
 
 
-async def test_client_keeping_the_key_across_the_redirect_is_refused(make_emu, open_api):
-    emu = make_emu(redirect_downloads=True)
-    async with open_api(emu) as api:
+async def test_client_keeping_the_key_across_the_redirect_is_refused(make_emulator, open_api):
+    emulator = make_emulator(redirect_downloads=True)
+    async with open_api(emulator) as api:
         await api.upload("moved.bin", DATA)
         # aiohttp keeps explicit headers across a same-host redirect: the storage refuses.
         status, _ = await api.call("GET", "files/download/moved.bin")

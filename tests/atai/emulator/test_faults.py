@@ -48,8 +48,8 @@ async def raw_put(url: str, data: bytes) -> bytes:
 
 
 # -- status ------------------------------------------------------------------------------
-async def test_status_on_api_route_answers_the_error_envelope_with_retry_after(emu, open_api):
-    emu.faults.add(route="initiate", status=503, retry_after=2, times=1)
+async def test_status_on_api_route_answers_the_error_envelope_with_retry_after(emulator, open_api):
+    emulator.faults.add(route="initiate", status=503, retry_after=2, times=1)
     async with open_api() as api:
         status, headers, body = await initiate_raw(api)
         assert (await initiate_raw(api))[0] == 200
@@ -57,12 +57,12 @@ async def test_status_on_api_route_answers_the_error_envelope_with_retry_after(e
     assert headers["Retry-After"] == "2"
     [error] = json.loads(body)["errors"]
     assert error["error_uid"].startswith("err-")
-    assert emu.uploads and len(emu.uploads) == 1  # the faulted request did nothing
+    assert emulator.uploads and len(emulator.uploads) == 1  # the faulted request did nothing
 
 
-async def test_status_on_storage_put_answers_s3_xml_and_stores_nothing(emu, open_api):
+async def test_status_on_storage_put_answers_s3_xml_and_stores_nothing(emulator, open_api):
     retry_date = "Wed, 21 Oct 2015 07:28:00 GMT"
-    emu.faults.add(route="storage_put", status=503, retry_after=retry_date, times=1)
+    emulator.faults.add(route="storage_put", status=503, retry_after=retry_date, times=1)
     data = os.urandom(256 * 1024)
     async with open_api() as api:
         init = await api.initiate("s.bin", len(data))
@@ -72,12 +72,12 @@ async def test_status_on_storage_put_answers_s3_xml_and_stores_nothing(emu, open
     assert status == 503
     assert headers["Retry-After"] == retry_date
     assert b"<Code>SlowDown</Code>" in body
-    assert emu.stats.part_puts == 1
+    assert emulator.stats.part_puts == 1
 
 
-async def test_status_with_body_override_sends_that_body(emu, open_api):
+async def test_status_with_body_override_sends_that_body(emulator, open_api):
     page = "<html><body>502 Bad Gateway</body></html>"
-    emu.faults.add(route="info", status=502, body=page)
+    emulator.faults.add(route="info", status=502, body=page)
     async with open_api() as api:
         status, body = await api.call("GET", "files/info")
     assert status == 502
@@ -85,17 +85,17 @@ async def test_status_with_body_override_sends_that_body(emu, open_api):
 
 
 # -- reset -------------------------------------------------------------------------------
-async def test_reset_on_api_route_with_body_drops_the_connection_unhandled(emu, open_api):
-    emu.faults.add(route="initiate", action="reset", times=1)
+async def test_reset_on_api_route_with_body_drops_the_connection_unhandled(emulator, open_api):
+    emulator.faults.add(route="initiate", action="reset", times=1)
     async with open_api() as api:
         with pytest.raises(aiohttp.ClientError):
             await initiate_raw(api)
         assert (await initiate_raw(api))[0] == 200
-    assert len(emu.uploads) == 1
+    assert len(emulator.uploads) == 1
 
 
-async def test_reset_on_api_route_without_body_cuts_the_response(emu, open_api):
-    emu.faults.add(route="metadata_list", action="reset", times=1)
+async def test_reset_on_api_route_without_body_cuts_the_response(emulator, open_api):
+    emulator.faults.add(route="metadata_list", action="reset", times=1)
     async with open_api() as api:
         await api.upload("a.csv", b"12345")
         with pytest.raises(aiohttp.ClientError):
@@ -103,19 +103,19 @@ async def test_reset_on_api_route_without_body_cuts_the_response(emu, open_api):
         assert len(await api.ok("GET", "files/metadata")) == 1
 
 
-async def test_reset_on_storage_put_mid_body_stores_nothing(emu, open_api):
-    emu.faults.add(route="storage_put", action="reset", times=1)
+async def test_reset_on_storage_put_mid_body_stores_nothing(emulator, open_api):
+    emulator.faults.add(route="storage_put", action="reset", times=1)
     data = os.urandom(512 * 1024)
     async with open_api() as api:
         init = await api.initiate("r.bin", len(data))
         part = init["parts"][0]
         assert await raw_put(part["url"], data[: part["length"]]) == b""
         assert (await api.put(part["url"], data[: part["length"]])).status == 200
-    assert emu.stats.part_puts == 1
+    assert emulator.stats.part_puts == 1
 
 
-async def test_reset_on_download_cuts_the_body(emu, open_api):
-    emu.faults.add(route="download", action="reset", nth=1)
+async def test_reset_on_download_cuts_the_body(emulator, open_api):
+    emulator.faults.add(route="download", action="reset", nth=1)
     async with open_api() as api:
         await api.upload("d.bin", os.urandom(300_000))
         with pytest.raises(aiohttp.ClientError):
@@ -124,8 +124,8 @@ async def test_reset_on_download_cuts_the_body(emu, open_api):
 
 
 # -- slow and latency --------------------------------------------------------------------
-async def test_slow_api_response_takes_the_delay(emu, open_api):
-    emu.faults.add(route="info", action="slow", delay=0.3)
+async def test_slow_api_response_takes_the_delay(emulator, open_api):
+    emulator.faults.add(route="info", action="slow", delay=0.3)
     async with open_api() as api:
         start = time.monotonic()
         body = await api.ok("GET", "files/info")
@@ -133,8 +133,8 @@ async def test_slow_api_response_takes_the_delay(emu, open_api):
     assert body["num_files"] == 0
 
 
-async def test_slow_storage_put_receives_the_body_over_the_delay(emu, open_api):
-    emu.faults.add(route="storage_put", action="slow", delay=0.3)
+async def test_slow_storage_put_receives_the_body_over_the_delay(emulator, open_api):
+    emulator.faults.add(route="storage_put", action="slow", delay=0.3)
     data = os.urandom(64 * 1024)
     async with open_api() as api:
         init = await api.initiate("slow.bin", len(data))
@@ -146,8 +146,8 @@ async def test_slow_storage_put_receives_the_body_over_the_delay(emu, open_api):
 
 
 @pytest.mark.parametrize("route", ["info", "storage_put"])
-async def test_latency_delays_the_request(emu, open_api, route):
-    emu.faults.add(route=route, action="latency", delay=0.3)
+async def test_latency_delays_the_request(emulator, open_api, route):
+    emulator.faults.add(route=route, action="latency", delay=0.3)
     async with open_api() as api:
         init = await api.initiate("lat.csv", 10)
         start = time.monotonic()
@@ -159,18 +159,18 @@ async def test_latency_delays_the_request(emu, open_api, route):
 
 
 # -- damaged JSON ------------------------------------------------------------------------
-async def test_malformed_json_is_200_with_a_non_json_body(emu, open_api):
-    emu.faults.add(route="initiate", action="malformed_json", times=1)
+async def test_malformed_json_is_200_with_a_non_json_body(emulator, open_api):
+    emulator.faults.add(route="initiate", action="malformed_json", times=1)
     async with open_api() as api:
         status, _, body = await initiate_raw(api)
     assert status == 200
     with pytest.raises(ValueError):
         json.loads(body)
-    assert len(emu.uploads) == 1  # the handler ran: the client cannot know the upload_id
+    assert len(emulator.uploads) == 1  # the handler ran: the client cannot know the upload_id
 
 
-async def test_truncated_json_is_the_first_half_of_the_real_body(emu, open_api):
-    emu.faults.add(route="info", action="truncated_json", times=1)
+async def test_truncated_json_is_the_first_half_of_the_real_body(emulator, open_api):
+    emulator.faults.add(route="info", action="truncated_json", times=1)
     async with open_api() as api:
         async with api.session.get(api.url("files/info"), headers=api.auth) as r:
             cut = await r.read()
@@ -183,8 +183,8 @@ async def test_truncated_json_is_the_first_half_of_the_real_body(emu, open_api):
 
 
 # -- storage-only actions ----------------------------------------------------------------
-async def test_wrong_etag_stores_the_part_but_answers_another_etag(emu, open_api):
-    emu.faults.add(route="storage_put", action="wrong_etag", times=1)
+async def test_wrong_etag_stores_the_part_but_answers_another_etag(emulator, open_api):
+    emulator.faults.add(route="storage_put", action="wrong_etag", times=1)
     data = b"0123456789"
     async with open_api() as api:
         init = await api.initiate("etag.csv", len(data))
@@ -197,8 +197,8 @@ async def test_wrong_etag_stores_the_part_but_answers_another_etag(emu, open_api
     assert token["part_token"] != real["part_token"]
 
 
-async def test_expire_url_answers_403_request_has_expired_on_a_valid_url(emu, open_api):
-    emu.faults.add(route="storage_put", action="expire_url", times=1)
+async def test_expire_url_answers_403_request_has_expired_on_a_valid_url(emulator, open_api):
+    emulator.faults.add(route="storage_put", action="expire_url", times=1)
     async with open_api() as api:
         init = await api.initiate("exp.csv", 10)
         status, _, body = await put_raw(api, init["parts"][0]["url"], b"x" * 10)
@@ -218,9 +218,9 @@ async def test_expire_url_answers_403_request_has_expired_on_a_valid_url(emu, op
     ],
 )
 def test_fault_on_a_route_it_cannot_apply_to_is_rejected_at_add(route, action):
-    emu = ATAIEmulator()
+    emulator = ATAIEmulator()
     with pytest.raises(ValueError, match="does not apply"):
-        emu.faults.add(route=route, action=action)
+        emulator.faults.add(route=route, action=action)
 
 
 # -- triggering --------------------------------------------------------------------------
@@ -228,54 +228,54 @@ async def statuses(api, n: int) -> list[int]:
     return [(await api.call("GET", "files/info"))[0] for _ in range(n)]
 
 
-async def test_times_fires_on_the_next_n_matching_requests(emu, open_api):
-    fault = emu.faults.add(route="info", status=500, times=2)
+async def test_times_fires_on_the_next_n_matching_requests(emulator, open_api):
+    fault = emulator.faults.add(route="info", status=500, times=2)
     async with open_api() as api:
         assert await statuses(api, 4) == [500, 500, 200, 200]
-    assert emu.faults.fired == {fault: 2}
-    assert emu.faults.faults == []  # exhausted
+    assert emulator.faults.fired == {fault: 2}
+    assert emulator.faults.faults == []  # exhausted
 
 
-async def test_nth_fires_only_on_the_kth_matching_request(emu, open_api):
-    emu.faults.add(route="info", status=500, nth=3)
+async def test_nth_fires_only_on_the_kth_matching_request(emulator, open_api):
+    emulator.faults.add(route="info", status=500, nth=3)
     async with open_api() as api:
         await api.ok("GET", "files/metadata")  # another route: not counted
         assert await statuses(api, 4) == [200, 200, 500, 200]
 
 
-async def test_star_matches_only_the_routes_the_action_applies_to(emu, open_api):
-    fault = emu.faults.add(route="*", action="wrong_etag")
+async def test_star_matches_only_the_routes_the_action_applies_to(emulator, open_api):
+    fault = emulator.faults.add(route="*", action="wrong_etag")
     data = b"x" * 10
     async with open_api() as api:
         init = await api.initiate("star.csv", len(data))  # an API route: untouched
         token = await api.put_part(init["parts"][0], data)
     assert token["part_token"] != f'"{hashlib.md5(data).hexdigest()}"'
-    assert emu.faults.fired == {fault: 1}
+    assert emulator.faults.fired == {fault: 1}
 
 
-async def test_probability_with_the_same_seed_reproduces_the_failures(make_emu, open_api):
+async def test_probability_with_the_same_seed_reproduces_the_failures(make_emulator, open_api):
     patterns = []
     for _ in range(2):
-        emu = make_emu(seed=7, faults=["route=info,status=503,probability=0.5"])
-        async with open_api(emu) as api:
+        emulator = make_emulator(seed=7, faults=["route=info,status=503,probability=0.5"])
+        async with open_api(emulator) as api:
             patterns.append(await statuses(api, 30))
     assert patterns[0] == patterns[1]
     assert 5 < patterns[0].count(503) < 25
 
 
-async def test_probability_with_times_is_capped(emu, open_api):
-    emu.faults.add(route="info", status=503, probability=0.9, times=3)
+async def test_probability_with_times_is_capped(emulator, open_api):
+    emulator.faults.add(route="info", status=503, probability=0.9, times=3)
     async with open_api() as api:
         assert (await statuses(api, 30)).count(503) == 3
 
 
-async def test_clear_removes_faults_while_serving(emu, open_api):
-    emu.faults.add(route="info", status=500)
+async def test_clear_removes_faults_while_serving(emulator, open_api):
+    emulator.faults.add(route="info", status=500)
     async with open_api() as api:
         assert await statuses(api, 2) == [500, 500]
-        emu.faults.clear()
+        emulator.faults.clear()
         assert await statuses(api, 1) == [200]
-    assert emu.faults.fired == {}
+    assert emulator.faults.fired == {}
 
 
 # -- parse_fault -------------------------------------------------------------------------

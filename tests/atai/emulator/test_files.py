@@ -66,9 +66,9 @@ async def test_simple_upload_type_falls_back_to_the_extension(open_api):
     assert meta["file_type"] == "image/png"
 
 
-async def test_simple_upload_over_the_limit_is_413(make_emu, open_api):
-    emu = make_emu(simple_upload_limit=1000)
-    async with open_api(emu) as api:
+async def test_simple_upload_over_the_limit_is_413(make_emulator, open_api):
+    emulator = make_emulator(simple_upload_limit=1000)
+    async with open_api(emulator) as api:
         status, body = await api.call("POST", "files", data=form("big.csv", b"x" * 1001))
         assert status == 413
         assert api.codes(body) == ["invalid_file_size"]
@@ -306,7 +306,7 @@ async def test_download_ignores_multi_or_malformed_ranges(open_api, header):
     assert body == DATA
 
 
-async def test_download_is_octet_stream_with_length(emu, open_api):
+async def test_download_is_octet_stream_with_length(emulator, open_api):
     async with open_api() as api:
         await api.upload("plain.bin", DATA)
         async with api.session.get(api.url("files/download/plain.bin"), headers=api.auth) as r:
@@ -315,7 +315,7 @@ async def test_download_is_octet_stream_with_length(emu, open_api):
     assert r.headers["Content-Type"] == "application/octet-stream"
     assert r.headers["Content-Length"] == "1024"
     assert body == DATA
-    assert emu.stats.bytes_served == 1024
+    assert emulator.stats.bytes_served == 1024
 
 
 # -- persistence ------------------------------------------------------------------------------
@@ -339,9 +339,9 @@ async def test_files_persist_across_emulator_restart_on_same_data_dir(tmp_path, 
     assert page["data"][0]["file_id"] == "new.csv"
 
 
-async def test_max_page_size_caps_cursor_pages(make_emu, open_api):
-    emu = make_emu(max_page_size=2)
-    async with open_api(emu) as api:
+async def test_max_page_size_caps_cursor_pages(make_emulator, open_api):
+    emulator = make_emulator(max_page_size=2)
+    async with open_api(emulator) as api:
         for name in ("a", "b", "c", "d", "e"):
             await api.ok("POST", "files", data=form(f"{name}.csv", b"x"))
         names, params, pages = [], {"limit": "100"}, 0

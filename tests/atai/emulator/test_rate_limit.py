@@ -11,35 +11,35 @@ async def info_statuses(api, n: int) -> list[int]:
     return [(await api.call("GET", "files/info"))[0] for _ in range(n)]
 
 
-async def test_rate_limit_is_off_by_default(emu, open_api):
+async def test_rate_limit_is_off_by_default(emulator, open_api):
     async with open_api() as api:
         assert set(await info_statuses(api, 40)) == {200}
-    assert emu.stats.rate_limited == 0
+    assert emulator.stats.rate_limited == 0
 
 
-async def test_burst_over_the_limit_gets_429_with_retry_after(make_emu, open_api):
-    emu = make_emu(rate_limit=True)
-    async with open_api(emu) as api:
+async def test_burst_over_the_limit_gets_429_with_retry_after(make_emulator, open_api):
+    emulator = make_emulator(rate_limit=True)
+    async with open_api(emulator) as api:
         assert set(await info_statuses(api, 20)) == {200}
         async with api.session.get(api.url("files/info"), headers=api.auth) as r:
             body = await r.json()
     assert r.status == 429
     assert r.headers["Retry-After"] == "1"
     assert api.codes(body) == ["RATE_LIMIT_EXCEEDED"]
-    assert emu.stats.rate_limited == 1
+    assert emulator.stats.rate_limited == 1
 
 
-async def test_rate_limited_client_recovers_after_retry_after(make_emu, open_api):
-    emu = make_emu(rate_limit=True, rate_limit_burst_per_second=5)
-    async with open_api(emu) as api:
+async def test_rate_limited_client_recovers_after_retry_after(make_emulator, open_api):
+    emulator = make_emulator(rate_limit=True, rate_limit_burst_per_second=5)
+    async with open_api(emulator) as api:
         assert await info_statuses(api, 6) == [200] * 5 + [429]
         await asyncio.sleep(1.0)
         assert set(await info_statuses(api, 5)) == {200}
 
 
-async def test_sustained_rate_is_per_minute_with_a_long_retry_after(make_emu, open_api):
-    emu = make_emu(rate_limit=True, rate_limit_per_minute=6)
-    async with open_api(emu) as api:
+async def test_sustained_rate_is_per_minute_with_a_long_retry_after(make_emulator, open_api):
+    emulator = make_emulator(rate_limit=True, rate_limit_per_minute=6)
+    async with open_api(emulator) as api:
         assert await info_statuses(api, 7) == [200] * 6 + [429]
         status, _ = await api.call("GET", "files/info")
         async with api.session.get(api.url("files/info"), headers=api.auth) as r:
@@ -48,9 +48,9 @@ async def test_sustained_rate_is_per_minute_with_a_long_retry_after(make_emu, op
     assert 8 <= retry_after <= 10  # one token per 10 s
 
 
-async def test_storage_puts_are_not_rate_limited(make_emu, open_api):
-    emu = make_emu(rate_limit=True, rate_limit_burst_per_second=2)
-    async with open_api(emu) as api:
+async def test_storage_puts_are_not_rate_limited(make_emulator, open_api):
+    emulator = make_emulator(rate_limit=True, rate_limit_burst_per_second=2)
+    async with open_api(emulator) as api:
         init = await api.initiate("many.csv", 10)
         for _ in range(5):
             assert (await api.put(init["parts"][0]["url"], b"x" * 10)).status == 200

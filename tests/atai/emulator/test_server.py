@@ -16,19 +16,19 @@ from atai_fs.emulator import ATAIEmulator, EmulatorConfig, build_app
 
 
 def test_context_manager_serves_then_stops_and_removes_temporary_dir():
-    with ATAIEmulator() as emu:
-        assert emu.endpoint_url.startswith("http://127.0.0.1:")
-        assert emu.endpoint_url.endswith("/v0.5")
-        data_dir = emu.data_dir
+    with ATAIEmulator() as emulator:
+        assert emulator.endpoint_url.startswith("http://127.0.0.1:")
+        assert emulator.endpoint_url.endswith("/v0.5")
+        data_dir = emulator.data_dir
         assert data_dir.is_dir()
     assert not data_dir.exists()
     with pytest.raises(RuntimeError):
-        _ = emu.endpoint_url
+        _ = emulator.endpoint_url
 
 
 def test_given_data_dir_is_kept(tmp_path):
-    with ATAIEmulator(data_dir=tmp_path / "keep") as emu:
-        assert emu.data_dir == tmp_path / "keep"
+    with ATAIEmulator(data_dir=tmp_path / "keep") as emulator:
+        assert emulator.data_dir == tmp_path / "keep"
     assert (tmp_path / "keep" / "blobs").is_dir()
 
 
@@ -42,23 +42,23 @@ def test_bad_options_fail_at_construction(options):
 
 
 def test_port_in_use_fails_at_start():
-    with ATAIEmulator() as emu:
-        other = ATAIEmulator(port=int(emu.endpoint_url.split(":")[2].split("/")[0]))
+    with ATAIEmulator() as emulator:
+        other = ATAIEmulator(port=int(emulator.endpoint_url.split(":")[2].split("/")[0]))
         with pytest.raises(OSError):
             other.start()
 
 
-async def test_stats_count_routes_and_reset(emu, open_api):
+async def test_stats_count_routes_and_reset(emulator, open_api):
     async with open_api() as api:
         await api.upload("count.csv", b"12345")
         await api.ok("GET", "files/info")
         await api.call("GET", "files/info", auth=False)
-    by_route = emu.stats.requests_by_route
+    by_route = emulator.stats.requests_by_route
     assert by_route == {"initiate": 1, "storage_put": 1, "complete": 1, "info": 2}
-    assert emu.stats.api_requests == 4  # storage PUTs are not API requests
-    assert (emu.stats.part_puts, emu.stats.bytes_received) == (1, 5)
-    emu.stats.reset()
-    assert emu.stats.snapshot() == {
+    assert emulator.stats.api_requests == 4  # storage PUTs are not API requests
+    assert (emulator.stats.part_puts, emulator.stats.bytes_received) == (1, 5)
+    emulator.stats.reset()
+    assert emulator.stats.snapshot() == {
         "api_requests": 0,
         "requests_by_route": {},
         "part_puts": 0,
@@ -109,14 +109,14 @@ def test_serve_prints_the_endpoint_and_stops_on_ctrl_c(tmp_path):
         proc.stdout.close()
 
 
-async def test_orphans_are_the_uploads_left_in_progress(emu, open_api):
+async def test_orphans_are_the_uploads_left_in_progress(emulator, open_api):
     async with open_api() as api:
         await api.upload("done.csv", b"done")
         aborted = await api.initiate("aborted.csv", 5)
         await api.ok("POST", f"files/uploads/{aborted['upload_id']}/abort")
         left = await api.initiate("left.csv", 5)
-    assert [view.upload_id for view in emu.orphans()] == [left["upload_id"]]
-    assert emu.orphans()[0].filename == "left.csv"
+    assert [view.upload_id for view in emulator.orphans()] == [left["upload_id"]]
+    assert emulator.orphans()[0].filename == "left.csv"
 
 
 @pytest.mark.parametrize(

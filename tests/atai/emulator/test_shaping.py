@@ -18,9 +18,9 @@ async def timed(coro) -> float:
     return time.monotonic() - start
 
 
-async def test_latency_is_added_to_api_calls_and_storage_puts(make_emu, open_api):
-    emu = make_emu(latency=0.1)
-    async with open_api(emu) as api:
+async def test_latency_is_added_to_api_calls_and_storage_puts(make_emulator, open_api):
+    emulator = make_emulator(latency=0.1)
+    async with open_api(emulator) as api:
         api_time = await timed(api.ok("GET", "files/info"))
         init = await api.initiate("lat.csv", 10)
         put_time = await timed(api.put(init["parts"][0]["url"], b"x" * 10))
@@ -28,28 +28,28 @@ async def test_latency_is_added_to_api_calls_and_storage_puts(make_emu, open_api
     assert put_time >= 0.09
 
 
-async def test_put_bandwidth_caps_one_put(make_emu, open_api):
-    emu = make_emu(part_size=2 * MB, put_bandwidth=4 * MB)
+async def test_put_bandwidth_caps_one_put(make_emulator, open_api):
+    emulator = make_emulator(part_size=2 * MB, put_bandwidth=4 * MB)
     data = os.urandom(2 * MB)
-    async with open_api(emu) as api:
+    async with open_api(emulator) as api:
         init = await api.initiate("cap.bin", len(data))
         elapsed = await timed(api.put_part(init["parts"][0], data))
     assert elapsed >= 0.4  # 2 MB at 4 MB/s is 0.5 s
 
 
-async def test_link_bandwidth_is_shared_by_concurrent_puts(make_emu, open_api):
-    emu = make_emu(part_size=1 * MB, link_bandwidth=4 * MB)
+async def test_link_bandwidth_is_shared_by_concurrent_puts(make_emulator, open_api):
+    emulator = make_emulator(part_size=1 * MB, link_bandwidth=4 * MB)
     data = os.urandom(2 * MB)
-    async with open_api(emu) as api:
+    async with open_api(emulator) as api:
         init = await api.initiate("link.bin", len(data))
         one_alone = await timed(api.put_part(init["parts"][0], data))
         both = await timed(asyncio.gather(*(api.put_part(p, data) for p in init["parts"])))
     assert one_alone >= 0.15  # 1 MB at 4 MB/s is 0.25 s
     assert both >= 0.4  # 2 MB through the same 4 MB/s link is 0.5 s
-    assert emu.stats.max_puts_in_flight == 2
+    assert emulator.stats.max_puts_in_flight == 2
 
 
-async def test_shaping_is_off_by_default(emu, open_api):
+async def test_shaping_is_off_by_default(emulator, open_api):
     data = os.urandom(2 * MB)
     async with open_api() as api:
         elapsed = await timed(api.upload("fast.bin", data))

@@ -10,7 +10,7 @@ import time
 
 from yarl import URL
 
-PART = 64 * 1024
+from tests.sizes import PART_SIZE as PART
 
 
 async def test_part_put_answers_200_with_quoted_md5_etag(open_api):
@@ -22,18 +22,18 @@ async def test_part_put_answers_200_with_quoted_md5_etag(open_api):
     assert r.headers["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
 
 
-async def test_part_url_points_at_the_emulator_storage_route(emu, open_api):
+async def test_part_url_points_at_the_emulator_storage_route(emulator, open_api):
     async with open_api() as api:
         init = await api.initiate("where.csv", 10)
     url = URL(init["parts"][0]["url"])
-    assert (url.host, url.port) == ("127.0.0.1", URL(emu.endpoint_url).port)
+    assert (url.host, url.port) == ("127.0.0.1", URL(emulator.endpoint_url).port)
     assert url.path == f"/storage/{init['upload_id']}/1"
     assert {"X-Amz-Expires", "X-Amz-Signature"} <= url.query.keys()
 
 
-async def test_expired_url_is_403_access_denied(make_emu, open_api):
-    emu = make_emu(url_lifetime=0.05)
-    async with open_api(emu) as api:
+async def test_expired_url_is_403_access_denied(make_emulator, open_api):
+    emulator = make_emulator(url_lifetime=0.05)
+    async with open_api(emulator) as api:
         init = await api.initiate("late.csv", 10)
         await asyncio.sleep(0.1)
         async with api.session.put(URL(init["parts"][0]["url"], encoded=True), data=b"x" * 10) as r:
@@ -43,9 +43,9 @@ async def test_expired_url_is_403_access_denied(make_emu, open_api):
     assert "Request has expired" in body
 
 
-async def test_refreshed_url_works_after_expiry(make_emu, open_api):
-    emu = make_emu(url_lifetime=0.3)
-    async with open_api(emu) as api:
+async def test_refreshed_url_works_after_expiry(make_emulator, open_api):
+    emulator = make_emulator(url_lifetime=0.3)
+    async with open_api(emulator) as api:
         init = await api.initiate("refresh.csv", 10)
         await asyncio.sleep(0.35)
         assert (await api.put(init["parts"][0]["url"], b"x" * 10)).status == 403
@@ -90,7 +90,7 @@ async def test_chunked_put_is_411_missing_content_length(open_api):
             assert "MissingContentLength" in await r.text()
 
 
-async def test_put_without_content_length_is_411(emu, open_api):
+async def test_put_without_content_length_is_411(emulator, open_api):
     async with open_api() as api:
         init = await api.initiate("nolength.csv", 10)
     url = URL(init["parts"][0]["url"])
@@ -127,7 +127,7 @@ async def test_re_put_replaces_the_part(open_api):
         assert await api.download("replace.csv") == b"bbbb"
 
 
-async def test_concurrent_puts_are_counted_in_flight(emu, open_api):
+async def test_concurrent_puts_are_counted_in_flight(emulator, open_api):
     data = os.urandom(8 * PART)
     async with open_api() as api:
         init = await api.initiate("parallel.csv", len(data))
@@ -147,23 +147,23 @@ async def test_concurrent_puts_are_counted_in_flight(emu, open_api):
 
         tokens = await asyncio.gather(*(put(p) for p in init["parts"]))
         assert (await api.complete(init["upload_id"], list(tokens)))[0] == 200
-    assert emu.stats.max_puts_in_flight > 1
-    assert emu.stats.puts_in_flight == 0
-    assert emu.stats.part_puts == 8
-    assert emu.stats.bytes_received == len(data)
+    assert emulator.stats.max_puts_in_flight > 1
+    assert emulator.stats.puts_in_flight == 0
+    assert emulator.stats.part_puts == 8
+    assert emulator.stats.bytes_received == len(data)
 
 
-async def test_url_expires_at_matches_url_lifetime(make_emu, open_api):
-    emu = make_emu(url_lifetime=120)
-    async with open_api(emu) as api:
+async def test_url_expires_at_matches_url_lifetime(make_emulator, open_api):
+    emulator = make_emulator(url_lifetime=120)
+    async with open_api(emulator) as api:
         init = await api.initiate("lifetime.csv", 10)
     expires = calendar.timegm(time.strptime(init["parts"][0]["expires_at"], "%Y-%m-%dT%H:%M:%SZ"))
     assert abs(expires - (time.time() + 120)) < 5
 
 
-async def test_parts_urls_honours_a_short_url_lifetime(make_emu, open_api):
-    emu = make_emu(url_lifetime=0.2)
-    async with open_api(emu) as api:
+async def test_parts_urls_honours_a_short_url_lifetime(make_emulator, open_api):
+    emulator = make_emulator(url_lifetime=0.2)
+    async with open_api(emulator) as api:
         init = await api.initiate("short.csv", 10)
         fresh = await api.ok(
             "POST", f"files/uploads/{init['upload_id']}/parts/urls", json={"part_numbers": [1]}
