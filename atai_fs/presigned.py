@@ -34,6 +34,7 @@ from fsspec.callbacks import Callback
 
 from .engine.body import DEFAULT_CHUNK_SIZE
 from .engine.config import TransferConfig, coerce
+from .engine.integrity import EtagMode
 from .engine.retry import RetryPolicy
 from .engine.sources import BytesSource, FileSource, PartSource, SpoolSource
 from .engine.uploader import Uploader
@@ -84,7 +85,7 @@ def _uploader(
     retry: RetryPolicy | Mapping[str, Any] | str | None,
     timeouts: Timeouts | Mapping[str, Any] | float | None,
     chunk_size: int,
-    verify_etag: bool,
+    verify_etag: EtagMode,
     verify_tls: bool,
     spool_threshold: int,
     spool_dir: str | None = None,
@@ -121,7 +122,7 @@ async def put_async(
     retry: RetryPolicy | Mapping[str, Any] | str | None = None,
     timeouts: Timeouts | Mapping[str, Any] | float | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    verify_etag: bool = True,
+    verify_etag: EtagMode = "auto",
     verify_tls: bool = True,
     spool_threshold: int = 8 << 20,
     callback: Callback | None = None,
@@ -185,7 +186,7 @@ def open_presigned(
     retry: RetryPolicy | Mapping[str, Any] | str | None = None,
     timeouts: Timeouts | Mapping[str, Any] | float | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    verify_etag: bool = True,
+    verify_etag: EtagMode = "auto",
     verify_tls: bool = True,
     spool_threshold: int = 8 << 20,
     spool_dir: str | None = None,

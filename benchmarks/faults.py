@@ -95,11 +95,14 @@ class Case:
     emulator_options: tuple[tuple[str, Any], ...] = ()
     #: The answer to initiate was lost: the client cannot know the upload it created.
     initiate_answer_lost: bool = False
+    #: Client options beyond the matrix's own, as (name, value) pairs.
+    client_options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def id(self) -> str:
         fault = format_fault(self.fault).replace("route=", "").replace("action=", "")
         extra = "".join(f",{k}" for k, _ in self.emulator_options)
+        extra += "".join(f",{k}={v}" for k, v in self.client_options)
         return f"{self.mode}:{fault}{extra}"
 
     @property
@@ -198,7 +201,16 @@ def _storage_put_cases(mode: str) -> list[Case]:
         Case(mode, Fault("storage_put", "expire_url", times=1), SURVIVE),
         Case(mode, Fault("storage_put", "expire_url"), FAIL, AuthError),
         Case(mode, Fault("storage_put", "wrong_etag", times=1), SURVIVE),
-        Case(mode, Fault("storage_put", "wrong_etag"), FAIL, UploadFailed),
+        # Every ETag wrong: strict checking resends until it gives up...
+        Case(
+            mode,
+            Fault("storage_put", "wrong_etag"),
+            FAIL,
+            UploadFailed,
+            client_options=(("verify_etag", True),),
+        ),
+        # ...while "auto" takes them for opaque ETags, and the API refuses the tokens.
+        Case(mode, Fault("storage_put", "wrong_etag"), FAIL, InvalidRequest),
     ]
 
 
@@ -247,7 +259,7 @@ def run_case(case: Case, work: Path, seed: int = 0) -> Outcome:
     name = f"cases/{case.mode}.bin"
     options = dict(case.emulator_options)
     with ATAIEmulator(data_dir=work / "emulator", part_size=PART_SIZE, seed=seed, **options) as emu:
-        fs = make_filesystem(emu, work)
+        fs = make_filesystem(emu, work, **dict(case.client_options))
         try:
             if case.is_read:
                 fs.pipe_file(name, data)  # before the fault: only the read suffers it

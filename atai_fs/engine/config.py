@@ -22,6 +22,7 @@ from typing import Any, TypeVar, Union
 
 from ..errors import ConfigurationError
 from .body import DEFAULT_CHUNK_SIZE
+from .integrity import EtagMode
 from .retry import RetryPolicy
 
 __all__ = [
@@ -80,7 +81,15 @@ def parse_flag(value: Any, option: str) -> bool:
         word = value.strip().lower()
         if word in _TRUE_WORDS or word in _FALSE_WORDS:
             return word in _TRUE_WORDS
-    raise ConfigurationError(f"{option} must be true or false, got {value!r}")
+    choices = "true, false or auto" if option == "verify_etag" else "true or false"
+    raise ConfigurationError(f"{option} must be {choices}, got {value!r}")
+
+
+def parse_etag_mode(value: Any) -> EtagMode:
+    """``verify_etag``: ``"auto"``, or true/false in any of their spellings."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    return parse_flag(value, "verify_etag")
 
 
 def parse_size(value: Any, option: str) -> int:
@@ -219,8 +228,9 @@ class TransferConfig:
     (default: an eighth of the parts, at least 8) or every ``checkpoint_seconds``, never
     one call per part.  URLs expiring within ``url_refresh_margin`` seconds (or half
     their lifetime, if shorter) are refreshed before use.  ``verify_etag`` compares MD5
-    ETags with the bytes sent and resends a part on mismatch.  ``retry`` is the one
-    retry policy of every call and every part.
+    ETags with the bytes sent (``"auto"``: until the storage shows its ETags are not
+    MD5s; ``True``: always; ``False``: never; see :mod:`atai_fs.engine.integrity`).
+    ``retry`` is the one retry policy of every call and every part.
     """
 
     max_concurrency: int = 8
@@ -230,10 +240,11 @@ class TransferConfig:
     checkpoint_parts: int | None = None
     checkpoint_seconds: float = 10.0
     url_refresh_margin: float = 60.0
-    verify_etag: bool = True
+    verify_etag: EtagMode = "auto"
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "verify_etag", parse_etag_mode(self.verify_etag))
         if self.max_concurrency < 1:
             raise ConfigurationError("max_concurrency must be at least 1")
         if self.chunk_size < 1:

@@ -54,6 +54,7 @@ from ..errors import (
 from .body import PartBody
 from .checkpoints import Checkpoints
 from .config import TransferConfig
+from .integrity import EtagCheck
 from .plan import PartSpec, PartUrls, UploadPlan
 from .progress import Progress
 from .resume import LocalFileIdentity, ResumeJournal, ResumeRecord
@@ -78,10 +79,15 @@ class Uploader:
         slots: asyncio.Semaphore,
         config: TransferConfig,
         callback: Callback | None = None,
+        etags: EtagCheck | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``etags`` is the filesystem's ETag policy (shared by its uploads, since what
+        one upload learns of the storage holds for the next)."""
         self.target = target
         self.config = config
+        self._etags = etags if etags is not None else EtagCheck(config.verify_etag)
+        self._resent: set[int] = set()  # parts resent because their ETag was not their MD5
         self._slots = slots
         self._plan_slots: asyncio.Semaphore | None = None  # the server's own cap, if any
         self._progress = Progress(callback)
@@ -422,7 +428,7 @@ class Uploader:
     async def _put_once(self, number: int, source: PartSource) -> str:
         urls = self._require_urls()
         part = await urls.usable(number, sent=self._tokens)
-        md5 = hashlib.md5(usedforsecurity=False) if self.config.verify_etag else None
+        md5 = hashlib.md5(usedforsecurity=False) if self._etags.active else None
         wants_crc = self._require_plan().integrity_algorithm == "crc32c"
         crc = 0
 
@@ -445,12 +451,19 @@ class Uploader:
         except UrlExpired:
             await urls.refresh([number])
             raise
-        expected = md5_of_etag(token) if md5 is not None else None
-        if md5 is not None and expected is not None and expected != md5.hexdigest():
-            raise PartCorrupted(
-                f"part {number} of {self.target.description}: the storage's ETag {token} is "
-                f"not the MD5 of the {part.length} bytes sent ({md5.hexdigest()}); resending"
+        stated = md5_of_etag(token) if md5 is not None else None
+        if md5 is not None and stated is not None:
+            sent = md5.hexdigest()
+            where = f"part {number} of {self.target.description}"
+            verdict = self._etags.judge(
+                matches=stated == sent, resent_before=number in self._resent, where=where
             )
+            if verdict == "resend":
+                self._resent.add(number)
+                raise PartCorrupted(
+                    f"{where}: the storage's ETag {token} is not the MD5 of the "
+                    f"{part.length} bytes sent ({sent}); sending it again"
+                )
         if wants_crc:
             self._part_crcs[number] = crc
         return token

@@ -22,6 +22,7 @@ from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from ..engine.config import TransferConfig, coerce, parse_flag, refuse_unknown
+from ..engine.integrity import EtagCheck
 from ..engine.ratelimit import RateLimit, RateLimiter
 from ..engine.resume import ResumeJournal
 from ..engine.retry import RetryPolicy
@@ -126,7 +127,9 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     ``url_refresh_margin``
         Seconds before expiry at which presigned URLs are refreshed (in batches).
     ``verify_etag``
-        Compare MD5 ETags with the MD5 of the bytes sent; resend a part on mismatch.
+        ``"auto"`` (default): compare MD5 ETags with the MD5 of the bytes sent and resend
+        a part on mismatch, until the storage shows its ETags are not MD5s; ``True``:
+        always; ``False``: never (see :mod:`atai_fs.engine.integrity`).
     ``resume_dir``
         Where resumable ``put_file`` keeps its small records of which local file an
         in-progress upload comes from (default ``~/.cache/atai_fs/uploads``).
@@ -180,6 +183,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         self.transfer: TransferConfig = base.with_options(ours)
         super().__init__(**{k: v for k, v in options.items() if k in FSSPEC_OPTIONS})
         self._resume_journal = ResumeJournal(resume_dir)
+        #: What uploads learned of the storage's ETags (MD5s or opaque), shared by all.
+        self._etags = EtagCheck(self.transfer.verify_etag)
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._slots = weakref.WeakKeyDictionary()
         if api_key and self.api_key_variable is None:
@@ -317,8 +322,10 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         config: TransferConfig | None = None,
     ) -> Uploader:
         """The uploader of one target (call it on the loop the upload runs on)."""
+        config = config or self.transfer
+        etags = self._etags if config.verify_etag == self.transfer.verify_etag else None
         return Uploader(
-            target, slots=self._part_slots(), config=config or self.transfer, callback=callback
+            target, slots=self._part_slots(), config=config, callback=callback, etags=etags
         )
 
     def _call_config(self, options: dict[str, Any]) -> TransferConfig:

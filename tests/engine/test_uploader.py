@@ -11,6 +11,7 @@ import pytest
 
 from atai_fs.checksums import crc32c_update
 from atai_fs.engine.config import TransferConfig
+from atai_fs.engine.integrity import EtagCheck
 from atai_fs.engine.plan import UploadPlan
 from atai_fs.engine.resume import ResumeJournal
 from atai_fs.engine.retry import RetryPolicy
@@ -19,6 +20,7 @@ from atai_fs.engine.uploader import Uploader
 from atai_fs.errors import (
     AuthError,
     InvalidRequest,
+    PartCorrupted,
     ProtocolError,
     RequestFailed,
     UploadFailed,
@@ -314,3 +316,57 @@ def test_a_wrong_md5_etag_is_resent():
     target = Corrupting(part_size=PART)
     run(uploader(target).upload(BytesSource(os.urandom(3 * PART))))
     assert target.puts.count(2) == 2
+
+
+class OpaqueEtags(FakeTarget):
+    """Storage whose ETags look like MD5s but are not (SSE-KMS, SSE-C, some S3 stores)."""
+
+    async def put_part(self, part, body):
+        await super().put_part(part, body)
+        return f'"{os.urandom(16).hex()}"'
+
+
+def test_auto_etag_check_learns_opaque_etags_and_warns_once(caplog):
+    data = os.urandom(6 * PART)
+    target = OpaqueEtags(part_size=PART)
+    etags = EtagCheck("auto")
+    for _ in range(2):  # a second upload of the same filesystem resends nothing
+        up = Uploader(
+            target,
+            slots=asyncio.Semaphore(1),
+            config=TransferConfig(max_concurrency=1, retry=RetryPolicy(base_delay=0)),
+            etags=etags,
+        )
+        with caplog.at_level("WARNING", logger="atai_fs"):
+            result = run(up.upload(BytesSource(data)))
+        assert target.published[result["upload_id"]] == data
+    assert etags.found_opaque and not etags.active
+    assert len(target.puts) == 6 + 1 + 6  # only the first part, once more, to conclude
+    assert sum("are opaque" in record.message for record in caplog.records) == 1
+
+
+def test_auto_etag_check_repairs_a_corrupted_part_and_keeps_checking():
+    class CorruptOnce(FakeTarget):
+        async def put_part(self, part, body):
+            token = await super().put_part(part, body)
+            if part.number == 2 and self.puts.count(2) == 1:
+                return '"00000000000000000000000000000000"'
+            return token
+
+    target = CorruptOnce(part_size=PART)
+    etags = EtagCheck("auto")
+    up = Uploader(target, slots=asyncio.Semaphore(4), config=TransferConfig(), etags=etags)
+    run(up.upload(BytesSource(os.urandom(3 * PART))))
+    assert target.puts.count(2) == 2
+    assert etags.active and not etags.found_opaque
+
+
+def test_strict_etag_check_never_accepts_opaque_etags():
+    with pytest.raises(PartCorrupted):
+        run(uploader(OpaqueEtags(part_size=PART), verify_etag=True).upload(BytesSource(b"o" * 15)))
+
+
+def test_no_etag_check_never_resends():
+    target = OpaqueEtags(part_size=PART)
+    run(uploader(target, verify_etag=False).upload(BytesSource(b"o" * 35)))
+    assert len(target.puts) == 4

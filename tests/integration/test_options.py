@@ -44,7 +44,7 @@ def test_a_misspelt_per_call_option_is_refused(fs):
 def test_a_bad_value_names_its_option(emulator):
     with pytest.raises(ConfigurationError, match=r"max_concurrency.*'lots'"):
         make_fs(emulator, max_concurrency="lots")
-    with pytest.raises(ConfigurationError, match="verify_etag must be true or false"):
+    with pytest.raises(ConfigurationError, match="verify_etag must be true, false or auto"):
         make_fs(emulator, verify_etag="maybe")
 
 
