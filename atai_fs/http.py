@@ -266,9 +266,10 @@ class HttpClient:
             headers.pop("Authorization", None)
         return headers
 
-    def redact(self, text: str) -> str:
-        """Redact the API key, bearer tokens and URL query values from ``text``."""
-        return redact_text(text, (self._api_key,))
+    def redact(self, text: str, also: Iterable[str | None] = ()) -> str:
+        """Redact the API key, bearer tokens, URL query values and ``also`` (e.g. a
+        signature a storage error echoes) from ``text``."""
+        return redact_text(text, (self._api_key, *also))
 
     async def send(
         self,

@@ -11,8 +11,10 @@ an MD5.  A client that trusts them fails every upload there.
 * ``"auto"`` (the default): compare while ETags match.  On a mismatch the part is sent
   once more.  If the resent part's ETag is again not its MD5, corruption twice in a row
   is far less likely than a storage whose ETags are not MD5s: one WARNING says so, and
-  ETags are no longer compared for this filesystem.  If the resend's ETag is its MD5,
-  the first transfer was corrupted and has been repaired; checking goes on.
+  mismatches no longer resend parts for this filesystem.  If the resend's ETag is its
+  MD5, the first transfer was corrupted and has been repaired; checking goes on.  And
+  should any later ETag be the MD5 of its part after all (an opaque ETag is one in 2^128
+  times), the storage computes MD5s and checking resumes.
 * ``True`` (strict): every mismatch resends the part, until the retry policy gives up.
 * ``False``: ETags are never compared.
 
@@ -46,8 +48,8 @@ class EtagCheck:
 
     @property
     def active(self) -> bool:
-        """Whether ETags are still compared (so the MD5 of each part is worth computing)."""
-        return self.mode is True or (self.mode == "auto" and not self._opaque)
+        """Whether the MD5 of each part is computed and compared with its ETag."""
+        return self.mode is not False
 
     @property
     def found_opaque(self) -> bool:
@@ -58,7 +60,13 @@ class EtagCheck:
         """The verdict on a part whose ETag ``matches`` (or not) the MD5 of the bytes
         sent; ``resent_before`` says whether this part was already resent for a
         mismatch; ``where`` names the part in the WARNING."""
-        if matches or not self.active:
+        if matches:
+            if self._opaque:
+                with self._lock:
+                    self._opaque = False  # an opaque ETag that is the MD5: it never is
+                log.info("%s: the storage's ETags are MD5s after all; checking them again", where)
+            return "keep"
+        if not self.active or self._opaque:
             return "keep"
         if self.mode is True or not resent_before:
             return "resend"

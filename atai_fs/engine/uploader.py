@@ -45,6 +45,7 @@ from fsspec.callbacks import Callback
 from ..checksums import crc32c_of_parts, crc32c_update, md5_of_etag
 from ..errors import (
     AtaiFsError,
+    AuthError,
     Conflict,
     PartCorrupted,
     ProtocolError,
@@ -88,6 +89,7 @@ class Uploader:
         self.config = config
         self._etags = etags if etags is not None else EtagCheck(config.verify_etag)
         self._resent: set[int] = set()  # parts resent because their ETag was not their MD5
+        self._signature_refused: set[int] = set()  # parts whose URL's signature was refused
         self._slots = slots
         self._plan_slots: asyncio.Semaphore | None = None  # the server's own cap, if any
         self._progress = Progress(callback)
@@ -448,7 +450,18 @@ class Uploader:
         )
         try:
             token = await self.target.put_part(part, body)
-        except UrlExpired:
+        except UrlExpired as exc:
+            if exc.code == "SignatureDoesNotMatch":
+                if number in self._signature_refused:
+                    raise AuthError(
+                        f"part {number} of {self.target.description}: the storage refused the "
+                        "signature of a freshly issued URL too (SignatureDoesNotMatch): a "
+                        "header the URL was not signed for, a skewed clock or a proxy "
+                        "rewriting the request; the upload was stopped",
+                        status=exc.status,
+                        code=exc.code,
+                    ) from None
+                self._signature_refused.add(number)
             await urls.refresh([number])
             raise
         stated = md5_of_etag(token) if md5 is not None else None

@@ -11,6 +11,7 @@ the URL, and transient statuses become retryable errors.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ from ..errors import (
     error_for_status,
 )
 from ..http import HttpClient, HttpResponse
-from ..redact import query_values, redact_text, redact_url
+from ..redact import query_values, redact_url
 
 __all__ = [
     "MAX_SINGLE_PUT_SIZE",
@@ -36,6 +37,7 @@ __all__ = [
     "check_headers",
     "is_expired_url",
     "put_part_presigned",
+    "s3_error",
     "single_put_plan",
     "storage_error",
 ]
@@ -59,28 +61,53 @@ async def put_part_presigned(
     response = await http.put_body(part.url, body, length=part.length, headers=headers)
     if response.status in (200, 201):
         return response.headers.get("ETag", "")
-    raise storage_error(response, part)
+    raise storage_error(response, part, http)
+
+
+#: The codes S3 (and the official client) use for credentials or signatures past their time.
+_EXPIRED_CODES = frozenset({"ExpiredToken", "TokenExpired", "RequestExpired"})
+_XML_FIELD = re.compile(r"<(Code|Message)>([^<]{0,500})</\1>")
+
+
+def s3_error(response: HttpResponse) -> tuple[str | None, str]:
+    """``(Code, Message)`` of an S3 XML error body (``(None, start of body)`` for any other;
+    read with a bounded pattern, never an XML parser fed untrusted entities)."""
+    text = response.text
+    fields = dict(_XML_FIELD.findall(text[:4000]))
+    if fields:
+        return fields.get("Code"), fields.get("Message", "")
+    return None, " ".join(text.split())[:300]
 
 
 def is_expired_url(response: HttpResponse) -> bool:
-    """S3 semantics: 403 for an expired signature, 400 ``TokenExpired`` for expired
-    signing credentials."""
-    return response.status == 403 or (response.status == 400 and "TokenExpired" in response.text)
+    """S3 semantics: a presigned URL past its time is 403 (``AccessDenied`` "Request has
+    expired"), or 400 ``ExpiredToken``/``TokenExpired`` when its signing credentials
+    expired; a fresh URL from the API fixes both."""
+    code, message = s3_error(response)
+    if response.status == 403:
+        return code != "SignatureDoesNotMatch"
+    expired = code in _EXPIRED_CODES or "expired" in message.lower()
+    return response.status == 400 and (expired or "TokenExpired" in response.text)
 
 
-def storage_error(response: HttpResponse, part: PartSpec) -> AtaiFsError:
-    """The exception for a failed part PUT (secret-free)."""
-    snippet = redact_text(" ".join(response.text.split())[:300], query_values(part.url))
+def storage_error(response: HttpResponse, part: PartSpec, http: HttpClient) -> AtaiFsError:
+    """The exception for a failed part PUT in the storage's own words, without a secret
+    (the key, or the signature an error such as ``SignatureDoesNotMatch`` echoes)."""
+    code, message = s3_error(response)
+    said = http.redact(f"{code}: {message}" if code else message, query_values(part.url))
     where = f"PUT of part {part.number} to {redact_url(part.url)}"
-    if is_expired_url(response):
+    if code == "SignatureDoesNotMatch" or is_expired_url(response):
+        # Refreshed and resent by the engine; a fresh URL refused again is final.
         return UrlExpired(
-            f"{where} was refused as expired (HTTP {response.status}); a fresh URL is "
-            "requested automatically",
+            f"{where} was refused (HTTP {response.status} {said}); a fresh URL is requested "
+            "automatically",
             status=response.status,
+            code=code,
         )
     return error_for_status(
         response.status,
-        f"{where} failed: HTTP {response.status}: {snippet}",
+        f"{where} failed: HTTP {response.status}: {said}",
+        code=code,
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
     )
 

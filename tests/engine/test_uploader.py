@@ -340,7 +340,7 @@ def test_auto_etag_check_learns_opaque_etags_and_warns_once(caplog):
         with caplog.at_level("WARNING", logger="atai_fs"):
             result = run(up.upload(BytesSource(data)))
         assert target.published[result["upload_id"]] == data
-    assert etags.found_opaque and not etags.active
+    assert etags.found_opaque
     assert len(target.puts) == 6 + 1 + 6  # only the first part, once more, to conclude
     assert sum("are opaque" in record.message for record in caplog.records) == 1
 
@@ -370,3 +370,12 @@ def test_no_etag_check_never_resends():
     target = OpaqueEtags(part_size=PART)
     run(uploader(target, verify_etag=False).upload(BytesSource(b"o" * 35)))
     assert len(target.puts) == 4
+
+
+def test_an_md5_etag_after_the_opaque_verdict_resumes_checking():
+    etags = EtagCheck("auto")
+    assert etags.judge(matches=False, resent_before=True, where="p") == "keep"
+    assert etags.found_opaque
+    assert etags.judge(matches=True, resent_before=False, where="p") == "keep"
+    assert not etags.found_opaque
+    assert etags.judge(matches=False, resent_before=False, where="p") == "resend"
