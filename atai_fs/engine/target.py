@@ -12,6 +12,7 @@ policy.  Beyond the parts route every target has, a target may offer:
   :meth:`UploadTarget.upload_whole`), which the uploader takes when it fits;
 * **preparation** between initiate and the first part (:meth:`UploadTarget.prepare`),
   e.g. digests the API wants before any body is sent;
+* **a look** at the first bytes, before anything is declared (:meth:`UploadTarget.look_at`);
 * **a shortcut** when the content is already stored (:meth:`UploadTarget.already_stored`);
 * **resume** of an upload a failed run left in progress (:meth:`UploadTarget.resume`).
 
@@ -125,6 +126,10 @@ class UploadTarget:
         body is sent (default: nothing).  ``source`` is still filling for a write of known
         size (:class:`~atai_fs.engine.sources.LiveParts`): its bytes can only be observed
         as they are written."""
+
+    def look_at(self, head: bytes) -> None:
+        """The first bytes of a whole upload, before anything is declared: a target may
+        learn from them what the bytes are, or refuse them (default: nothing)."""
 
     async def already_stored(self, source: PartSource) -> Completion | None:
         """A result that makes the upload unnecessary (the content is stored already)."""

@@ -66,6 +66,9 @@ __all__ = ["Uploader"]
 
 log = logging.getLogger("atai_fs")
 
+#: Leading bytes a target may look at before an upload is declared (magic numbers).
+HEAD_BYTES = 64
+
 T = TypeVar("T")
 
 
@@ -117,6 +120,7 @@ class Uploader:
         """Everything short of publishing: choose the route; for the parts route,
         initiate and send every part (an fsspec transaction publishes at commit)."""
         async with self._failing_cleanly():
+            self.target.look_at(bytes(source.read(0, min(HEAD_BYTES, source.size))))
             stored = await self._attempt(
                 lambda: self.target.already_stored(source), "looking for a stored copy"
             )

@@ -21,8 +21,8 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback, NoOpCallback
 from ..engine.config import parse_flag, parse_size
 from ..engine.ratelimit import RateLimit
 from ..engine.sources import FileSource
-from ..engine.target import Completion
-from ..errors import NotFound
+from ..engine.target import Completion, UploadTarget
+from ..errors import NotFound, UnsupportedFormat
 from ..targets.aionvision import (
     DEFAULT_ENDPOINT,
     DEFAULT_MAX_FILE_SIZE,
@@ -39,7 +39,7 @@ from ..targets.aionvision import (
     tier_named,
     tier_rate_limit,
 )
-from .base import UploadFileSystem, checked_options
+from .base import UploadFileSystem, Write, checked_options
 
 __all__ = ["AionVisionFileSystem"]
 
@@ -182,6 +182,14 @@ class AionVisionFileSystem(UploadFileSystem):
             max_file_size=self.batch.max_file_size,
             chunk_size=self.transfer.chunk_size,
         )
+
+    def _write_target(self, write: Write) -> UploadTarget:
+        if write.compression:
+            raise UnsupportedFormat(
+                f"{write.name!r} would be sent {write.compression}-compressed; Aionvision "
+                "takes its formats uncompressed only: write without compression="
+            )
+        return super()._write_target(write)
 
     def _target(self, name: str, options: dict[str, Any]) -> AionVisionTarget:
         return self._make_target(name, **checked_options(self._upload_options, options))

@@ -115,6 +115,7 @@ class ATAIFileSystem(UploadFileSystem):
     default_endpoint = DEFAULT_ENDPOINT
     root_marker = ""
     supports_resume = True
+    declares_types = True
 
     def __init__(
         self,

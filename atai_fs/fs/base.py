@@ -20,6 +20,8 @@ from typing import Any, ClassVar, TypeVar
 
 from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+from fsspec.compression import compr
+from fsspec.utils import infer_compression
 
 from ..engine.config import TransferConfig, coerce, parse_flag, refuse_unknown
 from ..engine.integrity import EtagCheck
@@ -31,8 +33,9 @@ from ..engine.target import Completion, UploadTarget
 from ..engine.uploader import Uploader
 from ..errors import ConfigurationError, InvalidRequest
 from ..http import HttpClient, Timeouts, check_endpoint
+from ..targets.content_types import compressed_type
 from .read_file import RangeReadFile
-from .upload_file import UploadFile
+from .upload_file import CompressedUpload, UploadFile
 
 __all__ = ["UploadFileSystem", "Write", "checked_options"]
 
@@ -49,6 +52,10 @@ FSSPEC_OPTIONS = frozenset(
         "max_paths",
     }
 )
+
+#: How :meth:`UploadFileSystem.open` tells ``_open`` (through fsspec) that fsspec wraps
+#: the file in a compressor.
+_COMPRESSION_OPTION = "_atai_fs_compression"
 
 #: Connections beyond the part PUTs, for control-plane calls made meanwhile.
 _CONTROL_CONNECTIONS = 4
@@ -84,6 +91,9 @@ class Write:
     options: dict[str, Any]
     mode: str = "overwrite"
     local_path: str | None = None
+    #: The compression of fsspec's wrapper around the file (``open(compression=...)``):
+    #: the bytes the target receives are compressed, whatever the name says.
+    compression: str | None = None
 
 
 class _EnvironmentToken:
@@ -154,6 +164,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     endpoint_variable: ClassVar[str | None] = None
     rate_limit_variable: ClassVar[str | None] = None
     default_endpoint: ClassVar[str] = ""
+    #: Whether writes take a ``content_type`` option (the MIME type the API stores).
+    declares_types: ClassVar[bool] = False
     #: What plain http to the endpoint would expose (for the refusal's message).
     endpoint_carries: ClassVar[str] = "the API key"
     _environment = _EnvironmentToken()
@@ -297,8 +309,16 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         return self._make_target(name, **checked_options(self._make_target, options))
 
     def _write_target(self, write: Write) -> UploadTarget:
-        """The target of one write; protocols that make more of it override this."""
-        return self._target(write.name, write.options)
+        """The target of one write; protocols that make more of it override this.
+
+        A compressed write (a ``compression=`` wrapper) is declared as its compression's
+        MIME type unless the call names a type itself.
+        """
+        options = write.options
+        typed = any(options.get(name) for name in ("file_type", "content_type"))
+        if write.compression and not typed and self.declares_types:
+            options = {**options, "content_type": compressed_type(write.compression)}
+        return self._target(write.name, options)
 
     def _published(self, name: str, result: Completion) -> None:
         """A file became visible: forget cached listings (protocols may record more)."""
@@ -440,7 +460,9 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         if mode == "xb" and self.exists(name):
             raise FileExistsError(f"{self.protocol[0]}://{name} already exists (mode 'xb')")
         config = self._call_config(options)
-        target = self._write_target(Write(name, options, "create" if mode == "xb" else "overwrite"))
+        compression = options.pop(_COMPRESSION_OPTION, None)
+        write_mode = "create" if mode == "xb" else "overwrite"
+        target = self._write_target(Write(name, options, write_mode, compression=compression))
         return self._upload_file(name, target, size, autocommit, block_size, config)
 
     def _upload_file(
@@ -472,6 +494,16 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         if "w" in mode or "x" in mode:
             self._write_name(path)  # refuse "dir/" before fsspec strips the slash
+            compression = kwargs.pop("compression", None)
+            if compression == "infer":
+                compression = infer_compression(str(path))
+            if compression and "b" in mode:
+                # Tell the target what it receives, and close the upload with the
+                # compressor (fsspec's wrapper would leave it unclosed, so never sent).
+                kwargs[_COMPRESSION_OPTION] = compression
+                upload = super().open(path, mode=mode, **kwargs)
+                return CompressedUpload(compr[compression](upload, mode="wb"), upload)
+            kwargs["compression"] = compression
         return super().open(path, mode=mode, **kwargs)
 
     def _open_read(self, path: str, **options: Any) -> RangeReadFile:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import mimetypes
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -14,6 +13,7 @@ from fsspec.asyn import FSTimeoutError, sync, sync_wrapper
 
 from ..engine.target import UploadTarget
 from ..errors import InvalidRequest, NotFound
+from ..targets.content_types import content_type
 from ..targets.flow import (
     DEFAULT_ENDPOINT,
     FINISHED_STATUSES,
@@ -94,6 +94,7 @@ class FlowFileSystem(UploadFileSystem):
     )
     root_marker = ""
     supports_resume = False
+    declares_types = True
 
     def __init__(
         self,
@@ -140,10 +141,10 @@ class FlowFileSystem(UploadFileSystem):
         options = write.options
         typed = options.get("content_type") or options.get("file_type") or self.content_type
         if write.local_path and not typed:
-            guessed, _ = mimetypes.guess_type(os.fspath(write.local_path), strict=False)
+            guessed = content_type(os.fspath(write.local_path))
             if guessed:
                 options["content_type"] = guessed
-        return self._target(write.name, options)
+        return super()._write_target(write)
 
     # -- listing --------------------------------------------------------------------------
 

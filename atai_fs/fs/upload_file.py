@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import io
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from fsspec.asyn import sync
 from fsspec.spec import AbstractBufferedFile
@@ -40,7 +41,7 @@ from ..engine.target import Completion
 from ..engine.uploader import Uploader
 from ..errors import InvalidRequest, UploadFailed
 
-__all__ = ["UploadFile"]
+__all__ = ["CompressedUpload", "UploadFile"]
 
 log = logging.getLogger("atai_fs")
 
@@ -271,3 +272,60 @@ class UploadFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyp
         return f"<UploadFile {where} mode={self.mode!r}>"
 
     __str__ = __repr__
+
+
+class CompressedUpload(io.BufferedIOBase):
+    """A write through a compressor (``open(..., compression="gzip")``) into an upload.
+
+    fsspec wraps the file in the compressor and returns that; closing the compressor
+    never closes the file under it, which here would mean an upload never published.
+    This closes both, in order, and an exception in a ``with`` block discards the upload
+    like an uncompressed write.
+    """
+
+    def __init__(self, compressor: IO[bytes], upload: UploadFile) -> None:
+        super().__init__()
+        self._compressor = compressor
+        self.upload = upload
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Buffer) -> int:  # type: ignore[override]
+        return self._compressor.write(data)
+
+    def flush(self) -> None:
+        if not self._compressor.closed:
+            self._compressor.flush()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            self._compressor.close()  # writes its trailer into the upload
+        except BaseException:
+            self.upload.discard()
+            raise
+        finally:
+            super().close()
+        self.upload.close()
+
+    def discard(self) -> None:
+        """Abandon the upload (the compressor's pending bytes are dropped)."""
+        if not self.closed:
+            super().close()
+        self.upload.discard()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.discard()
+        else:
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"<CompressedUpload {self.upload!r}>"

@@ -6,7 +6,6 @@ envelopes, its limits and its part plans; the engine knows nothing of them.
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,6 +27,7 @@ from ..errors import (
 )
 from ..http import HttpResponse
 from ._api import ApiClient, ErrorBody, body_text, json_field, json_object, parse_timestamp
+from .content_types import content_type, declared_type
 from .presigned import put_part_presigned
 
 __all__ = [
@@ -52,17 +52,6 @@ SIMPLE_UPLOAD_LIMIT = 512 * 10**6
 #: Names a multipart ``filename`` carries unambiguously (no path, quoting or encoding).
 _PLAIN_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+=,@()-]{0,254}")
 
-_EXTRA_TYPES = {
-    ".parquet": "application/x-parquet",
-    ".jsonl": "application/x-ndjson",
-    ".ndjson": "application/x-ndjson",
-    ".csv": "text/csv",
-    ".json": "application/json",
-    ".txt": "text/plain",
-    ".arrow": "application/vnd.apache.arrow.file",
-    ".feather": "application/vnd.apache.arrow.file",
-}
-
 _STATUS_HINTS = {
     401: "check the API key (api_key=... or the ATAI_API_KEY environment variable)",
     403: "the API key is valid but lacks permission for this; ask an org admin",
@@ -74,14 +63,11 @@ _STATUS_HINTS = {
 }
 
 
-def guess_file_type(name: str) -> str:
-    """MIME type for ``name``: the API wants one at initiate; unknown types are binary."""
-    lowered = name.lower()
-    for suffix, mime in _EXTRA_TYPES.items():
-        if lowered.endswith(suffix):
-            return mime
-    guessed, _ = mimetypes.guess_type(lowered, strict=False)
-    return guessed or "application/octet-stream"
+def guess_file_type(name: str, compression: str | None = None) -> str:
+    """MIME type of the bytes of ``name`` (the API wants one at initiate): a compressed
+    name or a ``compression`` wrapper is its compression's type; unknown types are
+    binary."""
+    return content_type(name, compression=compression) or "application/octet-stream"
 
 
 def encode_file_id(name: str) -> str:
@@ -314,6 +300,7 @@ class AtaiUploadTarget(UploadTarget):
         self.api = api
         self.name = name
         self.file_type = file_type or guess_file_type(name)
+        self._type_from_name = file_type is None
         self.single_request_limit = single_request_limit
         self.chunk_size = chunk_size
         self.description = f"atai://{name}"
@@ -333,6 +320,13 @@ class AtaiUploadTarget(UploadTarget):
         return await self.api.simple_upload(
             self.name, self.file_type, source, chunk_size=self.chunk_size
         )
+
+    def look_at(self, head: bytes) -> None:
+        """Compressed bytes under a name that promised text (``df.to_csv(...,
+        compression="gzip")``, ``fsspec.open(..., compression=...)``) are declared as
+        what they are, unless the caller named a type."""
+        if self._type_from_name:
+            self.file_type = declared_type(self.file_type, head) or self.file_type
 
     def check_size(self, size: int) -> None:
         """Refuse sizes the API cannot take, before any request."""

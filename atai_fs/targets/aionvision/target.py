@@ -27,8 +27,9 @@ from ...engine.body import DEFAULT_CHUNK_SIZE, PartBody
 from ...engine.plan import PartSpec, UploadPlan
 from ...engine.sources import PartSource
 from ...engine.target import Completion, UploadTarget
-from ...errors import AtaiFsError, FileTooLarge, ProtocolError, TransportError
+from ...errors import AtaiFsError, FileTooLarge, ProtocolError, TransportError, UnsupportedFormat
 from .._api import parse_timestamp
+from ..content_types import sniff_compression
 from ..presigned import put_part_presigned
 from .api import AionVisionApi
 from .options import (
@@ -107,6 +108,16 @@ class AionVisionTarget(UploadTarget):
         return UploadResult(
             self.label, self.name, status, method, sha256=self._sha256, **fields
         ).completion()
+
+    def look_at(self, head: bytes) -> None:
+        """Compressed bytes under a name of a format the API takes are refused: it would
+        store them as that format."""
+        found = sniff_compression(head)
+        if found:
+            raise UnsupportedFormat(
+                f"{self.name!r} holds {found}-compressed bytes; Aionvision takes its "
+                "formats uncompressed only: write the file without compression"
+            )
 
     # -- already stored ----------------------------------------------------------------
 
