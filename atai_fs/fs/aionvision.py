@@ -95,6 +95,9 @@ class AionVisionFileSystem(UploadFileSystem):
     rate_limit_variable = "AIONVISION_RATE_LIMIT"
     default_endpoint = DEFAULT_ENDPOINT
     root_marker = ""
+    # Its put_file and pipe_file return the stored file's ids, which exist only once it
+    # is uploaded: inside a transaction they publish at once (opened files still wait).
+    defers_in_transactions = False
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ from ..engine.integrity import EtagCheck
 from ..engine.ratelimit import RateLimit, RateLimiter
 from ..engine.resume import ResumeJournal
 from ..engine.retry import RetryPolicy
-from ..engine.sources import BytesSource, FileSource
+from ..engine.sources import BytesSource, FileSource, PartSource
 from ..engine.target import Completion, UploadTarget
 from ..engine.uploader import Uploader
 from ..errors import ConfigurationError, InvalidRequest
@@ -94,6 +94,33 @@ class Write:
     #: The compression of fsspec's wrapper around the file (``open(compression=...)``):
     #: the bytes the target receives are compressed, whatever the name says.
     compression: str | None = None
+
+
+class _DeferredWrite:
+    """A ``put_file`` or ``pipe_file`` made inside an fsspec transaction: its parts are
+    sent, and the transaction commits it (publishes) or discards it (aborts), as it
+    does the files opened inside it."""
+
+    def __init__(
+        self, fs: UploadFileSystem, name: str, uploader: Uploader, source: PartSource
+    ) -> None:
+        self._fs = fs
+        self._name = name
+        self._uploader = uploader
+        self._source = source
+
+    def commit(self) -> None:
+        try:
+            result = self._fs._run_on_loop(self._uploader.publish())
+        finally:
+            self._source.close()
+        self._fs._published(self._name, result)
+
+    def discard(self) -> None:
+        try:
+            self._fs._run_on_loop(self._uploader.discard())
+        finally:
+            self._source.close()
 
 
 class _EnvironmentToken:
@@ -164,6 +191,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     endpoint_variable: ClassVar[str | None] = None
     rate_limit_variable: ClassVar[str | None] = None
     default_endpoint: ClassVar[str] = ""
+    #: Whether ``put_file`` and ``pipe_file`` inside a transaction wait for its commit.
+    defers_in_transactions: ClassVar[bool] = True
     #: Whether writes take a ``content_type`` option (the MIME type the API stores).
     declares_types: ClassVar[bool] = False
     #: What plain http to the endpoint would expose (for the refusal's message).
@@ -401,8 +430,11 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         config = self._call_config(options)
         target = self._write_target(Write(name, options, mode, local_path=lpath))
         source = FileSource(lpath)
+        uploader = self._uploader(target, callback=callback, config=config)
+        if self._defers(name):
+            await self._defer(name, uploader, source)
+            return None  # published at the transaction's commit
         try:
-            uploader = self._uploader(target, callback=callback, config=config)
             if resume and self.supports_resume and uploader.streams(source.size):
                 result = await uploader.upload_resumable(
                     source, self._resume_journal, self._destination(target)
@@ -421,16 +453,33 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         mode: str = "overwrite",
         callback: Callback = DEFAULT_CALLBACK,
         **options: Any,
-    ) -> Completion:
+    ) -> Completion | None:
         """Upload bytes held in memory (no copy); ``callback`` gets byte progress."""
         name = self._write_name(path)
         await self._refuse_existing_if(mode, name)
         config = self._call_config(options)
         target = self._write_target(Write(name, options, mode))
         uploader = self._uploader(target, callback=callback, config=config)
+        if self._defers(name):
+            await self._defer(name, uploader, BytesSource(value))
+            return None  # published at the transaction's commit
         result = await uploader.upload(BytesSource(value))
         self._published(name, result)
         return result
+
+    def _defers(self, name: str) -> bool:
+        """Whether a write is inside an fsspec transaction (published at its commit)."""
+        return bool(self._intrans) and self.defers_in_transactions
+
+    async def _defer(self, name: str, uploader: Uploader, source: PartSource) -> None:
+        """Send everything now, publish at the transaction's commit (or abort at its
+        rollback); a resumable upload is not resumable inside a transaction."""
+        try:
+            await uploader.stage(source)
+        except BaseException:
+            source.close()
+            raise
+        self.transaction.files.append(_DeferredWrite(self, name, uploader, source))
 
     async def _refuse_existing_if(self, mode: str, name: str) -> None:
         """fsspec's ``mode="create"``: refuse to replace an existing file."""

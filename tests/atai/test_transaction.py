@@ -28,3 +28,26 @@ def test_a_failed_transaction_publishes_nothing(fs, emulator):
         raise RuntimeError("pipeline failed")
     assert stored_names(emulator) == set()
     assert {upload.state for upload in emulator.uploads.values()} == {"aborted"}
+
+
+@pytest.mark.parametrize("size", [10, 3 * PART_SIZE + 1], ids=["one request", "parts"])
+def test_pipe_file_and_put_file_publish_only_at_commit(fs, emulator, tmp_path, size):
+    local = tmp_path / "local.csv"
+    local.write_bytes(os.urandom(size))
+    with fs.transaction:
+        fs.pipe_file("t/piped.csv", b"x" * size)
+        fs.put_file(str(local), "t/put.csv")
+        assert stored_names(emulator) == set()
+    assert stored_names(emulator) == {"t/piped.csv", "t/put.csv"}
+    assert fs.cat_file("t/put.csv") == local.read_bytes()
+
+
+def test_a_rolled_back_transaction_aborts_pipe_file_and_put_file(fs, emulator, tmp_path):
+    local = tmp_path / "local.bin"
+    local.write_bytes(os.urandom(3 * PART_SIZE))
+    with pytest.raises(RuntimeError), fs.transaction:
+        fs.pipe_file("t/piped.bin", os.urandom(2 * PART_SIZE))
+        fs.put_file(str(local), "t/put.bin")
+        raise RuntimeError("pipeline failed")
+    assert stored_names(emulator) == set()
+    assert emulator.orphans() == []
