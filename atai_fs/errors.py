@@ -42,6 +42,11 @@ happened and what to do; they are built from already-redacted text
 
 from __future__ import annotations
 
+import copy
+from typing import TypeVar
+
+E = TypeVar("E", bound="AtaiFsError")
+
 __all__ = [
     "AlreadyCompleted",
     "ArchiveRejected",
@@ -117,6 +122,16 @@ class AtaiFsError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def after_retries(self: E, tries: int, seconds: float, why: str | None = None) -> E:
+        """A copy of this error saying that it is final, after ``tries`` tries over
+        ``seconds`` (raise it from the original, which stays as it was)."""
+        final = copy.copy(self)
+        said = why or f"gave up after {tries} tries over {seconds:.1f} s"
+        final.message = f"{self.message} ({said})"
+        final.args = (final.message,)
+        final.retryable = False
+        return final
 
 
 class ConfigurationError(AtaiFsError, ValueError):

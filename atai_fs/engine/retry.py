@@ -50,18 +50,22 @@ def is_retryable(exc: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how patiently transient failures are retried.
+    """How patiently transient failures are retried: in time, not in tries.
 
-    ``attempts`` counts every try (so 1 means no retry); ``deadline`` bounds the total
-    time spent on one operation including waits, so a flapping server cannot hold a
-    pipeline forever.  ``max_retry_after`` caps how long a server may ask us to sleep.
+    A transient failure (connection lost, timeout, 408, 429, 5xx) is retried with capped
+    exponential backoff and full jitter for up to ``deadline`` seconds after the first
+    failure, so an outage of a minute in the middle of a long upload is waited out
+    instead of failing it (the default, 300 s).  ``attempts`` optionally caps the tries
+    as well (``None``: as many as the deadline allows).  A server's ``Retry-After`` is
+    honoured in full; one asking for a wait beyond what is left of the deadline (an
+    hourly quota) fails at once, naming the wait.  The error finally raised says how
+    often and how long it was tried.
     """
 
-    attempts: int = 6
+    deadline: float | None = 300.0
+    attempts: int | None = None
     base_delay: float = 0.25
-    max_delay: float = 20.0
-    deadline: float | None = 900.0
-    max_retry_after: float = 120.0
+    max_delay: float = 30.0
     #: Where time comes from and how it passes (tests inject a virtual clock).
     clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
     sleep: Callable[[float], Awaitable[None]] = field(
@@ -69,44 +73,63 @@ class RetryPolicy:
     )
 
     def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError("RetryPolicy.attempts must be at least 1")
+        if self.attempts is not None and self.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be at least 1 (or None)")
         if self.base_delay < 0 or self.max_delay < 0:
             raise ValueError("RetryPolicy delays must not be negative")
+        if self.deadline is not None and self.deadline < 0:
+            raise ValueError("RetryPolicy.deadline must not be negative (or None)")
 
     def backoff(self, retry_number: int, retry_after: float | None = None) -> float:
-        """Delay before retry ``retry_number`` (1 for the first retry): full jitter."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
+        """Delay before retry ``retry_number`` (1 for the first retry): full jitter, at
+        least what the server asked for."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** min(retry_number - 1, 60)))
         delay = random.uniform(0, ceiling)
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self.max_retry_after))
+            delay = max(delay, retry_after)
         return delay
 
     async def run(self, operation: Callable[[], Awaitable[T]], *, what: str) -> T:
-        """Run ``operation`` until it succeeds, fails for good, or the budget is spent.
+        """Run ``operation`` until it succeeds, fails for good, or the patience is spent.
 
-        ``what`` names the operation in debug logs (it must not contain secrets).
+        ``what`` names the operation in messages (it must not contain secrets).
         """
-        started = self.clock()
-        retry_number = 0
+        first_failure: float | None = None
+        tries = 0
         while True:
+            tries += 1
             try:
                 return await operation()
             except AtaiFsError as exc:
                 if not exc.retryable:
                     raise
-                retry_number += 1
-                if retry_number >= self.attempts:
-                    raise
-                delay = self.backoff(retry_number, exc.retry_after)
-                if self.deadline is not None and self.clock() - started + delay > self.deadline:
-                    raise
-                log.debug(
-                    "%s failed (%s); retry %d of %d in %.2fs",
-                    what,
-                    exc,
-                    retry_number,
-                    self.attempts - 1,
-                    delay,
-                )
+                now = self.clock()
+                if first_failure is None:
+                    first_failure = now
+                spent = now - first_failure
+                delay = self.backoff(tries, exc.retry_after)
+                left = None if self.deadline is None else self.deadline - spent
+                if exc.retry_after is not None and left is not None and exc.retry_after > left:
+                    raise exc.after_retries(
+                        tries,
+                        spent,
+                        f"the server asks to retry after {_duration(exc.retry_after)}, "
+                        f"beyond the retry deadline ({_duration(self.deadline or 0)}); nothing "
+                        "was left waiting",
+                    ) from exc
+                out_of_tries = self.attempts is not None and tries >= self.attempts
+                if out_of_tries or (left is not None and delay > left):
+                    if tries == 1:
+                        raise
+                    raise exc.after_retries(tries, spent) from exc
+                log.debug("%s failed (%s); try %d in %.2fs", what, exc, tries + 1, delay)
                 await self.sleep(delay)
+
+
+def _duration(seconds: float) -> str:
+    """``"45 s"``, ``"12 minutes"``, ``"2.0 hours"``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"

@@ -25,7 +25,6 @@ def test_backoff_is_bounded_and_honours_retry_after():
     for retry in range(1, 10):
         assert 0 <= policy.backoff(retry) <= min(4.0, 2 ** (retry - 1))
     assert policy.backoff(1, retry_after=7.0) >= 7.0
-    assert RetryPolicy(max_retry_after=2.0).backoff(1, retry_after=600) <= 2.0
 
 
 def run(policy, failures):
@@ -71,10 +70,49 @@ def test_the_deadline_bounds_the_time_spent_on_a_virtual_clock():
     clock = FakeClock()
     policy = RetryPolicy(
         attempts=1000, base_delay=1.0, max_delay=1.0, deadline=10.0, clock=clock, sleep=clock.sleep
-    )
+    )  # Retry-After 2 s is within the deadline: honoured
     failures = [RequestFailed("503", status=503, retryable=True, retry_after=2.0)] * 100
     start = clock.now
     with pytest.raises(RequestFailed):
         run(policy, list(failures))
     assert clock.now - start <= 10.0
     assert clock.slept and all(wait >= 2.0 for wait in clock.slept)  # Retry-After honoured
+
+
+def virtual_policy(**fields):
+    from .fakes import FakeClock
+
+    clock = FakeClock()
+    return clock, RetryPolicy(clock=clock, sleep=clock.sleep, **fields)
+
+
+def test_a_minute_long_outage_is_waited_out():
+    clock, policy = virtual_policy()
+
+    async def operation():
+        if clock.now - start < 60:
+            raise RequestFailed("503 outage", status=503, retryable=True)
+        return "done"
+
+    start = clock.now
+    assert asyncio.run(policy.run(operation, what="part 3")) == "done"
+    assert clock.now - start <= 60 + policy.max_delay
+
+
+def test_patience_is_spent_in_time_and_the_error_says_how_much():
+    clock, policy = virtual_policy(deadline=300)
+    failures = [RequestFailed("503", status=503, retryable=True)] * 10_000
+    with pytest.raises(RequestFailed, match=r"gave up after \d+ tries over") as caught:
+        run(policy, list(failures))
+    assert sum(clock.slept) <= 300
+    assert not caught.value.retryable
+
+
+def test_a_wait_beyond_the_deadline_fails_at_once_naming_it():
+    from atai_fs import RateLimited
+
+    clock, policy = virtual_policy(deadline=300)
+    hourly = RateLimited("429: 100 files per hour", status=429, retryable=True, retry_after=3600)
+    with pytest.raises(RateLimited, match="retry after 60 minutes"):
+        run(policy, [hourly])
+    assert clock.slept == []

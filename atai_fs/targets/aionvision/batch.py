@@ -47,6 +47,8 @@ __all__ = ["BatchSettings", "BatchUploads", "raise_for_failures"]
 
 _TERMINAL_SESSION = frozenset({"completed", "failed", "expired", "cancelled"})
 _RESULTS_PAGE = 500
+#: Rounds of resending a batch's retryable rejections when the policy caps no tries.
+_ROUNDS = 6
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,7 @@ class BatchUploads:
                     continue
                 rejected.add(index)
                 entry = pending[index]
-                if rejection.get("retryable") and rounds + 1 < self.retry.attempts:
+                if rejection.get("retryable") and rounds + 1 < (self.retry.attempts or _ROUNDS):
                     again.append(entry)
                 else:
                     results[entry.index] = UploadResult(
