@@ -24,13 +24,29 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LocalFileIdentity", "ResumeJournal", "ResumeRecord", "default_resume_dir"]
+__all__ = [
+    "LocalFileIdentity",
+    "ResumeJournal",
+    "ResumeRecord",
+    "default_limits_dir",
+    "default_resume_dir",
+]
+
+
+def _cache_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "atai_fs"
 
 
 def default_resume_dir() -> Path:
     """``$XDG_CACHE_HOME/atai_fs/uploads`` (``~/.cache/atai_fs/uploads``)."""
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "atai_fs" / "uploads"
+    return _cache_dir() / "uploads"
+
+
+def default_limits_dir() -> Path:
+    """``$XDG_CACHE_HOME/atai_fs/limits``: the rate budgets the processes of this machine
+    share, one small file per key and API."""
+    return _cache_dir() / "limits"
 
 
 @dataclass(frozen=True)

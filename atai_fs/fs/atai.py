@@ -138,8 +138,8 @@ class ATAIFileSystem(UploadFileSystem):
         self.api = AtaiApi(self.http, self.rate_limiter, require_key=self._require_key)
 
     def default_rate_limit(self) -> RateLimit:
-        """20/s with bursts of 20: the API's documented burst."""
-        return RateLimit()
+        """Both documented limits: bursts of 20 a second, 100 a minute."""
+        return RateLimit(per_second=20, burst=20, per_minute=100)
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> Any:

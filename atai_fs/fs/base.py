@@ -25,8 +25,8 @@ from fsspec.utils import infer_compression
 
 from ..engine.config import TransferConfig, coerce, parse_flag, refuse_unknown
 from ..engine.integrity import EtagCheck
-from ..engine.ratelimit import RateLimit, RateLimiter
-from ..engine.resume import ResumeJournal
+from ..engine.ratelimit import RateLimit, RateLimiter, shared_state_file
+from ..engine.resume import ResumeJournal, default_limits_dir
 from ..engine.retry import RetryPolicy
 from ..engine.sources import BytesSource, FileSource, PartSource
 from ..engine.target import Completion, UploadTarget
@@ -145,7 +145,9 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     host), ``verify_tls``, ``timeouts`` (a :class:`~atai_fs.http.Timeouts`, a dict, or
     seconds for every phase), ``rate_limit`` (the pace of control-plane calls: a
     :class:`~atai_fs.engine.ratelimit.RateLimit`, a dict, a string such as
-    ``"20/s,100/min"``, or ``"off"``), and the engine's knobs (each a field of
+    ``"20/s,100/min"``, or ``"off"``; ``share_rate_limit``, default true, makes the
+    processes of this machine that use the same key on the same API share one budget,
+    through a small locked file), and the engine's knobs (each a field of
     :class:`~atai_fs.engine.config.TransferConfig`, which may be passed whole as
     ``transfer=``):
 
@@ -209,6 +211,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         verify_tls: bool = True,
         timeouts: Timeouts | Mapping[str, Any] | float | str | None = None,
         rate_limit: RateLimit | Mapping[str, Any] | str | bool | None = None,
+        share_rate_limit: bool = True,
         transfer: TransferConfig | Mapping[str, Any] | str | None = None,
         resume_dir: str | None = None,
         **options: Any,
@@ -237,7 +240,11 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             verify_tls=verify_tls,
             timeouts=timeouts,
         )
-        self.rate_limiter = RateLimiter(self._rate_limit(rate_limit, self.default_rate_limit()))
+        limit = self._rate_limit(rate_limit, self.default_rate_limit())
+        shared = None
+        if limit is not None and parse_flag(share_rate_limit, "share_rate_limit"):
+            shared = shared_state_file(self.endpoint_url, self.api_key, default_limits_dir())
+        self.rate_limiter = RateLimiter(limit, shared_state=shared)
 
     @classmethod
     def option_names(cls) -> list[str]:
