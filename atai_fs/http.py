@@ -106,17 +106,25 @@ class Timeouts:
 
     ``api`` bounds a whole control-plane call; ``connect`` bounds connection set-up;
     ``read`` bounds the wait for any data on a transfer (a part PUT or a download may
-    run for minutes, but a silent socket for this long is dead).
+    run for minutes, but a silent socket for this long is dead); ``min_rate`` bounds a
+    transfer in total (its bytes at that rate, plus ``api`` seconds).
     """
 
     connect: float = 30.0
     api: float = 120.0
     read: float = 300.0
+    #: Bytes per second a transfer may not stay below, past ``api`` seconds of grace: a
+    #: server trickling an answer a byte at a time never trips ``read``, and is dead.
+    min_rate: float = 16 * 1024
 
     @classmethod
     def from_number(cls, seconds: float) -> Timeouts:
         """The same bound for every phase (``timeouts=30``)."""
         return cls(connect=float(seconds), api=float(seconds), read=float(seconds))
+
+    def transfer_bound(self, length: int) -> float:
+        """The longest a transfer of ``length`` bytes may take in all."""
+        return self.api + length / self.min_rate
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,31 @@ def check_endpoint(url: str, *, allow_http: bool = False, carries: str = "the AP
     return url.rstrip("/")
 
 
+#: The largest answer read whole (JSON of the APIs, error bodies): a few MiB at most.
+MAX_ANSWER_BYTES = 8 << 20
+
+
+async def _read_capped(response: aiohttp.ClientResponse, method: str, url: str) -> bytes:
+    """The body of an answer that is read whole, refusing one larger than
+    :data:`MAX_ANSWER_BYTES` (an endless answer must not grow the client without end)."""
+    if (response.content_length or 0) > MAX_ANSWER_BYTES:
+        raise _too_large(method, url)
+    pieces, size = [], 0
+    while chunk := await response.content.read(1 << 16):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise _too_large(method, url)
+        pieces.append(chunk)
+    return b"".join(pieces)
+
+
+def _too_large(method: str, url: str) -> ProtocolError:
+    return ProtocolError(
+        f"{method} {redact_url(url)}: the answer is over {MAX_ANSWER_BYTES >> 20} MiB, more "
+        "than any answer of the API; refusing to read it"
+    )
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
@@ -183,7 +216,10 @@ class HttpClient:
         pool_size: int,
         timeouts: Timeouts | None = None,
         verify_tls: bool = True,
+        allow_http: bool = False,
     ) -> None:
+        """``allow_http`` permits plain-http storage URLs (and redirects) while the API is
+        https; by default such a downgrade is refused."""
         self.api_base = api_base.rstrip("/")
         self._api_origin = _origin(self.api_base)
         self._api_path = urlsplit(self.api_base).path.rstrip("/") + "/"
@@ -191,6 +227,7 @@ class HttpClient:
         self.pool_size = pool_size
         self.timeouts = timeouts or Timeouts()
         self.verify_tls = verify_tls
+        self.allow_http = allow_http
         self._sessions: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, aiohttp.ClientSession
         ] = weakref.WeakKeyDictionary()
@@ -290,6 +327,7 @@ class HttpClient:
         """
         if timeout is None:
             timeout = aiohttp.ClientTimeout(total=self.timeouts.api, connect=self.timeouts.connect)
+        self._check_url(method, url)
         request_headers = self._headers_for(url, headers, authorize=authorize)
         with self._transport_errors(method, url):
             async with self.session().request(
@@ -302,7 +340,7 @@ class HttpClient:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
+                body = await _read_capped(response, method, url)
                 log.debug("%s %s -> %d", method, redact_url(url), response.status)
                 return HttpResponse(response.status, response.headers, body)
 
@@ -313,7 +351,9 @@ class HttpClient:
         presigned URL, which carries its own authority: never with the API key."""
         request_headers = {"Content-Length": str(length), **(headers or {})}
         timeout = aiohttp.ClientTimeout(
-            total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
+            total=self.timeouts.transfer_bound(length),
+            connect=self.timeouts.connect,
+            sock_read=self.timeouts.read,
         )
         return await self.send(
             "PUT", url, data=body, headers=request_headers, timeout=timeout, authorize=False
@@ -338,6 +378,7 @@ class HttpClient:
             total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
         )
         for _ in range(max_redirects + 1):
+            self._check_url(method, url)
             with self._transport_errors(method, url):
                 response = await self.session().request(
                     method,
@@ -359,18 +400,54 @@ class HttpClient:
             return
         raise RequestFailed(f"{method} {redact_url(url)}: more than {max_redirects} redirects")
 
-    async def read_body(self, response: aiohttp.ClientResponse) -> bytes:
-        """The whole body of a streamed response, transport errors made retryable."""
+    async def read_answer(self, response: aiohttp.ClientResponse) -> bytes:
+        """The whole (small) body of a streamed response that is an answer, not data (an
+        error body), capped like every answer; transport errors made retryable."""
         with self._transport_errors(response.method, str(response.url)):
-            return await response.read()
+            return await _read_capped(response, response.method, str(response.url))
+
+    async def read_body(self, response: aiohttp.ClientResponse, chunk_size: int) -> bytes:
+        """The whole body of a streamed download (data: no cap, but the rate floor)."""
+        return b"".join([chunk async for chunk in self.iter_body(response, chunk_size)])
 
     async def iter_body(
         self, response: aiohttp.ClientResponse, chunk_size: int
     ) -> AsyncIterator[bytes]:
-        """The body of a streamed response in chunks, transport errors made retryable."""
+        """The body of a streamed response in chunks, transport errors made retryable; an
+        answer trickling in below ``min_rate`` (past the grace) is a lost one."""
+        loop = asyncio.get_running_loop()
+        started, received = loop.time(), 0
+        timeouts = self.timeouts
         with self._transport_errors(response.method, str(response.url)):
             async for chunk in response.content.iter_chunked(chunk_size):
+                received += len(chunk)
+                elapsed = loop.time() - started
+                if (
+                    elapsed > timeouts.api
+                    and received < (elapsed - timeouts.api) * timeouts.min_rate
+                ):
+                    raise ResponseLost(
+                        f"{response.method} {redact_url(str(response.url))}: the answer "
+                        f"trickles in at {received / elapsed:.0f} B/s, under the "
+                        f"{timeouts.min_rate:.0f} B/s a live transfer keeps (Timeouts.min_rate)"
+                    )
                 yield chunk
+
+    def _check_url(self, method: str, url: str) -> None:
+        """Only http(s), and no downgrade to plain http from an https API unless allowed
+        (a presigned URL is a credential until it expires)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise ProtocolError(
+                f"{method} {redact_url(url)}: the server handed out a {parts.scheme or 'relative'}"
+                " URL; only http(s) URLs are followed"
+            )
+        downgrade = parts.scheme == "http" and self.api_base.startswith("https:")
+        if downgrade and not self.allow_http and not is_loopback_host(parts.hostname):
+            raise ProtocolError(
+                f"{method} {redact_url(url)}: plain http from an https API would expose the "
+                "URL's signature on the way; pass allow_http=True if that network is trusted"
+            )
 
     def _transport_errors(self, method: str, url: str) -> contextlib.AbstractContextManager[None]:
         return transport_errors(method, url, (self._api_key,))

@@ -15,7 +15,7 @@ __all__ = ["REDACTED", "query_values", "redact_text", "redact_url"]
 
 REDACTED = "***"
 
-_URL_RE = re.compile(r"https?://[^\s\"'<>]+")
+_URL_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[^\s\"',]+")
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "convert",
     "parse_flag",
     "parse_size",
+    "plain_config",
     "refuse_unknown",
 ]
 
@@ -213,6 +214,18 @@ def coerce(kind: type[C], value: Any, option: str) -> C:
         if isinstance(exc, ConfigurationError):
             raise
         raise ConfigurationError(f"{option}: {exc}") from None
+
+
+def plain_config(value: Any) -> Any:
+    """A config object as the dict :func:`coerce` reads back (fields shown in its repr,
+    so no clock), recursively; anything else as it is."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: plain_config(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.repr
+        }
+    return value
 
 
 @dataclass(frozen=True)

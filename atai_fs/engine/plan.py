@@ -160,9 +160,19 @@ class PartUrls:
         fresh = await self._refresh_call(numbers)
         now = self._clock()
         for part in fresh:
-            if part.number in self._parts:
-                self._parts[part.number] = part
-                self._received_at[part.number] = now
+            planned = self._parts.get(part.number)
+            if planned is None or (part.offset, part.length) != (planned.offset, planned.length):
+                where = (
+                    "a part not in the plan"
+                    if planned is None
+                    else f"bytes {part.offset}..{part.end}, not {planned.offset}..{planned.end}"
+                )
+                raise ProtocolError(
+                    f"a refreshed URL for part {part.number} covers {where}: the server "
+                    "changed the part plan under the upload; refusing to send other bytes"
+                )
+            self._parts[part.number] = part
+            self._received_at[part.number] = now
 
     def _expiring(self, number: int, now: float) -> bool:
         part = self._parts[number]

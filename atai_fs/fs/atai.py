@@ -304,7 +304,7 @@ class ATAIFileSystem(UploadFileSystem):
             if resp.status not in (200, 206):
                 raise await self._download_error(name, resp)
             if resp.status == 206 or not ranged:
-                return await self.http.read_body(resp)
+                return await self.http.read_body(resp, self.transfer.chunk_size)
             # 200 to a ranged request: skip to ``first`` and stop at ``end`` while streaming.
             pieces, position = [], 0
             async for chunk in self.http.iter_body(resp, self.transfer.chunk_size):
@@ -319,7 +319,7 @@ class ATAIFileSystem(UploadFileSystem):
             return b"".join(pieces)
 
     async def _download_error(self, name: str, resp: Any) -> Exception:
-        response = HttpResponse(resp.status, resp.headers, await self.http.read_body(resp))
+        response = HttpResponse(resp.status, resp.headers, await self.http.read_answer(resp))
         if not self.http.is_api_url(str(resp.url)) and is_expired_url(response):
             # A redirect's presigned URL expired: a retry asks the API for a fresh one.
             return UrlExpired(

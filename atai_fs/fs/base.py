@@ -11,6 +11,7 @@ The route an upload takes, its concurrency, retries and cleanup are the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import os
 import weakref
@@ -23,7 +24,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.compression import compr
 from fsspec.utils import infer_compression
 
-from ..engine.config import TransferConfig, coerce, parse_flag, refuse_unknown
+from ..engine.config import TransferConfig, coerce, parse_flag, plain_config, refuse_unknown
 from ..engine.integrity import EtagCheck
 from ..engine.ratelimit import RateLimit, RateLimiter, shared_state_file
 from ..engine.resume import ResumeJournal, default_limits_dir
@@ -260,6 +261,27 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
                 }
         return sorted(names)
 
+    def to_dict(self, *, include_password: bool = True) -> dict[str, Any]:
+        """fsspec's JSON form, with config objects as their dicts (which the constructor
+        takes back); without passwords, the API key is left out too."""
+        from fsspec.json import FilesystemJSONEncoder
+
+        encoder = FilesystemJSONEncoder()
+        options = {
+            key: plain_config(value)
+            if dataclasses.is_dataclass(value)
+            else encoder.make_serializable(value)
+            for key, value in self.storage_options.items()
+            if include_password or key not in ("api_key", "password")
+        }
+        cls = type(self)
+        return dict(
+            cls=f"{cls.__module__}:{cls.__name__}",
+            protocol=self.protocol[0],
+            args=encoder.make_serializable(self.storage_args),
+            **options,
+        )
+
     @property
     def retry(self) -> RetryPolicy:
         """The one retry policy of every call and part of this filesystem."""
@@ -286,8 +308,9 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             or (os.environ.get(variable) if variable else None)
             or self.default_endpoint
         )
+        plain_http = parse_flag(allow_http, "allow_http")
         self.endpoint_url = check_endpoint(
-            endpoint, allow_http=parse_flag(allow_http, "allow_http"), carries=self.endpoint_carries
+            endpoint, allow_http=plain_http, carries=self.endpoint_carries
         )
         self.http = HttpClient(
             api_base=self.endpoint_url,
@@ -295,6 +318,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             pool_size=self.transfer.max_concurrency + _CONTROL_CONNECTIONS,
             timeouts=None if timeouts is None else coerce(Timeouts, timeouts, "timeouts"),
             verify_tls=parse_flag(verify_tls, "verify_tls"),
+            allow_http=plain_http,
         )
         weakref.finalize(self, self.http.close_all_sync)
 

@@ -21,10 +21,13 @@ Answer = Callable[[dict[str, Any], str], Any]
 
 
 class CraftedServer:
-    """Answers initiate with whatever ``answer`` returns; records abort calls."""
+    """Answers initiate with whatever ``answer`` returns; records abort calls.
+    ``routes`` adds handlers: ``{("POST", "/v0.5/files/..."): handler}``."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, routes: dict[tuple[str, str], Any] | None = None) -> None:
         self.answer = answer
+        self.routes = routes or {}
+        self.puts: list[str] = []
         self.aborted: list[str] = []
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -36,6 +39,8 @@ class CraftedServer:
         app.router.add_post("/v0.5/files/uploads/initiate", self._initiate)
         app.router.add_post("/v0.5/files/uploads/{upload_id}/abort", self._abort)
         app.router.add_put("/storage/{part}", self._put)
+        for (method, path), handler in self.routes.items():
+            app.router.add_route(method, path, handler)
         self.runner = web.AppRunner(app)
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -58,8 +63,12 @@ class CraftedServer:
         return web.Response()
 
     async def _put(self, request: web.Request) -> web.Response:
-        await request.read()
+        self.puts.append(request.match_info["part"] + ":" + (await request.read()).decode())
         return web.Response(headers={"ETag": '"0"'})
+
+    @property
+    def storage(self) -> str:
+        return f"http://127.0.0.1:{self.port}/storage"
 
     def __enter__(self) -> CraftedServer:
         self.thread.start()
@@ -71,13 +80,17 @@ class CraftedServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
-    def filesystem(self) -> ATAIFileSystem:
+    def filesystem(self, **options: Any) -> ATAIFileSystem:
+        settings: dict[str, Any] = {
+            "retry": RetryPolicy(attempts=2, base_delay=0),
+            "timeouts": Timeouts(connect=1, api=1, read=1),
+        }
+        settings.update(options)
         return ATAIFileSystem(
             api_key="k",
             endpoint_url=f"http://127.0.0.1:{self.port}/v0.5",
-            retry=RetryPolicy(attempts=2, base_delay=0),
-            timeouts=Timeouts(connect=1, api=1, read=1),
             skip_instance_cache=True,
+            **settings,
         )
 
 
@@ -98,8 +111,8 @@ def plan(size: int, storage: str, parts: list[tuple[int, int, int]], **extra: An
 def serve() -> Iterator[Callable[[Answer], CraftedServer]]:
     servers: list[CraftedServer] = []
 
-    def start(answer: Answer) -> CraftedServer:
-        server = CraftedServer(answer).__enter__()
+    def start(answer: Answer, routes: dict[tuple[str, str], Any] | None = None) -> CraftedServer:
+        server = CraftedServer(answer, routes).__enter__()
         servers.append(server)
         return server
 

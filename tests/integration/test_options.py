@@ -102,3 +102,12 @@ def test_every_protocol_refuses_unknown_options():
         SandboxFileSystem(api_key="k", conflcit="merge", skip_instance_cache=True)
     with pytest.raises(ConfigurationError, match="unknown option 'colour'"):
         ATAIFileSystem(api_key="k", colour="blue", skip_instance_cache=True)
+
+
+def test_a_filesystem_with_config_objects_round_trips_through_json(emulator):
+    fs = make_fs(emulator, retry=RetryPolicy(attempts=3), transfer=TransferConfig(chunk_size=4096))
+    again = fsspec.AbstractFileSystem.from_json(fs.to_json())
+    assert (again.retry.attempts, again.transfer.chunk_size) == (3, 4096)
+    again.pipe_file("json.bin", b"round trip")
+    assert download(emulator, "json.bin") == b"round trip"
+    assert emulator.api_key not in fs.to_json(include_password=False)
