@@ -126,12 +126,17 @@ class AtaiFsError(Exception):
     def after_retries(self: E, tries: int, seconds: float, why: str | None = None) -> E:
         """A copy of this error saying that it is final, after ``tries`` tries over
         ``seconds`` (raise it from the original, which stays as it was)."""
-        final = copy.copy(self)
-        said = why or f"gave up after {tries} tries over {seconds:.1f} s"
-        final.message = f"{self.message} ({said})"
-        final.args = (final.message,)
+        final = self.annotated(f"({why or f'gave up after {tries} tries over {seconds:.1f} s'})")
         final.retryable = False
         return final
+
+    def annotated(self: E, note: str) -> E:
+        """A copy of this error with ``note`` added to its message (what the caller
+        learned around it); the original stays as it was."""
+        copied = copy.copy(self)
+        copied.message = f"{self.message} {note}"
+        copied.args = (copied.message,)
+        return copied
 
 
 class ConfigurationError(AtaiFsError, ValueError):

@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import TypeVar
 
 from fsspec.callbacks import Callback
@@ -62,9 +63,27 @@ from .resume import LocalFileIdentity, ResumeJournal, ResumeRecord
 from .sources import Buffer, FileSource, LiveParts, PartSource
 from .target import Completion, ResumeRequest, UploadTarget
 
-__all__ = ["Uploader"]
+__all__ = ["LEFT_RESUMABLE", "Uploader", "collect_left_resumable"]
 
 log = logging.getLogger("atai_fs")
+
+#: Uploads a cancelled call left resumable, for the error of the call that cancelled
+#: them (``put`` of many files lists its siblings; see :func:`collect_left_resumable`).
+LEFT_RESUMABLE: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "atai_fs_left_resumable", default=None
+)
+
+
+@contextlib.contextmanager
+def collect_left_resumable() -> Iterator[list[str]]:
+    """The notes of uploads left resumable by cancellation inside this block."""
+    notes: list[str] = []
+    token = LEFT_RESUMABLE.set(notes)
+    try:
+        yield notes
+    finally:
+        LEFT_RESUMABLE.reset(token)
+
 
 #: Leading bytes a target may look at before an upload is declared (magic numbers).
 HEAD_BYTES = 64
@@ -326,11 +345,21 @@ class Uploader:
                 journal, destination = self._resume
                 journal.forget(destination)
                 return None
+            if self._checkpoints is not None:
+                await self._checkpoints.save_all(self.target.description)
             if isinstance(exc, Exception):
-                if self._checkpoints is not None:
-                    await self._checkpoints.save_all(self.target.description)
                 return self._left_resumable(plan, exc)
-            return None  # cancelled (Ctrl-C, a task torn down): it stays resumable
+            # Cancelled (Ctrl-C, a task torn down): it stays resumable, and says so.
+            note = (
+                f"{self.target.description}: interrupted; the upload {plan.upload_id} was left "
+                f"in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; run "
+                "the same put_file again to resume it"
+            )
+            log.warning("%s", note)
+            collected = LEFT_RESUMABLE.get()
+            if collected is not None:
+                collected.append(note)
+            return None
         await self._abort(plan)
         return None
 

@@ -19,7 +19,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from fsspec.asyn import AsyncFileSystem, sync
+from fsspec.asyn import AsyncFileSystem
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.compression import compr
 from fsspec.utils import infer_compression
@@ -31,10 +31,11 @@ from ..engine.resume import ResumeJournal, default_limits_dir
 from ..engine.retry import RetryPolicy
 from ..engine.sources import BytesSource, FileSource, PartSource
 from ..engine.target import Completion, UploadTarget
-from ..engine.uploader import Uploader
-from ..errors import ConfigurationError, InvalidRequest
+from ..engine.uploader import Uploader, collect_left_resumable
+from ..errors import AtaiFsError, ConfigurationError, InvalidRequest
 from ..http import HttpClient, Timeouts, check_endpoint
 from ..targets.content_types import compressed_type
+from .blocking import interruptible, run_blocking
 from .read_file import RangeReadFile
 from .upload_file import CompressedUpload, UploadFile
 
@@ -433,8 +434,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         return f"{self.endpoint_url}|{target.description}"
 
     def _run_on_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        result: T = sync(self.loop, lambda: coroutine)
-        return result
+        return run_blocking(self.loop, coroutine)
 
     # -- fsspec write API --------------------------------------------------------------
 
@@ -511,6 +511,31 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             source.close()
             raise
         self.transaction.files.append(_DeferredWrite(self, name, uploader, source))
+
+    async def _put(
+        self, lpath: Any, rpath: Any, recursive: bool = False, **kwargs: Any
+    ) -> Completion | list[Any] | None:
+        """fsspec's ``put`` of many files; when one fails and fsspec cancels the others,
+        each of those is aborted or left resumable, and the error lists the latter."""
+        with collect_left_resumable() as left:
+            try:
+                result: list[Any] | None = await super()._put(lpath, rpath, recursive, **kwargs)
+                return result
+            except AtaiFsError as exc:
+                if not left:
+                    raise
+                listed = "; ".join(left)
+                raise exc.annotated(f"[the other uploads stopped with it: {listed}]") from exc
+
+    # The blocking API: an interrupt (Ctrl-C) cancels the call and waits for its cleanup.
+    put_file = interruptible("_put_file")
+    pipe_file = interruptible("_pipe_file")
+    put = interruptible("_put")
+    pipe = interruptible("_pipe")
+    get_file = interruptible("_get_file")
+    get = interruptible("_get")
+    cat_file = interruptible("_cat_file")
+    cp_file = interruptible("_cp_file")
 
     async def _refuse_existing_if(self, mode: str, name: str) -> None:
         """fsspec's ``mode="create"``: refuse to replace an existing file."""

@@ -182,7 +182,7 @@ class SandboxFileSystem(UploadFileSystem):
             kwargs.pop("maxdepth", None)
             kwargs.pop("batch_size", None)
             return await self._put_directory(local, remote, **kwargs)
-        results: list[Any] | None = await super()._put(lpath, rpath, recursive, **kwargs)
+        results = await super()._put(lpath, rpath, recursive, **kwargs)
         return results
 
     async def _put_directory(

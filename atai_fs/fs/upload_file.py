@@ -32,7 +32,6 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
-from fsspec.asyn import sync
 from fsspec.spec import AbstractBufferedFile
 
 from ..engine.plan import PartSpec
@@ -40,6 +39,7 @@ from ..engine.sources import Buffer, LiveParts, SpoolSource
 from ..engine.target import Completion
 from ..engine.uploader import Uploader
 from ..errors import InvalidRequest, UploadFailed
+from .blocking import run_blocking
 
 __all__ = ["CompressedUpload", "UploadFile"]
 
@@ -233,8 +233,7 @@ class UploadFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyp
         self._spool = self._live = None
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        result: T = sync(self._loop, lambda: coroutine)
-        return result
+        return run_blocking(self._loop, coroutine)
 
     # -- context manager and garbage collection ------------------------------------------
 
