@@ -252,13 +252,15 @@ def make_filesystem(emulator: ATAIEmulator, work: Path, **options: Any) -> ATAIF
     return ATAIFileSystem(**settings)
 
 
-def run_case(case: Case, work: Path, seed: int = 0) -> Outcome:
-    """Run one case on a fresh emulator and check every invariant."""
+def run_case(case: Case, work: Path, seed: int = 0, profile: str = "default") -> Outcome:
+    """Run one case on a fresh emulator (of the given profile) and check every invariant."""
     work.mkdir(parents=True, exist_ok=True)
     data = random.Random(f"{seed}:{case.id}").randbytes(FILE_SIZE)
     name = f"cases/{case.mode}.bin"
     options = dict(case.emulator_options)
-    with ATAIEmulator(data_dir=work / "emulator", part_size=PART_SIZE, seed=seed, **options) as emu:
+    with ATAIEmulator(
+        data_dir=work / "emulator", part_size=PART_SIZE, seed=seed, profile=profile, **options
+    ) as emu:
         fs = make_filesystem(emu, work, **dict(case.client_options))
         try:
             if case.is_read:
@@ -444,19 +446,47 @@ def _describe(exc: BaseException) -> str:
 # -- looking at the emulator from outside the client -------------------------------------------
 
 
+class _KeepRedirects(urllib.request.HTTPRedirectHandler):
+    """Hand redirects back: urllib would follow them with the API key, which storage
+    refuses (one auth mechanism per request, as S3)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _get(emu: ATAIEmulator, path: str) -> bytes:
+    """GET ``path`` of the API as a plain HTTP client; an emulator enforcing the rate
+    limit is waited for (a second at a time, a minute at most: its quota refills)."""
     request = urllib.request.Request(
         f"{emu.endpoint_url}{path}", headers={"Authorization": f"Bearer {emu.api_key}"}
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.read()
+    for attempt in range(61):
+        try:
+            with urllib.request.build_opener(_KeepRedirects).open(request, timeout=30) as answer:
+                return bytes(answer.read())
+        except urllib.error.HTTPError as refused:
+            if refused.code == 429 and attempt < 60:
+                time.sleep(1.0)
+                continue
+            if refused.code not in (301, 302, 303, 307, 308):
+                raise
+            location = refused.headers["Location"]
+            break
+    with urllib.request.urlopen(location, timeout=30) as response:  # a presigned URL
+        return bytes(response.read())
+
+
+def download(emu: ATAIEmulator, name: str) -> bytes:
+    """The bytes of ``name`` over plain HTTP (not the client), following a download
+    redirect to storage without the key."""
+    return _get(emu, f"/files/download/{urllib.parse.quote(name, safe='')}")
 
 
 def stored_bytes(emu: ATAIEmulator, name: str) -> bytes | None:
     """The published bytes of ``name`` (over plain HTTP, not the client), or None."""
     if name not in stored_names(emu):
         return None
-    return _get(emu, f"/files/download/{urllib.parse.quote(name, safe='')}")
+    return download(emu, name)
 
 
 def stored_names(emu: ATAIEmulator) -> set[str]:

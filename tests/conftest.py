@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from atai_fs import ATAIFileSystem
 from atai_fs.emulator import ATAIEmulator
+from benchmarks import faults
 from tests.sizes import PART_SIZE
 
 
@@ -29,12 +27,46 @@ def part_number_base() -> int:
 
 
 @pytest.fixture
+def emulator_profile() -> str:
+    """The emulator's profile. Suites that must hold whatever the service chose where the
+    spec is open parametrize it with :data:`BOTH_PROFILES`."""
+    return "default"
+
+
+BOTH_PROFILES = pytest.mark.both_profiles
+"""Run every test of a module (``pytestmark = BOTH_PROFILES``) or one test that uses the
+``emulator`` against the default and the strict profile: opaque ETags, no Range,
+redirected downloads, the documented rate limits with 429s lacking Retry-After, 30 s URLs,
+pages of two."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_profiles: run against the default and the strict emulator profile"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_profiles") and (
+        "emulator_profile" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("emulator_profile", ["default", "strict"])
+
+
+@pytest.fixture
 def emulator(
-    tmp_path_factory: pytest.TempPathFactory, part_number_base: int
+    tmp_path_factory: pytest.TempPathFactory,
+    part_number_base: int,
+    emulator_profile: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[ATAIEmulator]:
+    if emulator_profile == "strict":
+        # A service that enforces the documented limits meets the client's default pacing.
+        monkeypatch.delenv("ATAI_RATE_LIMIT")
     with ATAIEmulator(
         data_dir=tmp_path_factory.mktemp("emulator"),
         part_size=PART_SIZE,
+        profile=emulator_profile,
         part_number_base=part_number_base,
     ) as emu:
         yield emu
@@ -68,27 +100,11 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:
 
 
 def download(emulator: ATAIEmulator, name: str) -> bytes:
-    """Fetch a file's bytes over HTTP from the emulator's download endpoint."""
-    url = f"{emulator.endpoint_url}/files/download/{urllib.parse.quote(name, safe='')}"
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {emulator.api_key}"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.read()
+    """Fetch a file's bytes over HTTP from the emulator's download endpoint (following a
+    redirect to storage without the key, as S3 demands)."""
+    return faults.download(emulator, name)
 
 
 def stored_names(emulator: ATAIEmulator) -> set[str]:
     """Every file name the emulator lists (through its metadata endpoint)."""
-    import json
-
-    url = f"{emulator.endpoint_url}/files/metadata?limit=1000"
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {emulator.api_key}"})
-    names: set[str] = set()
-    while True:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            page = json.load(response)
-        names.update(item["file_id"] for item in page["data"])
-        if not page.get("has_more"):
-            return names
-        after = urllib.parse.quote(page["next_cursor"], safe="")
-        request = urllib.request.Request(
-            f"{url}&after={after}", headers={"Authorization": f"Bearer {emulator.api_key}"}
-        )
+    return faults.stored_names(emulator)

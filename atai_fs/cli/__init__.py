@@ -105,6 +105,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--max-page-size", type=int, help="cap on metadata page size (atai)")
     serve.add_argument(
+        "--profile",
+        choices=("default", "strict"),
+        help="atai: 'strict' answers every open point of the spec the hardest way (opaque "
+        "ETags, no Range, redirected downloads, 429s without Retry-After, 30 s URLs, "
+        "2-file pages); other options given win",
+    )
+    serve.add_argument(
         "--set",
         action="append",
         default=[],

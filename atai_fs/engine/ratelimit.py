@@ -4,14 +4,14 @@ The Files API documents 100 requests per minute with bursts of 20 per second.  O
 limiter per filesystem is shared by all its uploads, and by default by every process of
 the machine that uses the same key on the same API (an organisation's limits are the
 organisation's, not one process's): a small state file, locked for each request, holds
-the buckets.  ``fs.put`` of a thousand small files, in one process or eight, paces its
-calls instead of firing them all and retrying the 429s.
+the times of the latest requests.  ``fs.put`` of a thousand small files, in one process
+or eight, paces its calls instead of firing them all and retrying the 429s.
 
-Pacing is two token buckets (the burst per second and the quota per minute); a request
-takes a token from each.  A 429 the server still answers halves the pace; the pace
-doubles back for every second without one, so a short burst of 429s costs seconds, not
-minutes.  Waiting requests are never booked at the pace of the moment they queued:
-each wakes within a short interval, looks at the buckets as they are then, and either
+Pacing is two sliding windows (the burst per second and the quota per minute); a
+request goes when both have room.  A 429 the server still answers halves the pace; the
+pace doubles back for every second without one, so a short burst of 429s costs seconds,
+not minutes.  Waiting requests are never booked at the pace of the moment they queued:
+each wakes within a short interval, looks at the windows as they are then, and either
 goes or waits again, so when the pace recovers the queue follows it.
 
 The limiter is thread-safe and loop-agnostic: waits are ``sleep`` in the caller's own
@@ -88,18 +88,23 @@ _RECOVERY = 1.0
 
 
 @dataclass
-class _Buckets:
-    """The state of the buckets: tokens per bucket, the time they were counted, the pace
-    factor and the time of the last 429.  Plain numbers, so it can live in a file."""
+class _Sent:
+    """When the latest requests were sent, the pace factor and the time of the last 429.
+    Plain numbers, so it can live in a file."""
 
-    tokens: list[float]
-    counted_at: float
+    sent: list[float]
     factor: float = 1.0
     throttled_at: float | None = None
 
 
 class RateLimiter:
     """Paces requests to a :class:`RateLimit`, slowing down after 429s and back up after.
+
+    Each limit is a sliding window, the strictest reading of "N per interval": at most
+    ``burst`` requests in any ``burst / per_second`` seconds and at most ``per_minute``
+    in any 60 s.  A token bucket would let 40 through in a second (a full bucket plus a
+    second's refill) and 120 in a minute; a server counting in windows would answer the
+    surplus 429.  The pace factor stretches every window (half the pace: twice as long).
 
     ``shared_state`` is a file through which the processes of a machine share one
     budget (``None``: this limiter's own, in memory).
@@ -121,20 +126,17 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._file = Path(shared_state) if shared_state is not None else None
-        self._rates: list[tuple[float, float]] = []  # (tokens per second, capacity)
+        self._windows: list[tuple[int, float]] = []  # (requests, in seconds)
         if limit is not None:
-            self._rates.append((limit.per_second, float(limit.burst)))
+            self._windows.append((limit.burst, limit.burst / limit.per_second))
             if limit.per_minute is not None:
-                self._rates.append((limit.per_minute / 60.0, float(limit.burst)))
-        self._memory = self._full()
+                self._windows.append((max(1, int(limit.per_minute)), 60.0))
+        self._memory = _Sent([])
         self.throttled = 0  # 429s reported, for observability
-
-    def _full(self) -> _Buckets:
-        return _Buckets([capacity for _, capacity in self._rates], self._clock())
 
     async def acquire(self) -> None:
         """Wait until one more request may be sent."""
-        while self._rates:
+        while self._windows:
             wait = self._take()
             if wait <= 0:
                 return
@@ -151,33 +153,31 @@ class RateLimiter:
         """A request went through (the pace recovers with time; nothing to count)."""
 
     def _take(self) -> float:
-        """Take a token from every bucket, or say how long until one is there."""
+        """Book a request now, or say how long until every window has room for one."""
         with self._state() as state:
             now = self._clock()
-            self._refill(state, now)
-            # A millionth of a token short is a token: float sums must not wait forever.
-            missing = [gap if (gap := 1.0 - tokens) > 1e-6 else 0.0 for tokens in state.tokens]
-            if not any(missing):
-                state.tokens = [tokens - 1.0 for tokens in state.tokens]
-                return 0.0
-            rates = [rate * state.factor for rate, _ in self._rates]
-            return max(gap / rate for gap, rate in zip(missing, rates, strict=True))
+            self._recover(state, now)
+            wait = 0.0
+            for count, span in self._windows:
+                stretched = span / state.factor
+                if len(state.sent) >= count:
+                    wait = max(wait, state.sent[-count] + stretched - now)
+            # A microsecond early is on time: float sums must not wait forever.
+            if wait > 1e-6:
+                return wait
+            keep = max(count for count, _ in self._windows) - 1
+            state.sent = [*state.sent[-keep:], now] if keep else [now]
+            return 0.0
 
-    def _refill(self, state: _Buckets, now: float) -> None:
+    def _recover(self, state: _Sent, now: float) -> None:
         if state.throttled_at is not None and state.factor < 1.0:
             calm = now - state.throttled_at
             state.factor = min(1.0, state.factor * 2 ** int(calm / _RECOVERY))
             if state.factor < 1.0 and calm >= _RECOVERY:
                 state.throttled_at += _RECOVERY * int(calm / _RECOVERY)
-        elapsed = max(0.0, now - state.counted_at)
-        state.tokens = [
-            min(capacity, tokens + elapsed * rate * state.factor)
-            for tokens, (rate, capacity) in zip(state.tokens, self._rates, strict=True)
-        ]
-        state.counted_at = now
 
     @contextlib.contextmanager
-    def _state(self) -> Iterator[_Buckets]:
+    def _state(self) -> Iterator[_Sent]:
         """The buckets, locked: this limiter's own, or the machine's shared file."""
         with self._lock:
             if self._file is None:
@@ -190,15 +190,14 @@ class RateLimiter:
                 handle.truncate()
                 handle.write(json.dumps(state.__dict__))
 
-    def _read(self, handle: Any) -> _Buckets:
+    def _read(self, handle: Any) -> _Sent:
         try:
-            data = json.loads(handle.read() or "{}")
-            state = _Buckets(**data)
-            if len(state.tokens) != len(self._rates):
-                raise ValueError("another limit")
+            state = _Sent(**json.loads(handle.read() or "{}"))
+            if not all(isinstance(t, (int, float)) for t in state.sent):
+                raise ValueError("not times")
             return state
         except (ValueError, TypeError):
-            return self._full()
+            return _Sent([])
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from ..targets.atai import DEFAULT_ENDPOINT, AtaiApi, AtaiUploadTarget
 from ..targets.presigned import is_expired_url
 from .base import UploadFileSystem
 from .listing import build_tree, directory_entry
-from .read_file import RangeReadFile
+from .read_file import RangeReadFile, WholeBody
 
 __all__ = ["ATAIFileSystem"]
 
@@ -90,8 +90,9 @@ class ATAIFileSystem(UploadFileSystem):
         Pace of control-plane calls shared by all uploads of this filesystem: a
         :class:`~atai_fs.engine.ratelimit.RateLimit`, a dict of its fields, a string such
         as ``"20/s,100/min"``, or ``"off"``/``False``; defaults to env ``ATAI_RATE_LIMIT``,
-        then 20/s with bursts of 20 (the API's documented burst).  429 answers slow it
-        down further.
+        then both documented limits (bursts of 20 a second, 100 a minute), shared by the
+        processes of this machine (``share_rate_limit``).  429 answers slow it down
+        further.
     allow_http:
         Permit a plain ``http://`` endpoint on a non-loopback host (off by default, since
         the key would travel unencrypted).
@@ -278,22 +279,31 @@ class ATAIFileSystem(UploadFileSystem):
         return start or 0, end
 
     async def _cat_file(
-        self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
+        self,
+        path: str,
+        start: int | None = None,
+        end: int | None = None,
+        whole_body: WholeBody | None = None,
+        **kwargs: Any,
     ) -> bytes:
         """Bytes ``[start, end)`` of a file, with an HTTP ``Range`` request.
 
         A server that ignores ``Range`` (answers 200 with the whole body) is handled by
-        streaming past the unwanted bytes, never holding the whole body.
+        streaming past the unwanted bytes, never holding the whole body; given a
+        ``whole_body`` (an open file reading at random), the whole answer is kept there
+        on disk instead, so later reads need no download.
         """
         name = self._strip_protocol(path)
         first, end = await self._resolve_range(name, start, end)
         if end is not None and end <= first:
             return b""
         return await self.retry.run(
-            lambda: self._fetch(name, first, end), what=f"downloading atai://{name}"
+            lambda: self._fetch(name, first, end, whole_body), what=f"downloading atai://{name}"
         )
 
-    async def _fetch(self, name: str, first: int, end: int | None) -> bytes:
+    async def _fetch(
+        self, name: str, first: int, end: int | None, whole_body: WholeBody | None = None
+    ) -> bytes:
         ranged = first > 0 or end is not None
         headers = {}
         if ranged:
@@ -305,6 +315,12 @@ class ATAIFileSystem(UploadFileSystem):
                 raise await self._download_error(name, resp)
             if resp.status == 206 or not ranged:
                 return await self.http.read_body(resp, self.transfer.chunk_size)
+            if whole_body is not None:
+                kept = whole_body.keep()
+                async for chunk in self.http.iter_body(resp, self.transfer.chunk_size):
+                    kept.write(chunk)
+                kept.flush()
+                return whole_body.read(first, kept.tell() if end is None else end)
             # 200 to a ranged request: skip to ``first`` and stop at ``end`` while streaming.
             pieces, position = [], 0
             async for chunk in self.http.iter_body(resp, self.transfer.chunk_size):

@@ -9,8 +9,10 @@ import pytest
 
 from atai_fs import ATAIFileSystem
 from atai_fs.emulator import ATAIEmulator
-from tests.conftest import download, wait_for
+from tests.conftest import BOTH_PROFILES, download, wait_for
 from tests.sizes import PART_SIZE, SIZES
+
+pytestmark = BOTH_PROFILES
 
 
 def payload(size: int) -> bytes:

@@ -16,14 +16,17 @@ import pandas as pd
 import pytest
 
 from atai_fs import ATAIFileSystem
-from tests.conftest import stored_names
+from tests.conftest import BOTH_PROFILES, stored_names
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
 PARTITIONS = 6
 
-pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword")  # dask on pandas 3
+pytestmark = [
+    BOTH_PROFILES,
+    pytest.mark.filterwarnings("ignore:The inplace keyword"),
+]  # dask on pandas 3
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from tests.conftest import download
+from tests.conftest import BOTH_PROFILES, download
+
+pytestmark = BOTH_PROFILES
 
 duckdb = pytest.importorskip("duckdb")
 

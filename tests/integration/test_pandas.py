@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from atai_fs import ATAIFileSystem
-from tests.conftest import download
+from tests.conftest import BOTH_PROFILES, download
+
+pytestmark = BOTH_PROFILES
 
 
 @pytest.fixture

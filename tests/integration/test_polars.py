@@ -12,7 +12,9 @@ import io
 import fsspec
 import pytest
 
-from tests.conftest import download
+from tests.conftest import BOTH_PROFILES, download
+
+pytestmark = BOTH_PROFILES
 
 pl = pytest.importorskip("polars")
 

@@ -7,7 +7,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import stored_names
+from tests.conftest import BOTH_PROFILES, stored_names
+
+pytestmark = BOTH_PROFILES
 
 
 @pytest.fixture

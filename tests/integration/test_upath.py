@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 from upath import UPath
 
+from tests.conftest import BOTH_PROFILES
+
+pytestmark = BOTH_PROFILES
+
 
 # universal_pathlib serves protocols it does not know with its generic implementation.
 @pytest.mark.filterwarnings("ignore:UPath 'atai' filesystem not explicitly implemented")

@@ -14,7 +14,7 @@ from tests.conftest import stored_names
 xr = pytest.importorskip("xarray")
 pytest.importorskip("zarr")
 
-pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")]
 
 
 @pytest.fixture

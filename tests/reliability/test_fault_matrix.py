@@ -14,11 +14,21 @@ from atai_fs.emulator.atai.faults import ACTION_ROUTES
 from benchmarks.faults import FAIL, SURVIVE, WRITE_MODES, WRITE_ROUTES, Case, fault_matrix, run_case
 
 CASES = fault_matrix()
+PROFILED = [
+    pytest.param(profile, case, id=f"{profile}-{case.id}")
+    for profile in ("default", "strict")
+    for case in CASES
+    # Strict ETag checking is for storage known to answer MD5s; against opaque ones it
+    # must fail every upload (tests/engine), which is what "auto" exists for.
+    if not (profile == "strict" and ("verify_etag", True) in case.client_options)
+]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_fault_ends_published_whole_or_not_at_all(case: Case, tmp_path):
-    outcome = run_case(case, tmp_path)
+@pytest.mark.parametrize("profile, case", PROFILED)
+def test_fault_ends_published_whole_or_not_at_all(profile: str, case: Case, tmp_path):
+    """In both profiles: the strict one adds opaque ETags, no Range, redirected downloads,
+    30 s URLs and the documented rate limits with 429s lacking Retry-After."""
+    outcome = run_case(case, tmp_path, profile=profile)
     assert outcome.problems(case) == [], outcome.error
 
 

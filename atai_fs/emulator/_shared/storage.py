@@ -68,7 +68,8 @@ class StoredObject:
     key: str
     size: int
     etag: str
-    """Quoted MD5 hex, exactly the ``ETag`` header sent to the client."""
+    """Quoted MD5 hex (or, with opaque ETags, a random 32-hex string), exactly the ``ETag``
+    header sent to the client."""
     path: Path
     content_type: str | None = None
     """The ``Content-Type`` the PUT carried (unsigned, so any value is kept as sent)."""
@@ -85,8 +86,13 @@ class _Slot:
 class PresignedStorage:
     """Objects on disk under ``root``, written only through presigned PUT URLs."""
 
-    def __init__(self, root: Path, secret: bytes, stats: EmulatorStats) -> None:
+    def __init__(
+        self, root: Path, secret: bytes, stats: EmulatorStats, *, opaque_etags: bool = False
+    ) -> None:
+        """``opaque_etags``: answer each PUT with a random 32-hex ETag instead of the MD5,
+        as S3 does for SSE-KMS/SSE-C buckets: the MD5 is not part of S3's promise."""
         self.root = root
+        self._opaque_etags = opaque_etags
         self._secret = secret
         self._stats = stats
         self._slots: dict[str, _Slot] = {}
@@ -232,7 +238,7 @@ class PresignedStorage:
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
-        etag = f'"{digest.hexdigest()}"'
+        etag = f'"{uuid.uuid4().hex if self._opaque_etags else digest.hexdigest()}"'
         content_type = request.headers.get("Content-Type")
         self._objects[key] = StoredObject(key, received, etag, target, content_type)
         return web.Response(status=200, headers={"ETag": etag}), received

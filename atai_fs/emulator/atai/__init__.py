@@ -31,7 +31,10 @@ Misbehaving on purpose (all off by default)::
         ignore_range=True,               # downloads answer 200 with the whole body
         redirect_downloads=True,         # downloads answer 307 to a presigned storage GET
         max_page_size=2,                 # cursor listings cap ``limit`` at this
+        etag_style="opaque",             # part ETags are random 32-hex, not MD5s
+        rate_limit_retry_after=False,    # 429s carry no Retry-After
     )
+    ATAIEmulator(profile="strict")       # all of the hard answers at once (see below)
     emu.faults.add(route="complete", action="reset", nth=1)    # or add(Fault(...))
     emu.faults.add(route="*", action="latency", delay=0.5, times=3)
     emu.faults.fired                     # {Fault: times applied}; emu.faults.clear()
@@ -43,6 +46,13 @@ the action applies to), ``action`` (``status``, ``reset``, ``slow``, ``latency``
 see :class:`~atai_fs.emulator.Fault`. ``parse_fault("key=value,...")`` reads the
 same fields (``format_fault`` writes them); a fault that cannot apply to its route, or any
 nonsense, is a ``ValueError``.
+
+``profile="strict"`` (``atai-fs serve --profile strict``) answers every open point of
+the spec the hardest plausible way at once: ``etag_style="opaque"``, 1-based parts,
+``ignore_range`` and ``redirect_downloads``, ``rate_limit`` with
+``rate_limit_retry_after=False``, ``url_lifetime=30``, ``max_page_size=2``. Options
+given beside the profile win. A client passing against both profiles depends on none of
+the choices below.
 
 Presigned part URLs look like
 ``http://HOST:PORT/storage/{upload_id}/{part_number}?X-Amz-Expires={unix}&X-Amz-Signature={hex}``
@@ -90,7 +100,9 @@ must not depend on any of these.
     bodies); length other than the part's: 400; an ``Authorization`` header: 400 (S3 refuses
     two auth mechanisms); bad signature: 403 ``SignatureDoesNotMatch``; expired: 403
     ``AccessDenied``/``Request has expired``; released upload: 404 ``NoSuchUpload``; success:
-    200 with ``ETag: "<md5 hex>"``. Re-PUT replaces the part. Error bodies are S3 XML.
+    200 with ``ETag: "<md5 hex>"`` (``etag_style="opaque"``: a random 32-hex string per PUT,
+    as S3 answers for SSE-KMS/SSE-C buckets). Re-PUT replaces the part. Error bodies are
+    S3 XML.
 17. Abort: 200 with an empty body; any request body is ignored.
 18. Names: any non-empty string without NUL, at most 1024 characters, ``/`` allowed,
     case-sensitive. Path parameters take the whole path tail, so both URL-encoded
@@ -127,7 +139,8 @@ must not depend on any of these.
     of ``rate_limit_per_minute`` (100) refilled at that rate per minute, one of
     ``rate_limit_burst_per_second`` (20) refilled at that rate per second. A refused request
     takes no token and gets 429 ``RATE_LIMIT_EXCEEDED`` with ``Retry-After`` in whole seconds
-    (rounded up, at least 1); counted in ``stats.rate_limited``. Storage URLs and requests
+    (rounded up, at least 1; none with ``rate_limit_retry_after=False``); counted in
+    ``stats.rate_limited``. Storage URLs and requests
     with a bad key (401) are not limited; no ``X-RateLimit-*`` headers.
 25. Every error uses the ``{"errors": [...]}`` envelope (401 ``UNAUTHORIZED`` included),
     each with ``error_uid = "err-<uuid4>"``; storage errors are S3 XML.

@@ -39,7 +39,12 @@ def build_app(
     config.data_dir.mkdir(parents=True, exist_ok=True)
     stats = stats if stats is not None else EmulatorStats()
     faults = faults if faults is not None else FaultInjector(config.faults, config.seed)
-    storage = PresignedStorage(config.data_dir / "parts", config.signing_secret, stats)
+    storage = PresignedStorage(
+        config.data_dir / "parts",
+        config.signing_secret,
+        stats,
+        opaque_etags=config.etag_style == "opaque",
+    )
     files = FileIndex(config.data_dir)
     storage.expose(files_api.BLOB_PREFIX, files.blob_of_uid, ranges=not config.ignore_range)
     context = EmulatorContext(
@@ -62,13 +67,18 @@ def build_app(
         )
 
     def rate_limited(retry_after: int) -> ApiError:
+        limits = (
+            f"the limit is {config.rate_limit_per_minute:g} requests/min with bursts of "
+            f"{config.rate_limit_burst_per_second:g} requests/s"
+        )
+        if not config.rate_limit_retry_after:
+            # The spec does not promise a wait: say nothing of it, header or body.
+            return ApiError(429, "RATE_LIMIT_EXCEEDED", "Too many requests", limits)
         return ApiError(
             429,
             "RATE_LIMIT_EXCEEDED",
             "Too many requests",
-            f"Retry after {retry_after} s; the limit is "
-            f"{config.rate_limit_per_minute:g} requests/min with bursts of "
-            f"{config.rate_limit_burst_per_second:g} requests/s",
+            f"Retry after {retry_after} s; {limits}",
             retry_after=retry_after,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .._shared.config import ServedConfig, new_signing_secret
 from .faults import Fault
@@ -26,6 +27,35 @@ INTEGRITY_ALGORITHMS = ("none", "crc32c")
 
 MAX_PAGE_SIZE = 1000
 """Largest documented metadata page; ``limit`` above it is a 400."""
+
+ETAG_STYLES = ("md5", "opaque")
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "strict": {
+        "etag_style": "opaque",
+        "part_number_base": 1,
+        "ignore_range": True,
+        "redirect_downloads": True,
+        "rate_limit": True,
+        "rate_limit_retry_after": False,
+        "url_lifetime": 30.0,
+        "max_page_size": 2,
+    },
+}
+"""Named sets of options. ``strict`` takes, for every open point of spec section 10, the
+hardest plausible answer at once (ETags that are not MD5s, downloads that ignore
+``Range`` and redirect to storage, 429s without ``Retry-After`` under the documented
+limits, URLs that expire in 30 s, pages of two files), so a client that passes against it
+depends on none of the default profile's choices. Storage errors are S3 XML in every
+profile. An option given beside a profile wins over the profile's value."""
+
+
+def profile_options(profile: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``profile`` overlaid with ``options`` (explicit ones win)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {tuple(PROFILES)}, got {profile!r}")
+    return {**PROFILES[profile], **options}
 
 
 @dataclass(frozen=True)
@@ -60,6 +90,11 @@ class EmulatorConfig(ServedConfig[Fault]):
     """Enforce the documented rate limit on API routes (429 ``RATE_LIMIT_EXCEEDED``)."""
     rate_limit_per_minute: float = 100
     rate_limit_burst_per_second: float = 20
+    rate_limit_retry_after: bool = True
+    """429s carry ``Retry-After``; ``False``: they carry none (the spec does not promise it)."""
+    etag_style: str = "md5"
+    """Part ETags: ``md5`` (quoted MD5 hex of the bytes) or ``opaque`` (a random 32-hex
+    string per PUT, as S3 answers for SSE-KMS/SSE-C buckets and several S3-compatible stores)."""
     put_bandwidth: float | None = None
     """Bytes/s cap of each storage PUT body (one TCP path); ``None``: unlimited."""
     link_bandwidth: float | None = None
@@ -82,6 +117,8 @@ class EmulatorConfig(ServedConfig[Fault]):
             )
         if self.max_file_size < 0 or self.simple_upload_limit < 0:
             raise ValueError("size limits must not be negative")
+        if self.etag_style not in ETAG_STYLES:
+            raise ValueError(f"etag_style must be one of {ETAG_STYLES}, got {self.etag_style!r}")
         if self.max_page_size < 1:
             raise ValueError(f"max_page_size must be at least 1, got {self.max_page_size}")
         if not (self.rate_limit_per_minute > 0 and self.rate_limit_burst_per_second > 0):

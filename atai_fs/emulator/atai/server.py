@@ -8,7 +8,7 @@ from typing import Any
 
 from .._shared.server import BackgroundServer
 from .app import build_app
-from .config import API_PREFIX, EmulatorConfig
+from .config import API_PREFIX, EmulatorConfig, profile_options
 from .context import CONTEXT_KEY
 from .faults import FaultInjector
 from .state import IN_PROGRESS, UploadView
@@ -27,7 +27,21 @@ class ATAIEmulator(BackgroundServer[EmulatorConfig, FaultInjector]):
     options are the fields of :class:`~atai_fs.emulator.EmulatorConfig`, documented there
     and in the package docstring (a name it lacks is a ``TypeError``); ``faults`` may mix
     :class:`~atai_fs.emulator.Fault` objects and :func:`~atai_fs.emulator.parse_fault` text.
+    ``profile="strict"`` starts from the hardest answer to every open point of the spec
+    (:data:`~atai_fs.emulator.atai.config.PROFILES`); options given beside it win.
     """
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        profile: str = "default",
+        **options: Any,
+    ) -> None:
+        self.profile = profile
+        super().__init__(data_dir, host, port, **profile_options(profile, options))
 
     _build_app = staticmethod(build_app)
     _thread_name = "atai-emulator"
