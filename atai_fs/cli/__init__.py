@@ -129,7 +129,8 @@ def _build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="SPEC",
         help="inject a fault, e.g. 'route=storage_put,action=status,status=503,"
-        "probability=0.1,retry_after=1' (repeatable)",
+        "probability=0.1,retry_after=1', or a one-minute outage 5 s after the start: "
+        "'route=storage_put,status=503,start=5,duration=60' (repeatable)",
     )
     faults.add_argument("--seed", type=int, help="seed of probabilistic faults")
     faults.add_argument(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Generic
 
@@ -35,6 +37,10 @@ class ServedConfig(Generic[F]):
     """Faults active from the start; more can be added while running (``emu.faults``)."""
     seed: int | None = 0
     """Seed of the fault injector's RNG: the same seed and requests give the same failures."""
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    """Where the emulator's time comes from (seconds): fault windows (``start``,
+    ``duration``) and, where an API has one, its rate limit.  A test may share a virtual
+    clock with the client to play an outage of minutes in a moment."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))

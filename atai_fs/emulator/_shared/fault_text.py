@@ -2,8 +2,9 @@
 emulators' ``faults=`` option take, and what :func:`format_fault` writes back.
 
 Keys are the fault's field names, e.g. ``"route=storage_put,action=status,status=503,
-probability=0.1,retry_after=1"``. ``retry_after`` may be an HTTP date: its commas are
-kept (a piece without ``=`` continues the previous value).
+probability=0.1,retry_after=1"`` or, for a one-minute storage outage five seconds after
+the start, ``"route=storage_put,status=503,start=5,duration=60"``. ``retry_after`` may
+be an HTTP date: its commas are kept (a piece without ``=`` continues the previous value).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _FIELD_READERS: dict[str, Callable[[str], Any]] = {
     "delay": float,
     "probability": float,
     "retry_after": _number_or_text,
+    "start": float,
+    "duration": float,
 }
 """How the text of each non-string field becomes its value."""
 

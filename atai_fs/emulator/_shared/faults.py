@@ -9,7 +9,9 @@ triggers and the seeded decisions. :mod:`.fault_text` reads and writes a fault's
 
 Decisions use one seeded ``random.Random`` under a lock, so a test thread may add and
 clear faults while the server runs, and the same seed with the same sequence of requests
-gives the same failures.
+gives the same failures.  Time windows (``start``, ``duration``) are read on the
+injector's clock, the emulator's (``clock=`` option, ``time.monotonic`` by default), so a
+test may drive an outage of minutes with a virtual clock it shares with the client.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 import math
 import random
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -69,6 +72,14 @@ class BaseFault:
     requests. ``nth=K``: only the K-th matching request (1-based). ``probability=p``: each
     matching request with the seeded RNG; with ``times`` it fires at most N times.
     ``route="*"`` matches every route the action applies to.
+
+    Time window: ``start=S`` (seconds, default 0) and ``duration=D`` (seconds, default
+    none: no end) make the fault active from S seconds after it was added (a fault the
+    emulator was started with: after the emulator's start) for D seconds, on the
+    emulator's clock: ``"route=storage_put,status=503,start=5,duration=60"`` is a
+    one-minute storage outage beginning five seconds in.  Outside its window a fault
+    does not see requests at all: ``nth``, ``times`` and ``probability`` count only the
+    requests inside it.
     """
 
     ACTION_ROUTES: ClassVar[Mapping[str, frozenset[str]]] = {}
@@ -102,6 +113,8 @@ class BaseFault:
     times: int | None = None
     nth: int | None = None
     probability: float | None = None
+    start: float = 0.0
+    duration: float | None = None
 
     def __post_init__(self) -> None:
         offered = self.ACTION_ROUTES
@@ -133,6 +146,10 @@ class BaseFault:
             raise ValueError(f"probability must be in (0, 1], got {self.probability}")
         if self.nth is not None and (self.times is not None or self.probability is not None):
             raise ValueError("nth cannot be combined with times or probability")
+        if not math.isfinite(self.start) or self.start < 0:
+            raise ValueError(f"start must be a non-negative number of seconds, got {self.start}")
+        if self.duration is not None and not self.duration > 0:
+            raise ValueError(f"duration must be a positive number of seconds, got {self.duration}")
 
     @classmethod
     def routes(cls) -> frozenset[str]:
@@ -197,10 +214,12 @@ def _check_retry_after(value: float | str | None) -> None:
 
 # -- deciding ------------------------------------------------------------------------------
 class _Entry(Generic[F]):
-    __slots__ = ("fault", "fired", "seen")
+    __slots__ = ("added_at", "fault", "fired", "seen")
 
-    def __init__(self, fault: F) -> None:
+    def __init__(self, fault: F, added_at: float | None) -> None:
         self.fault = fault
+        self.added_at = added_at
+        """When it was added (``None``: with the injector, timed from its start)."""
         self.seen = 0
         self.fired = 0
 
@@ -211,21 +230,39 @@ class BaseFaultInjector(Generic[F]):
     Every matching fault counts the request (for ``nth``); the first one, in the order
     added, that decides to fire is applied. Exhausted faults stay listed in :attr:`fired`.
     Subclasses set ``fault_type``, the API's fault class, which :meth:`add` builds.
+
+    ``clock`` is where the time of fault windows comes from; the windows of the faults
+    given here count from :meth:`start` (the emulator calls it when it starts serving;
+    until then, from the injector's creation), those of faults added later from their
+    :meth:`add`.
     """
 
     fault_type: type[F]
 
-    def __init__(self, faults: Iterable[BaseFault | str] = (), seed: int | None = 0) -> None:
+    def __init__(
+        self,
+        faults: Iterable[BaseFault | str] = (),
+        seed: int | None = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lock = threading.Lock()
         self._seed = seed
         self._rng = random.Random(seed)
+        self._clock = clock
+        self._started_at = clock()
         self._entries: list[_Entry[F]] = []
         for fault in faults:
-            self.add(fault)
+            self._entries.append(_Entry(self.fault_type.coerce(fault), None))
+
+    def start(self) -> None:
+        """The emulator starts serving: the windows of its initial faults begin now."""
+        with self._lock:
+            self._started_at = self._clock()
 
     def add(self, fault: BaseFault | str | None = None, /, **fields: Any) -> F:
         """Add ``fault`` (or its text), or one built from ``fields``
-        (``add(route="initiate", status=500)``); returns it as this API's fault."""
+        (``add(route="initiate", status=500)``); returns it as this API's fault.  Its
+        time window, if any, counts from now."""
         if fault is None:
             added = self.fault_type(**fields)
         elif fields:
@@ -233,7 +270,7 @@ class BaseFaultInjector(Generic[F]):
         else:
             added = self.fault_type.coerce(fault)
         with self._lock:
-            self._entries.append(_Entry(added))
+            self._entries.append(_Entry(added, self._clock()))
         return added
 
     def clear(self) -> None:
@@ -246,7 +283,8 @@ class BaseFaultInjector(Generic[F]):
     def faults(self) -> list[F]:
         """Faults that may still fire, in the order added."""
         with self._lock:
-            return [e.fault for e in self._entries if not _exhausted(e)]
+            now = self._clock()
+            return [e.fault for e in self._entries if not self._spent(e, now)]
 
     @property
     def fired(self) -> dict[F, int]:
@@ -267,9 +305,10 @@ class BaseFaultInjector(Generic[F]):
         if route is None:
             return None
         with self._lock:
+            now = self._clock()
             chosen: _Entry[F] | None = None
             for entry in self._entries:
-                if not entry.fault.matches(route):
+                if not entry.fault.matches(route) or not self._open(entry, now):
                     continue
                 entry.seen += 1
                 if chosen is None and self._fires(entry):
@@ -288,6 +327,20 @@ class BaseFaultInjector(Generic[F]):
         if fault.probability is not None:
             return self._rng.random() < fault.probability
         return True
+
+    def _window(self, entry: _Entry[F]) -> tuple[float, float]:
+        """When ``entry``'s fault is active: from, until (on the injector's clock)."""
+        fault = entry.fault
+        begin = (self._started_at if entry.added_at is None else entry.added_at) + fault.start
+        return begin, math.inf if fault.duration is None else begin + fault.duration
+
+    def _open(self, entry: _Entry[F], now: float) -> bool:
+        begin, end = self._window(entry)
+        return begin <= now < end
+
+    def _spent(self, entry: _Entry[F], now: float) -> bool:
+        """Whether ``entry`` can fire no more: exhausted, or its window is over."""
+        return _exhausted(entry) or now >= self._window(entry)[1]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(faults={self.faults!r}, seed={self._seed!r})"

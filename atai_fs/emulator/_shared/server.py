@@ -91,7 +91,9 @@ class BackgroundServer(Generic[C, FI]):
         self._requested_port = port
         self.stats = EmulatorStats()
         """Live counters (``requests_by_route``, ``part_puts``, ``bytes_received`` ...)."""
-        self.faults = self._injector_type(self._config.faults, self._config.seed)
+        self.faults = self._injector_type(
+            self._config.faults, self._config.seed, self._config.clock
+        )
         """Faults to inject while serving: ``emu.faults.add(route=..., action=...)``,
         ``.clear()``, ``.fired``; it starts with ``faults`` of the configuration."""
         self.port: int | None = None
@@ -137,6 +139,7 @@ class BackgroundServer(Generic[C, FI]):
             tmp = Path(tempfile.mkdtemp(prefix="atai-emulator-"))
             self._config = dataclasses.replace(self._config, data_dir=tmp)
         self._startup_error = None
+        self.faults.start()  # the windows of the initial faults count from now
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(

@@ -35,7 +35,11 @@ def build_aionvision_app(
     """A ready-to-run application serving ``config`` (see the package docstring)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     stats = stats if stats is not None else EmulatorStats()
-    faults = faults if faults is not None else AionFaultInjector(config.faults, config.seed)
+    faults = (
+        faults
+        if faults is not None
+        else AionFaultInjector(config.faults, config.seed, config.clock)
+    )
     rpm = config.requests_per_minute
     limiter = RateLimiter(rpm, config.rate_limit_burst or rpm) if config.rate_limit else None
     context = AionContext(

@@ -37,15 +37,22 @@ Misbehaving on purpose (all off by default)::
     ATAIEmulator(profile="strict")       # all of the hard answers at once (see below)
     emu.faults.add(route="complete", action="reset", nth=1)    # or add(Fault(...))
     emu.faults.add(route="*", action="latency", delay=0.5, times=3)
+    emu.faults.add(route="storage_put", status=503, start=2, duration=60)  # an outage
     emu.faults.fired                     # {Fault: times applied}; emu.faults.clear()
 
 ``Fault`` fields: ``route`` (a ``stats.requests_by_route`` name, or ``"*"`` for every route
 the action applies to), ``action`` (``status``, ``reset``, ``slow``, ``latency``,
 ``malformed_json``, ``truncated_json``, ``wrong_etag``, ``expire_url``), ``status``,
-``retry_after``, ``body``, ``delay``, and the trigger ``times`` / ``nth`` / ``probability``;
-see :class:`~atai_fs.emulator.Fault`. ``parse_fault("key=value,...")`` reads the
-same fields (``format_fault`` writes them); a fault that cannot apply to its route, or any
-nonsense, is a ``ValueError``.
+``retry_after``, ``body``, ``delay``, the trigger ``times`` / ``nth`` / ``probability``,
+and the time window ``start`` / ``duration``: active from ``start`` seconds (default 0)
+after the fault was added, or after the emulator's start for the faults it was created
+with, for ``duration`` seconds (default: no end); outside its window a fault counts no
+requests. The window is read on the emulator's ``clock`` (``ATAIEmulator(clock=...)``,
+default ``time.monotonic``; a test can share a virtual clock with the client to play a
+minute-long outage in a moment); see :class:`~atai_fs.emulator.Fault`.
+``parse_fault("key=value,...")`` reads the same fields (``format_fault`` writes them;
+``"route=storage_put,status=503,start=2,duration=60"``); a fault that cannot apply to its
+route, or any nonsense, is a ``ValueError``.
 
 ``profile="strict"`` (``atai-fs serve --profile strict``) answers every open point of
 the spec the hardest plausible way at once: ``etag_style="opaque"``, 1-based parts,

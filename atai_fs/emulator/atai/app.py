@@ -38,7 +38,9 @@ def build_app(
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
     stats = stats if stats is not None else EmulatorStats()
-    faults = faults if faults is not None else FaultInjector(config.faults, config.seed)
+    faults = (
+        faults if faults is not None else FaultInjector(config.faults, config.seed, config.clock)
+    )
     storage = PresignedStorage(
         config.data_dir / "parts",
         config.signing_secret,
@@ -51,7 +53,7 @@ def build_app(
         config=config, stats=stats, storage=storage, uploads=UploadRegistry(), files=files
     )
     limiter = (
-        RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst_per_second)
+        RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst_per_second, config.clock)
         if config.rate_limit
         else None
     )

@@ -35,7 +35,11 @@ def build_flow_app(
     and steer it while it runs)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     stats = stats if stats is not None else EmulatorStats()
-    faults = faults if faults is not None else FlowFaultInjector(config.faults, config.seed)
+    faults = (
+        faults
+        if faults is not None
+        else FlowFaultInjector(config.faults, config.seed, config.clock)
+    )
     storage = PresignedStorage(config.data_dir / "objects", config.signing_secret, stats)
     store = FlowStore(storage, config.max_object_size)
     runs = RunRegistry(

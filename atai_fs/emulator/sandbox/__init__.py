@@ -22,7 +22,7 @@ Options (:class:`SandboxConfig`): ``api_key``, ``part_size`` (8 MiB), ``max_uplo
 ``faults``, ``latency``.  Fault routes: ``create``, ``status``, ``part``, ``complete``,
 ``abort`` (or ``*``); actions ``status``, ``reset``, ``slow``, ``latency``,
 ``malformed_json``, ``truncated_json``, with the shared triggers (``times``, ``nth``,
-``probability``).
+``probability``) and time windows (``start``, ``duration``).
 
 CHOICES for the spec's open points (section 11); the real service may differ.
 

@@ -42,7 +42,11 @@ def build_sandbox_app(
     passed to watch and steer it while it runs)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     stats = stats if stats is not None else EmulatorStats()
-    faults = faults if faults is not None else SandboxFaultInjector(config.faults, config.seed)
+    faults = (
+        faults
+        if faults is not None
+        else SandboxFaultInjector(config.faults, config.seed, config.clock)
+    )
     context = SandboxContext(
         config=config,
         stats=stats,

@@ -278,6 +278,55 @@ async def test_clear_removes_faults_while_serving(emulator, open_api):
     assert emulator.faults.fired == {}
 
 
+class ManualClock:
+    """The emulator's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_window_makes_a_fault_active_from_start_for_duration(make_emulator, open_api):
+    clock = ManualClock()
+    emulator = make_emulator(clock=clock)
+    fault = emulator.faults.add(route="info", status=503, start=10, duration=5)
+    async with open_api(emulator) as api:
+        seen = []
+        for moment in (0, 9.9, 10, 14.9, 15, 100):
+            clock.now = 1000.0 + moment
+            seen += await statuses(api, 1)
+    assert seen == [200, 200, 503, 503, 200, 200]
+    assert emulator.faults.fired == {fault: 2}
+    assert emulator.faults.faults == []  # its window is over
+
+
+async def test_initial_faults_count_their_window_from_the_emulator_start(make_emulator, open_api):
+    clock = ManualClock()
+    emulator = ATAIEmulator(clock=clock, faults=["route=info,status=500,duration=5"])
+    clock.now += 60  # created long before it starts: the window has not begun yet
+    emulator.start()
+    try:
+        async with open_api(emulator) as api:
+            assert await statuses(api, 1) == [500]
+            clock.now += 5
+            assert await statuses(api, 1) == [200]
+    finally:
+        emulator.stop()
+
+
+async def test_triggers_count_only_requests_inside_the_window(make_emulator, open_api):
+    clock = ManualClock()
+    emulator = make_emulator(clock=clock)
+    emulator.faults.add(route="info", status=500, nth=2, start=5)
+    async with open_api(emulator) as api:
+        before = await statuses(api, 3)  # outside the window: not counted
+        clock.now += 5
+        inside = await statuses(api, 3)
+    assert (before, inside) == ([200, 200, 200], [200, 500, 200])
+
+
 # -- parse_fault -------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "fault",
@@ -287,6 +336,7 @@ async def test_clear_removes_faults_while_serving(emulator, open_api):
         Fault(route="*", action="latency", delay=0.25, times=3),
         Fault(route="download", status=429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT"),
         Fault(route="info", status=502, body="<html>bad gateway</html>"),
+        Fault(route="storage_put", status=503, start=2.5, duration=60),
     ],
 )
 def test_parse_fault_round_trips(fault):
@@ -298,6 +348,8 @@ def test_parse_fault_reads_the_command_line_syntax():
     assert fault == Fault(
         route="storage_put", action="status", status=503, probability=0.1, retry_after=1.0
     )
+    outage = parse_fault("route=storage_put,status=503,start=5,duration=60")
+    assert (outage.start, outage.duration) == (5.0, 60.0)
 
 
 @pytest.mark.parametrize(
@@ -314,6 +366,9 @@ def test_parse_fault_reads_the_command_line_syntax():
         ("route=initiate,nth=1,times=2", "nth cannot be combined"),
         ("route=initiate,probability=1.5", "probability"),
         ("route=initiate,retry_after=tomorrow", "HTTP date"),
+        ("route=initiate,start=-1", "start must be"),
+        ("route=initiate,duration=0", "duration must be"),
+        ("route=initiate,duration=soon", "not a number"),
     ],
 )
 def test_parse_fault_rejects_nonsense_with_a_clear_message(text, message):
