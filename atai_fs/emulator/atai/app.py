@@ -14,8 +14,8 @@ from .._shared import middleware
 from .._shared.ratelimit import RateLimiter
 from .._shared.shaping import NetworkShaper
 from .._shared.stats import EmulatorStats
-from .._shared.storage import PresignedStorage
 from . import files_api, uploads_api
+from .backends import backend_for
 from .config import API_PREFIX, EmulatorConfig
 from .context import CONTEXT_KEY, EmulatorContext
 from .errors import ApiError, FilesApiErrors
@@ -41,16 +41,11 @@ def build_app(
     faults = (
         faults if faults is not None else FaultInjector(config.faults, config.seed, config.clock)
     )
-    storage = PresignedStorage(
-        config.data_dir / "parts",
-        config.signing_secret,
-        stats,
-        opaque_etags=config.etag_style == "opaque",
-    )
     files = FileIndex(config.data_dir)
-    storage.expose(files_api.BLOB_PREFIX, files.blob_of_uid, ranges=not config.ignore_range)
+    backend = backend_for(config, stats, files)
+    uploads = UploadRegistry()
     context = EmulatorContext(
-        config=config, stats=stats, storage=storage, uploads=UploadRegistry(), files=files
+        config=config, stats=stats, backend=backend, uploads=uploads, files=files
     )
     limiter = (
         RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst_per_second, config.clock)
@@ -100,7 +95,16 @@ def build_app(
         client_max_size=_MAX_JSON_BODY,
     )
     app[CONTEXT_KEY] = context
-    storage.add_routes(app)
+
+    async def start_storage(_: web.Application) -> None:
+        await backend.start()
+
+    async def close_storage(_: web.Application) -> None:
+        await backend.close(uploads.in_progress())
+
+    app.on_startup.append(start_storage)
+    app.on_cleanup.append(close_storage)
+    backend.add_routes(app)
     uploads_api.add_routes(app)
     files_api.add_routes(app)
     return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._shared.config import ServedConfig, new_signing_secret
+from .._shared.storage import STORAGE_ROUTES as _STORAGE_ROUTES
 from .faults import Fault
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
@@ -29,6 +30,10 @@ MAX_PAGE_SIZE = 1000
 """Largest documented metadata page; ``limit`` above it is a 400."""
 
 ETAG_STYLES = ("md5", "opaque")
+
+STORAGES = ("local", "s3")
+S3_MIN_PART_SIZE = 5 * 1024 * 1024
+"""S3 refuses parts but the last below 5 MiB (``EntityTooSmall``)."""
 
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {},
@@ -99,6 +104,17 @@ class EmulatorConfig(ServedConfig[Fault]):
     """Bytes/s cap of each storage PUT body (one TCP path); ``None``: unlimited."""
     link_bandwidth: float | None = None
     """Bytes/s shared by all concurrent storage PUT bodies (the uplink); ``None``: unlimited."""
+    storage: str = "local"
+    """Where parts and files live: ``local`` (``data_dir``, HMAC-signed URLs to the
+    emulator itself) or ``s3`` (a real S3-compatible ``bucket``: SigV4 presigned multipart
+    uploads, S3 judging ETags, part order and sizes; needs ``atai-fs[s3]``)."""
+    bucket: str | None = None
+    """The bucket of ``storage="s3"`` (created if missing)."""
+    s3_endpoint_url: str | None = None
+    """The S3-compatible endpoint of ``storage="s3"`` (MinIO, LocalStack, moto);
+    ``None``: AWS S3. Credentials come from the usual AWS variables or profile."""
+    s3_prefix: str = ""
+    """Key prefix of every object in ``bucket`` (to share one bucket)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -123,7 +139,38 @@ class EmulatorConfig(ServedConfig[Fault]):
             raise ValueError(f"max_page_size must be at least 1, got {self.max_page_size}")
         if not (self.rate_limit_per_minute > 0 and self.rate_limit_burst_per_second > 0):
             raise ValueError("rate_limit_per_minute and rate_limit_burst_per_second must be > 0")
+        self._check_storage()
         for name in ("put_bandwidth", "link_bandwidth"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive bytes/s or None, got {value}")
+
+    def _check_storage(self) -> None:
+        """S3 storage takes what S3 can do, and only that."""
+        if self.storage not in STORAGES:
+            raise ValueError(f"storage must be one of {STORAGES}, got {self.storage!r}")
+        if self.storage == "local":
+            if self.bucket is not None or self.s3_endpoint_url is not None:
+                raise ValueError("bucket and s3_endpoint_url need storage='s3'")
+            return
+        if not self.bucket:
+            raise ValueError("storage='s3' needs bucket='NAME'")
+        if self.part_size < S3_MIN_PART_SIZE:
+            raise ValueError(
+                f"storage='s3' needs part_size of at least {S3_MIN_PART_SIZE} (S3's smallest "
+                f"part), got {self.part_size}"
+            )
+        # What the emulator does itself on its own storage routes; S3 does as S3 does.
+        unsupported = {
+            "etag_style='opaque'": self.etag_style != "md5",
+            "ignore_range": self.ignore_range,
+            "put_bandwidth": self.put_bandwidth is not None,
+            "link_bandwidth": self.link_bandwidth is not None,
+            "faults on storage routes": any(f.route in _STORAGE_ROUTES for f in self.faults),
+        }
+        named = [name for name, given in unsupported.items() if given]
+        if named:
+            raise ValueError(
+                f"storage='s3' cannot take {', '.join(named)}: storage requests go to S3, "
+                "not to the emulator (front S3 with a proxy to change its answers)"
+            )

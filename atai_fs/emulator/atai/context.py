@@ -8,7 +8,8 @@ from aiohttp import web
 
 from .._shared.context import ContextKey
 from .._shared.stats import EmulatorStats
-from .._shared.storage import PresignedStorage, url_origin
+from .._shared.storage import url_origin
+from .backends import Backend
 from .config import EmulatorConfig
 from .file_index import FileIndex
 from .state import UploadRegistry
@@ -20,7 +21,7 @@ class EmulatorContext:
 
     config: EmulatorConfig
     stats: EmulatorStats
-    storage: PresignedStorage
+    backend: Backend
     uploads: UploadRegistry
     files: FileIndex
 

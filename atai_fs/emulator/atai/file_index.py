@@ -1,5 +1,6 @@
-"""The org's files: blobs named by ``file_uid`` plus one JSON index written atomically,
-so a new emulator on the same ``data_dir`` sees every completed file."""
+"""The org's files: one JSON index written atomically, so a new emulator on the same
+``data_dir`` sees every completed file. Their bytes are the storage backend's
+(:mod:`.backends`), named by ``file_uid``."""
 
 from __future__ import annotations
 
@@ -52,36 +53,24 @@ class FileRecord:
 
 
 class FileIndex:
-    """The org's files: ``index.json`` plus ``blobs/<file_uid>`` under ``data_dir``."""
+    """The org's files: ``index.json`` under ``data_dir``, and ``tmp/`` for files being built."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.blob_dir = data_dir / "blobs"
         self.tmp_dir = data_dir / "tmp"
         self._index_path = data_dir / "index.json"
         self._files: dict[str, FileRecord] = {}
         self._seq = 0
         self.last_updated = time.time()
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._load()
 
-    def blob_path(self, file_uid: str) -> Path:
-        return self.blob_dir / file_uid
-
     def new_tmp_path(self) -> Path:
-        """Where to build a blob before :meth:`register` moves it in place."""
+        """Where to build a file's bytes before storage takes them."""
         return self.tmp_dir / uuid.uuid4().hex
 
     def get(self, file_id: str) -> FileRecord | None:
         return self._files.get(file_id)
-
-    def blob_of_uid(self, file_uid: str) -> Path | None:
-        """The blob of the current file whose ``file_uid`` this is (None once replaced/deleted)."""
-        for record in self._files.values():
-            if record.file_uid == file_uid:
-                return self.blob_path(file_uid)
-        return None
 
     def register(
         self,
@@ -89,13 +78,12 @@ class FileIndex:
         file_id: str,
         file_uid: str,
         file_type: str,
-        blob: Path,
         num_bytes: int,
         file_status: str = FILE_STATUS_INGESTED,
         file_attributes: dict[str, Any] | None = None,
-    ) -> FileRecord:
-        """Make a finished blob the file ``file_id``, replacing any same-named file."""
-        os.replace(blob, self.blob_path(file_uid))
+    ) -> FileRecord | None:
+        """Record the file ``file_id`` (its bytes already stored as ``file_uid``), replacing
+        any same-named file: the replaced record, whose bytes the caller drops."""
         self._seq += 1
         record = FileRecord(
             file_id=file_id,
@@ -109,15 +97,13 @@ class FileIndex:
         old = self._files.pop(file_id, None)
         self._files[file_id] = record
         self._save()
-        if old is not None and old.file_uid != file_uid:
-            self.blob_path(old.file_uid).unlink(missing_ok=True)
-        return record
+        return old
 
     def delete(self, file_id: str) -> FileRecord | None:
+        """Forget ``file_id``: its record, whose bytes the caller drops."""
         record = self._files.pop(file_id, None)
         if record is not None:
             self._save()
-            self.blob_path(record.file_uid).unlink(missing_ok=True)
         return record
 
     def oldest_first(self) -> list[FileRecord]:

@@ -10,7 +10,6 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from .._shared.transfer import send_file
 from .config import API_PREFIX
 from .context import EmulatorContext, context_of
 from .errors import ApiError, bad_request, not_found
@@ -21,8 +20,7 @@ _FILES = API_PREFIX + "/files"
 _CHUNK = 1 << 20
 _MAX_PAGE = 1000
 _DEFAULT_PAGE = 100
-BLOB_PREFIX = "files"
-"""Storage key prefix under which completed files are exposed to presigned GETs."""
+_NOT_EXTRACTED = {"metadata_status": "not_extracted"}
 _MULTIPART_OVERHEAD = 1 << 20
 """Slack over ``simple_upload_limit`` for multipart framing before a body is refused unread."""
 
@@ -61,22 +59,44 @@ async def _multipart_upload(request: web.Request, *, decode_base64: bool) -> web
     assert filename is not None
     file_type = _part_file_type(part, filename)
     tmp = ctx.files.new_tmp_path()
+    file_uid = new_file_uid()
     try:
         size = await _save_part(part, tmp, limit, decode_base64)
-        record = ctx.files.register(
-            file_id=filename,
-            file_uid=new_file_uid(),
-            file_type=file_type,
-            blob=tmp,
-            num_bytes=size,
-            file_attributes={"metadata_status": "not_extracted"},
-        )
-        ctx.stats.count_file_published()
+        await ctx.backend.store_file(file_uid, tmp, file_type)
     finally:
         tmp.unlink(missing_ok=True)
-    return web.json_response(
-        {"is_valid": True, "file_id": record.file_id, "file_uid": record.file_uid}
+    await publish_record(
+        ctx,
+        file_id=filename,
+        file_uid=file_uid,
+        file_type=file_type,
+        num_bytes=size,
+        file_status=FILE_STATUS_INGESTED,
     )
+    return web.json_response({"is_valid": True, "file_id": filename, "file_uid": file_uid})
+
+
+async def publish_record(
+    ctx: EmulatorContext,
+    *,
+    file_id: str,
+    file_uid: str,
+    file_type: str,
+    num_bytes: int,
+    file_status: str,
+) -> None:
+    """List a file whose bytes storage holds, replacing (and dropping) a same-named one."""
+    replaced = ctx.files.register(
+        file_id=file_id,
+        file_uid=file_uid,
+        file_type=file_type,
+        num_bytes=num_bytes,
+        file_status=file_status,
+        file_attributes=dict(_NOT_EXTRACTED),
+    )
+    ctx.stats.count_file_published()
+    if replaced is not None:
+        await ctx.backend.drop_file(replaced.file_uid)
 
 
 async def _first_file_part(request: web.Request) -> BodyPartReader:
@@ -238,10 +258,8 @@ async def metadata_get(request: web.Request) -> web.Response:
 
 
 async def download(request: web.Request) -> web.StreamResponse:
-    """The file's bytes, streamed from disk; one ``Range`` is honoured (206/416).
-
-    With ``redirect_downloads``, a 307 to a presigned storage GET URL instead.
-    """
+    """The file's bytes as its storage serves them (:meth:`.backends.Backend.download`):
+    streamed with one ``Range`` honoured, or a 307 to a presigned storage GET."""
     ctx = context_of(request)
     record = _existing(ctx, request.match_info["file_id"])
     if record.file_status == FILE_STATUS_CORRUPT:
@@ -250,20 +268,7 @@ async def download(request: web.Request) -> web.StreamResponse:
             f"{record.file_id!r} is corrupt (its integrity check failed)",
             "Upload the file again",
         )
-    if ctx.config.redirect_downloads:
-        url, _ = ctx.storage.presign_get(
-            f"{BLOB_PREFIX}/{record.file_uid}", ctx.origin(request), ctx.config.url_lifetime
-        )
-        return web.Response(status=307, headers={"Location": url})
-    headers = {"Content-Type": "application/octet-stream", "ETag": f'"{record.file_uid}"'}
-    return await send_file(
-        request,
-        ctx.files.blob_path(record.file_uid),
-        record.num_bytes,
-        headers,
-        honour_range=not ctx.config.ignore_range,
-        on_bytes=ctx.stats.add_bytes_served,
-    )
+    return await ctx.backend.download(request, record)
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -272,6 +277,7 @@ async def delete(request: web.Request) -> web.Response:
     record = ctx.files.delete(file_id)
     if record is None:
         raise _file_not_found(file_id)
+    await ctx.backend.drop_file(record.file_uid)
     return web.json_response(
         {"is_valid": True, "file_id": record.file_id, "file_uid": record.file_uid}
     )

@@ -140,6 +140,10 @@ class UploadRegistry:
                 return upload
         return None
 
+    def in_progress(self) -> list[Upload]:
+        with self._lock:
+            return [u for u in self._uploads.values() if u.state == IN_PROGRESS]
+
     def set_state(self, upload: Upload, state: str) -> None:
         with self._lock:
             upload.state = state

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -93,20 +92,6 @@ def read_part_tokens(
             raise bad_request("invalid_parameter", f"part_token of part {n} must be a string")
         tokens[n] = part["part_token"]
     return tokens
-
-
-def stored_part_path(ctx: EmulatorContext, upload: Upload, n: int, token: str) -> Path:
-    """The stored part's path, if ``token`` is its current ETag."""
-    stored = ctx.storage.get(upload.storage_key(n))
-    if stored is None:
-        raise bad_request("invalid_part_token", f"Part {n} was never uploaded")
-    if stored.etag != token:
-        raise bad_request(
-            "invalid_part_token",
-            f"part_token of part {n} does not match the uploaded part's ETag",
-            "Send the ETag header of the part's PUT response, quotes included",
-        )
-    return stored.path
 
 
 def read_checksum(ctx: EmulatorContext, checksum: Any) -> int | None:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 import time
-from pathlib import Path
 from typing import Any
 
-import google_crc32c
 from aiohttp import web
 
 from .config import API_PREFIX
 from .context import EmulatorContext, context_of
-from .errors import ErrorDetail, bad_request, conflict
+from .errors import ApiError, ErrorDetail, bad_request, conflict
 from .file_index import FILE_STATUS_CORRUPT, FILE_STATUS_INGESTED, new_file_uid
+from .files_api import publish_record
 from .params import is_int, name_problem, raise_if_any, read_json_object
 from .state import ABORTED, COMPLETED, Upload, choose_part_size, new_upload_id
 from .upload_checks import (
@@ -24,12 +21,9 @@ from .upload_checks import (
     num_bytes_problem,
     read_checksum,
     read_part_tokens,
-    stored_part_path,
 )
 
 _UPLOADS = API_PREFIX + "/files/uploads"
-_COPY_CHUNK = 1 << 20
-_NOT_EXTRACTED = {"metadata_status": "not_extracted"}
 
 
 def add_routes(app: web.Application) -> None:
@@ -83,8 +77,7 @@ async def initiate(request: web.Request) -> web.Response:
         part_size=choose_part_size(num_bytes, ctx.config.part_size),
         part_number_base=ctx.config.part_number_base,
     )
-    for n in upload.part_numbers:
-        ctx.storage.reserve(upload.storage_key(n), upload.part_range(n)[1])
+    await ctx.backend.begin(upload)
     ctx.uploads.add(upload)
     body = _initiate_body(ctx, request, upload, list(upload.part_numbers), is_resume=False)
     return web.json_response(body)
@@ -111,8 +104,7 @@ async def checkpoint(request: web.Request) -> web.Response:
     upload = live_upload(ctx, request)
     body = await read_json_object(request)
     tokens = read_part_tokens(upload, body, field="parts", required=True)
-    for n, token in tokens.items():
-        stored_part_path(ctx, upload, n, token)
+    await ctx.backend.check_tokens(upload, tokens)
     changed = [n for n, token in tokens.items() if upload.checkpoints.get(n) != token]
     upload.checkpoints.update(tokens)
     return web.json_response({"num_checkpointed": len(changed)})
@@ -133,37 +125,30 @@ async def complete(request: web.Request) -> web.Response:
             f"{shown}",
             "Upload and list every part (or checkpoint it) before completing",
         )
-    paths = [stored_part_path(ctx, upload, n, tokens[n]) for n in upload.part_numbers]
 
     upload.completing = True
-    ctx.storage.revoke(upload.storage_key())
-    blob = ctx.files.new_tmp_path()
     try:
-        actual_crc = await asyncio.get_running_loop().run_in_executor(
-            None, _assemble, paths, blob, expected_crc is not None
-        )
+        actual_crc = await ctx.backend.publish(upload, tokens, expected_crc is not None)
+    except ApiError:
+        raise  # refused as sent: the upload stays open for the client to fix
     except BaseException:
-        blob.unlink(missing_ok=True)
         ctx.uploads.set_state(upload, ABORTED)
-        ctx.storage.release(upload.storage_key())
+        await ctx.backend.discard(upload)
         raise
     finally:
         upload.completing = False
     corrupt = expected_crc is not None and actual_crc != expected_crc
     if expected_crc is not None and not corrupt:
         ctx.stats.count_checksum_verified()
-    ctx.files.register(
+    ctx.uploads.set_state(upload, COMPLETED)
+    await publish_record(
+        ctx,
         file_id=upload.filename,
         file_uid=upload.file_uid,
         file_type=upload.file_type,
-        blob=blob,
         num_bytes=upload.num_bytes,
         file_status=FILE_STATUS_CORRUPT if corrupt else FILE_STATUS_INGESTED,
-        file_attributes=_NOT_EXTRACTED,
     )
-    ctx.uploads.set_state(upload, COMPLETED)
-    ctx.storage.release(upload.storage_key())
-    ctx.stats.count_file_published()
     if corrupt:
         raise bad_request(
             "checksum_mismatch",
@@ -177,7 +162,7 @@ async def complete(request: web.Request) -> web.Response:
             "file_name": upload.filename,
             "num_bytes": upload.num_bytes,
             "file_status": "Registered",
-            "file_attributes": dict(_NOT_EXTRACTED),
+            "file_attributes": {"metadata_status": "not_extracted"},
         }
     )
 
@@ -187,7 +172,7 @@ async def abort(request: web.Request) -> web.Response:
     upload = live_upload(ctx, request)
     await request.read()  # any body (none, or the SDK's {}) is accepted and ignored
     ctx.uploads.set_state(upload, ABORTED)
-    ctx.storage.release(upload.storage_key())
+    await ctx.backend.discard(upload)
     return web.Response(status=200)
 
 
@@ -196,9 +181,7 @@ def _descriptor(
     ctx: EmulatorContext, request: web.Request, upload: Upload, n: int
 ) -> dict[str, Any]:
     offset, length = upload.part_range(n)
-    url, expiry = ctx.storage.presign_put(
-        upload.storage_key(n), ctx.origin(request), ctx.config.url_lifetime
-    )
+    url, expiry = ctx.backend.part_url(upload, n, ctx.origin(request), ctx.config.url_lifetime)
     return {
         "part_number": n,
         "url": url,
@@ -227,21 +210,3 @@ def _initiate_body(
         "integrity_algorithm": ctx.config.integrity_algorithm,
         "parts": [_descriptor(ctx, request, upload, n) for n in part_numbers],
     }
-
-
-def _assemble(parts: list[Path], target: Path, want_crc: bool) -> int | None:
-    """Concatenate the parts into ``target`` (in a worker thread); CRC32C of the whole if asked.
-
-    The CRC32C is ``google_crc32c``'s: a library of its own, not the client's checksum code.
-    """
-    crc = 0
-    with open(target, "wb") as out:
-        for path in parts:
-            with open(path, "rb") as src:
-                if not want_crc:
-                    shutil.copyfileobj(src, out, _COPY_CHUNK)
-                    continue
-                while chunk := src.read(_COPY_CHUNK):
-                    crc = google_crc32c.extend(crc, chunk)
-                    out.write(chunk)
-    return crc if want_crc else None
