@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
 from atai_fs import ATAIFileSystem
 from atai_fs.emulator import ATAIEmulator
 from benchmarks import faults
-from tests.sizes import PART_SIZE
+from tests.sizes import PART_SIZE, S3_PART_SIZE
+from tests.support.moto import CREDENTIALS, moto_server
+from tests.support.opaque_etags import OpaqueEtagFront, opaque_etag_front
 
 
 @pytest.fixture(autouse=True)
@@ -70,6 +75,63 @@ def emulator(
         part_number_base=part_number_base,
     ) as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server, one per test session (each emulator on it has its own key prefix)."""
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+S3_BUCKET = "atai-fs-tests"
+
+
+@pytest.fixture
+def make_s3_emulator(
+    tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., ATAIEmulator]]:
+    """Start ATAI emulators whose storage is moto's S3 (``endpoint=`` another S3 front);
+    all stop at teardown."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with ExitStack() as stack:
+
+        def make(endpoint: str | None = None, **options: Any) -> ATAIEmulator:
+            options.setdefault("part_size", S3_PART_SIZE)
+            return stack.enter_context(
+                ATAIEmulator(
+                    data_dir=tmp_path_factory.mktemp("s3-emulator"),
+                    storage="s3",
+                    bucket=S3_BUCKET,
+                    s3_endpoint_url=endpoint or moto_endpoint,
+                    s3_prefix=f"{uuid.uuid4().hex}/",
+                    **options,
+                )
+            )
+
+        yield make
+
+
+@pytest.fixture
+def s3_atai_emulator(make_s3_emulator: Callable[..., ATAIEmulator]) -> ATAIEmulator:
+    """The ATAI emulator in front of moto's S3: real multipart uploads, S3's judgement."""
+    return make_s3_emulator()
+
+
+@pytest.fixture
+def opaque_front(moto_endpoint: str) -> Iterator[tuple[str, OpaqueEtagFront]]:
+    """A front before moto answering random 32-hex part ETags (never the MD5)."""
+    with opaque_etag_front(moto_endpoint) as front:
+        yield front
+
+
+@pytest.fixture
+def opaque_s3_atai_emulator(
+    make_s3_emulator: Callable[..., ATAIEmulator], opaque_front: tuple[str, OpaqueEtagFront]
+) -> ATAIEmulator:
+    """The ATAI emulator on moto seen through :func:`opaque_front`."""
+    return make_s3_emulator(endpoint=opaque_front[0])
 
 
 def make_fs(emulator: ATAIEmulator, **options) -> ATAIFileSystem:

@@ -15,3 +15,16 @@ SIZES = {
     "part-plus-one": PART_SIZE + 1,
     "eleven-parts-and-change": 11 * PART_SIZE + 123,
 }
+
+#: The part size of emulators on S3 storage: S3's smallest part but the last.
+S3_PART_SIZE = 5 * 1024 * 1024
+
+#: Sizes around S3 part boundaries.
+S3_SIZES = {
+    "empty": 0,
+    "one-byte": 1,
+    "part-minus-one": S3_PART_SIZE - 1,
+    "one-part": S3_PART_SIZE,
+    "part-plus-one": S3_PART_SIZE + 1,
+    "three-parts-and-change": 3 * S3_PART_SIZE + 123,
+}

@@ -47,8 +47,12 @@ def _serve(args: argparse.Namespace) -> None:
 
     module_name, function_name = _EMULATORS[args.api]
     serve = getattr(importlib.import_module(module_name), function_name)
-    skip = {"command", "debug", "api", "set", "fault"}
+    skip = {"command", "debug", "api", "set", "fault", "storage", "s3_endpoint"}
     options = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
+    if args.storage is not None:
+        options.update(_storage_location(args.storage))
+    if args.s3_endpoint is not None:
+        options["s3_endpoint_url"] = args.s3_endpoint
     if args.fault:
         options["faults"] = args.fault  # parse_fault strings
     for item in args.set:
@@ -68,6 +72,20 @@ def _serve(args: argparse.Namespace) -> None:
         if "unexpected keyword" in str(exc):
             raise ValueError(f"the {args.api} emulator does not take that option: {exc}") from None
         raise
+
+
+def _storage_location(text: str) -> dict[str, str]:
+    """``--storage local`` or ``--storage s3://BUCKET[/PREFIX]`` as emulator options."""
+    if text == "local":
+        return {"storage": "local"}
+    scheme, sep, rest = text.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    if scheme != "s3" or not sep or not bucket:
+        raise ValueError(f"--storage takes 'local' or 's3://BUCKET[/PREFIX]', got {text!r}")
+    options = {"storage": "s3", "bucket": bucket}
+    if prefix.strip("/"):
+        options["s3_prefix"] = prefix.strip("/") + "/"
+    return options
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -110,6 +128,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help="atai: 'strict' answers every open point of the spec the hardest way (opaque "
         "ETags, no Range, redirected downloads, 429s without Retry-After, 30 s URLs, "
         "2-file pages); other options given win",
+    )
+    serve.add_argument(
+        "--storage",
+        metavar="local|s3://BUCKET[/PREFIX]",
+        help="atai: where parts and files live: the data dir (local, the default) or a real "
+        "S3-compatible bucket (needs atai-fs[s3]; credentials from the AWS variables)",
+    )
+    serve.add_argument(
+        "--s3-endpoint",
+        metavar="URL",
+        help="atai: the S3-compatible endpoint of --storage s3://... (MinIO, LocalStack); "
+        "default AWS S3",
     )
     serve.add_argument(
         "--set",

@@ -228,7 +228,7 @@ class S3Backend:
             await self._bucket.ensure_exists()
         except (S3Refusal, S3Unavailable) as exc:
             where = self._bucket.endpoint_url or "AWS S3"
-            raise RuntimeError(
+            raise ConnectionError(
                 f"cannot use bucket {self._bucket.bucket!r} at {where}: {exc} (credentials "
                 "come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile)"
             ) from None
