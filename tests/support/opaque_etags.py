@@ -58,15 +58,17 @@ class OpaqueEtagFront:
             for name in [h for h in headers if h.lower().startswith(_BODY_DIGESTS)]:
                 headers.popall(name, None)
         url = self.upstream + str(request.rel_url)
-        async with aiohttp.ClientSession(auto_decompress=False) as session:
-            async with session.request(
+        async with (
+            aiohttp.ClientSession(auto_decompress=False) as session,
+            session.request(
                 request.method, url, data=body, headers=headers, allow_redirects=False
-            ) as upstream:
-                answer = await upstream.read()
-                out_headers = CIMultiDict(
-                    (k, v) for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP
-                )
-                status = upstream.status
+            ) as upstream,
+        ):
+            answer = await upstream.read()
+            out_headers = CIMultiDict(
+                (k, v) for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP
+            )
+            status = upstream.status
         if multipart and request.method == "PUT" and "partNumber" in query and status == 200:
             self.part_puts += 1
             out_headers["ETag"] = self._issue(out_headers.get("ETag", ""))

@@ -61,7 +61,14 @@ the spec the hardest plausible way at once: ``etag_style="opaque"``, 1-based par
 given beside the profile win. A client passing against both profiles depends on none of
 the choices below.
 
-Presigned part URLs look like
+``storage="s3"`` (``atai-fs serve --storage s3://BUCKET[/PREFIX] --s3-endpoint URL``)
+keeps parts and files in a real S3-compatible bucket instead (:mod:`.backends`): part
+URLs are SigV4 presigned ``UploadPart`` URLs of a real S3 multipart upload, S3 judges
+the tokens and part sizes at complete, downloads redirect to presigned S3 GETs. The
+choices below that concern storage (ETag format, PUT checks, storage faults, shaping)
+are then S3's, not ours.
+
+With the built-in storage, presigned part URLs look like
 ``http://HOST:PORT/storage/{upload_id}/{part_number}?X-Amz-Expires={unix}&X-Amz-Signature={hex}``
 (see :mod:`atai_fs.emulator._shared.storage`). With ``redirect_downloads``, downloads redirect to
 ``http://HOST:PORT/storage/files/{file_uid}?X-Amz-Expires=...&X-Amz-Signature=...``.
