@@ -79,7 +79,8 @@ class EtagCheck:
                 "twice for the same part; its ETags are opaque (as with SSE-KMS or SSE-C "
                 "encryption), so they are no longer compared for this filesystem. The "
                 "whole-file CRC32C is still checked where the API offers it; pass "
-                "verify_etag=False to skip the comparison from the start",
+                "verify_etag=False (-o verify_etag=false with the atai-fs command) to skip "
+                "the comparison from the start",
                 where,
             )
         return "keep"
