@@ -36,7 +36,7 @@ def run(scenarios: list[Scenario], options: SuiteOptions) -> None:
         repeat = result["options"]["repeat"]
         print(report.table(result["plan"], result["summary"], repeat), flush=True)
         print(flush=True)
-        _write(scenario.name, result)
+        _write(scenario.name, result, options.workdir)
 
 
 def run_scenario(
@@ -80,7 +80,9 @@ def run_scenario(
     }
 
 
-def _write(name: str, result: dict[str, Any]) -> None:
+def _write(name: str, result: dict[str, Any], workdir: Path) -> None:
+    """The results file; the run's work directory is written ``<workdir>``, so the file
+    says nothing of the machine's paths."""
     RESULTS.mkdir(exist_ok=True)
     plan = result["plan"]
     document = {
@@ -92,7 +94,8 @@ def _write(name: str, result: dict[str, Any]) -> None:
         "notes": list(plan.notes),
     }
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    text = json.dumps(document, indent=2, default=str).replace(str(workdir), "<workdir>")
+    path.write_text(text + "\n")
     _progress(f"{name}: raw results in {path}")
 
 
