@@ -19,7 +19,8 @@ def random_file(path: Path, size: int) -> Path:
     return path
 
 
-def small_files(directory: Path, count: int, size: int) -> list[str]:
-    """``count`` random files of ``size`` bytes, ``f0000.csv``... (a type every client takes)."""
+def small_files(directory: Path, count: int, size: int, prefix: str = "") -> list[str]:
+    """``count`` random files of ``size`` bytes, ``f0000.csv``... (a type every client
+    takes), each name starting with ``prefix``."""
     directory.mkdir(parents=True, exist_ok=True)
-    return [str(random_file(directory / f"f{i:04d}.csv", size)) for i in range(count)]
+    return [str(random_file(directory / f"{prefix}f{i:04d}.csv", size)) for i in range(count)]

@@ -35,6 +35,12 @@ def _per_second(amount: float, r: Record) -> float:
     return amount / wall if wall > 0 else float("nan")
 
 
+def _share_429(r: Record) -> float:
+    """Per cent of the control-plane requests that were answered 429."""
+    calls = r["emulator"]["api_requests"]
+    return 100 * r["emulator"]["rate_limited"] / calls if calls else float("nan")
+
+
 METRICS = {
     "wall": Metric("wall s", _wall, 2),
     "mbps": Metric(
@@ -47,6 +53,7 @@ METRICS = {
     "puts": Metric("PUTs", lambda r: r["emulator"]["requests_by_route"].get("storage_put", 0), 0),
     "inflight": Metric("max in flight", lambda r: r["emulator"]["max_puts_in_flight"], 0),
     "r429": Metric("429s", lambda r: r["emulator"]["rate_limited"], 0),
+    "r429_share": Metric("429 %", lambda r: _share_429(r), 1),
     "errors": Metric("errors", lambda r: r["client"].get("errors", 0), 0),
     "files_ok": Metric("files stored", _completed, 0, True),
     "files_per_s": Metric("files/s", lambda r: _per_second(_completed(r), r), 1, True),
@@ -106,7 +113,8 @@ def table(plan: Plan, rows: list[dict[str, Any]], repeat: int) -> str:
 
     better = "higher" if METRICS[plan.ratio_metric].higher_is_better else "lower"
     runs = f"{repeat} interleaved run" + ("s" if repeat != 1 else "")
-    out = [plan.title, f"(median of {runs}; ratio: {better} is better)", ""]
+    ratio = f"; ratio: {better} is better" if plan.baselines else ""
+    out = [plan.title, f"(median of {runs}{ratio})", ""]
     out += [line(headers), "  ".join("-" * w for w in widths), *map(line, body)]
     out += [f"  note: {note}" for note in plan.notes]
     return "\n".join(out)

@@ -1,4 +1,4 @@
-"""The six scenarios: inputs, emulator options, contenders, and how to compare them.
+"""The seven scenarios: inputs, emulator options, contenders, and how to compare them.
 
 Sizes are the full ones; ``scale`` (``--quick``, ``--scale``) multiplies data sizes,
 file counts and the large part sizes of ``large_parts`` (so the number of parts stays),
@@ -37,6 +37,8 @@ class Plan:
     notes: tuple[str, ...] = ()
     settle_seconds: float = 0.0
     """Pause before each run (lets a rate limiter's buckets refill between contenders)."""
+    max_repeat: int | None = None
+    """At most this many repetitions, whatever ``--repeat`` says (``None``: no cap)."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,62 @@ def streaming(workdir: Path, scale: float) -> Plan:
     )
 
 
+SHARED_PROCESSES = 8
+_SHARED_SMALL = 12
+"""Small files per process at full size: 8 x (12 + initiate + complete) = 112 atai_fs
+calls, a little over the documented 100/min, so the minute limit binds once."""
+
+
+def shared_limits(workdir: Path, scale: float) -> Plan:
+    small_count = max(3, round(_SHARED_SMALL * scale))
+    big_size = 3 * 8 * MiB + 100  # four 8 MiB parts: never the one-request route
+    work = []
+    for index in range(SHARED_PROCESSES):
+        paths = small_files(workdir / f"p{index}", small_count, 64 * KiB, prefix=f"p{index}-")
+        paths.append(str(random_file(workdir / f"p{index}" / f"p{index}-multipart.csv", big_size)))
+        work.append(paths)
+    limits = {"part_size": 8 * MiB, "rate_limit": True}  # documented: 20/s bursts, 100/min
+    fleet = {"work": work, "cache_dir": str(workdir)}
+    per_process = f"{small_count} x 64 KiB + one {_human(big_size)} (4 parts)"
+    return Plan(
+        title=(
+            f"Shared rate limits: {SHARED_PROCESSES} processes at once, each {per_process}, "
+            "documented limits enforced (20 requests/s bursts, 100/min)"
+        ),
+        # One emulator (one organisation's budget) per contender, both starting full.
+        emulators={"atai": dict(limits), "official": dict(limits)},
+        cases=(
+            Case(
+                f'atai_fs fs.put(paths, "atai://") x {SHARED_PROCESSES} processes',
+                "fleet",
+                "atai",
+                {**fleet, "worker": "atai_put_worker"},
+                emulator="atai",
+            ),
+            Case(
+                f"official upload() loop x {SHARED_PROCESSES} processes",
+                "fleet",
+                "official",
+                {**fleet, "worker": "official_upload_worker"},
+                emulator="official",
+            ),
+        ),
+        columns=("wall", "files_ok", "api", "r429", "r429_share", "errors", "orphans"),
+        ratio_metric="r429_share",
+        baselines=(),
+        notes=(
+            f"{SHARED_PROCESSES * (small_count + 1)} files in all; processes released together "
+            "once every one has built its client; wall: release to the last exit",
+            "atai_fs: its defaults (limiter shared by the processes through a state file "
+            "in a fresh XDG_CACHE_HOME per run); errors: processes whose put() failed",
+            "official: 3 tries per API call, no backoff; errors: files whose upload raised",
+            "API req: control-plane calls received, 429s included; 429 %: their share",
+            "one run per contender: a second would need the minute budget to refill first",
+        ),
+        max_repeat=1,
+    )
+
+
 SCENARIOS = {
     s.name: s
     for s in (
@@ -266,5 +324,8 @@ SCENARIOS = {
         ),
         Scenario("small_files", "500 x 64 KiB under a rate limit", small),
         Scenario("streaming", "peak RSS of fs.open writes, unknown and known size", streaming),
+        Scenario(
+            "shared_limits", "8 processes under one organisation's rate limits", shared_limits
+        ),
     )
 }

@@ -33,9 +33,10 @@ def run(scenarios: list[Scenario], options: SuiteOptions) -> None:
     machine = describe()
     for scenario in scenarios:
         result = run_scenario(scenario, options, machine)
-        print(report.table(result["plan"], result["summary"], options.repeat), flush=True)
+        repeat = result["options"]["repeat"]
+        print(report.table(result["plan"], result["summary"], repeat), flush=True)
         print(flush=True)
-        _write(scenario.name, result)
+        _write(scenario.name, result, options.workdir)
 
 
 def run_scenario(
@@ -48,6 +49,7 @@ def run_scenario(
         _progress(f"{scenario.name}: preparing data")
         plan = scenario.build(workdir, options.scale)
         runs = []
+        repeat = min(options.repeat, plan.max_repeat or options.repeat)
         with ExitStack() as stack:
             emulators = {
                 name: stack.enter_context(
@@ -55,13 +57,13 @@ def run_scenario(
                 )
                 for i, (name, opts) in enumerate(plan.emulators.items())
             }
-            for repetition in range(options.repeat):
+            for repetition in range(repeat):
                 for case in plan.cases:
                     time.sleep(plan.settle_seconds)
                     record = run_case(case, emulators[case.emulator], options.timeout)
                     runs.append({"repetition": repetition, **record})
                     _progress(
-                        f"{scenario.name} {repetition + 1}/{options.repeat} {case.label}: "
+                        f"{scenario.name} {repetition + 1}/{repeat} {case.label}: "
                         f"{record['client'].get('wall', float('nan')):.2f} s, "
                         f"errors {record['client'].get('errors')}"
                     )
@@ -72,13 +74,15 @@ def run_scenario(
         "summary_text": scenario.summary,
         "plan": plan,
         "machine": machine,
-        "options": {"scale": options.scale, "repeat": options.repeat},
+        "options": {"scale": options.scale, "repeat": repeat},
         "runs": runs,
         "summary": report.summarise(plan, runs),
     }
 
 
-def _write(name: str, result: dict[str, Any]) -> None:
+def _write(name: str, result: dict[str, Any], workdir: Path) -> None:
+    """The results file; the run's work directory is written ``<workdir>``, so the file
+    says nothing of the machine's paths."""
     RESULTS.mkdir(exist_ok=True)
     plan = result["plan"]
     document = {
@@ -90,7 +94,8 @@ def _write(name: str, result: dict[str, Any]) -> None:
         "notes": list(plan.notes),
     }
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    text = json.dumps(document, indent=2, default=str).replace(str(workdir), "<workdir>")
+    path.write_text(text + "\n")
     _progress(f"{name}: raw results in {path}")
 
 

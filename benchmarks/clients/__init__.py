@@ -20,5 +20,8 @@ CLIENTS = {
     "official_upload_many": "benchmarks.clients.official:upload_many",
     "official_parquet": "benchmarks.clients.official:to_parquet",
     "raw_put_file": "benchmarks.clients.raw:put_file",
+    "fleet": "benchmarks.clients.fleet:run",
+    "atai_put_worker": "benchmarks.clients.atai:put_worker",
+    "official_upload_worker": "benchmarks.clients.official:upload_worker",
 }
 """KIND -> ``module:function``, imported lazily."""

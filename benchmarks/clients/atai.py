@@ -70,3 +70,20 @@ def to_parquet(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
         except Exception as exc:
             outcome.failed(exc)
     return outcome
+
+
+def put_worker(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
+    """One process of a fleet: build the filesystem, wait for the others, ``fs.put``
+    ``paths`` to the root (one call; a failure ends it, counted as one error)."""
+    from .fleet import wait_for_go
+
+    fs = _filesystem(params)
+    paths = params["paths"]
+    outcome = Outcome(bytes=sum(os.path.getsize(p) for p in paths))
+    wait_for_go()
+    with stopwatch:
+        try:
+            fs.put(paths, "atai://")
+        except Exception as exc:
+            outcome.failed(exc)
+    return outcome

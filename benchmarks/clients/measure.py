@@ -24,6 +24,8 @@ class Outcome:
     bytes: int = 0
     errors: int = 0
     error_messages: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """More fields for the JSON line (e.g. a fleet's per-process reports)."""
 
     def failed(self, exc: BaseException) -> None:
         self.errors += 1
@@ -80,6 +82,7 @@ def report(outcome: Outcome, stopwatch: Stopwatch) -> dict[str, Any]:
         "ru_maxrss": usage.ru_maxrss * 1024,  # KiB on Linux; includes the parent's, see peak_rss
         "errors": outcome.errors,
         "error_messages": outcome.error_messages,
+        **outcome.extra,
     }
 
 

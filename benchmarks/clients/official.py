@@ -62,3 +62,21 @@ def to_parquet(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
         if os.path.exists(local):
             os.remove(local)
     return outcome
+
+
+def upload_worker(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
+    """One process of a fleet: build the client, wait for the others, then a loop of
+    ``upload`` over ``paths``; each exception is one failed file."""
+    from .fleet import wait_for_go
+
+    files = _files(params)
+    paths = params["paths"]
+    outcome = Outcome(bytes=sum(os.path.getsize(p) for p in paths))
+    wait_for_go()
+    with stopwatch:
+        for path in paths:
+            try:
+                files.upload(path, use_proxy=False)
+            except Exception as exc:
+                outcome.failed(exc)
+    return outcome
