@@ -8,7 +8,6 @@ request announces its full length up front.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from aiohttp import payload
@@ -22,20 +21,12 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "PartBody"]
 #: Python overhead negligible at GB/s while bounding memory to a few MiB per connection.
 DEFAULT_CHUNK_SIZE = 1 << 20
 
-#: Chunks at least this big are checksummed in a worker thread (hashlib and google-crc32c
-#: release the GIL on them); smaller ones cost less inline than a thread hop.
-OFFLOAD_MIN_CHUNK = 256 * 1024
-
 
 class PartBody(payload.Payload):
     """An aiohttp payload that streams ``[offset, offset + length)`` of a source.
 
-    ``on_chunk`` (optional) sees every chunk as it is sent, in order, for checksums
-    computed on the bytes actually put on the wire. For large chunks it runs in a worker
-    thread while the chunk is being written, so hashing never caps a fast link at what
-    the event loop's one core can hash: the loop only moves bytes. At most one chunk is
-    being checksummed at a time, so ``on_chunk`` needs no lock, and the last one is done
-    before the body counts as sent.
+    ``on_chunk`` (optional) sees every chunk as it is sent, for checksums computed on the
+    bytes actually put on the wire.
     """
 
     _autoclose = True
@@ -82,34 +73,11 @@ class PartBody(payload.Payload):
     ) -> None:
         remaining = self._length if content_length is None else min(self._length, content_length)
         position = self._offset
-        observing: asyncio.Future[None] | None = None
-        try:
-            while remaining > 0:
-                take = min(self._chunk_size, remaining)
-                chunk = self._source.read(position, take)
-                if self._on_chunk is not None:
-                    if observing is not None:
-                        await observing  # in order: the previous chunk first
-                        observing = None
-                    if take >= OFFLOAD_MIN_CHUNK:
-                        loop = asyncio.get_running_loop()
-                        observing = loop.run_in_executor(None, self._on_chunk, chunk)
-                    else:
-                        self._on_chunk(chunk)
-                await writer.write(chunk)
-                position += take
-                remaining -= take
-            if observing is not None:
-                await observing
-                observing = None
-        finally:
-            if observing is not None and not observing.done():
-                # Abandoned mid-part (cancelled, connection lost): let the checksum of
-                # the chunk in hand finish in its thread, quietly; the part is resent anyway.
-                observing.add_done_callback(_consume)
-
-
-def _consume(future: asyncio.Future[None]) -> None:
-    """Retrieve an abandoned checksum's outcome, so asyncio does not log it as lost."""
-    if not future.cancelled():
-        future.exception()
+        while remaining > 0:
+            take = min(self._chunk_size, remaining)
+            chunk = self._source.read(position, take)
+            if self._on_chunk is not None:
+                self._on_chunk(chunk)
+            await writer.write(chunk)
+            position += take
+            remaining -= take
