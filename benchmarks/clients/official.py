@@ -29,8 +29,11 @@ def upload(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
 
 def upload_many(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
     """A loop of ``upload``; each exception (e.g. 429 after its 3 attempts) is one failure."""
-    files = _files(params)
-    paths = params["paths"]
+    return _upload_each(_files(params), params["paths"], stopwatch)
+
+
+def _upload_each(files: Any, paths: list[str], stopwatch: Stopwatch) -> Outcome:
+    """``upload`` each path in turn, timed; each exception is one failed file."""
     outcome = Outcome(bytes=sum(os.path.getsize(p) for p in paths))
     with stopwatch:
         for path in paths:
@@ -70,13 +73,5 @@ def upload_worker(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
     from .fleet import wait_for_go
 
     files = _files(params)
-    paths = params["paths"]
-    outcome = Outcome(bytes=sum(os.path.getsize(p) for p in paths))
     wait_for_go()
-    with stopwatch:
-        for path in paths:
-            try:
-                files.upload(path, use_proxy=False)
-            except Exception as exc:
-                outcome.failed(exc)
-    return outcome
+    return _upload_each(files, params["paths"], stopwatch)
