@@ -29,7 +29,7 @@ from aiohttp import web
 
 from .._shared.s3_storage import PartToken, S3Bucket, S3Refusal, S3Unavailable
 from .._shared.stats import EmulatorStats
-from .._shared.storage import PresignedStorage
+from .._shared.storage import PresignedStorage, url_origin
 from .._shared.transfer import send_file
 from .config import EmulatorConfig
 from .errors import ApiError, bad_request
@@ -175,9 +175,9 @@ class LocalBackend:
 
     async def download(self, request: web.Request, record: FileRecord) -> web.StreamResponse:
         if self._config.redirect_downloads:
-            origin = self._config.public_url or str(request.url.origin())
+            origin = url_origin(request, self._config.public_url)
             url, _ = self.storage.presign_get(
-                f"{BLOB_PREFIX}/{record.file_uid}", origin.rstrip("/"), self._config.url_lifetime
+                f"{BLOB_PREFIX}/{record.file_uid}", origin, self._config.url_lifetime
             )
             return web.Response(status=307, headers={"Location": url})
         headers = {"Content-Type": "application/octet-stream", "ETag": f'"{record.file_uid}"'}

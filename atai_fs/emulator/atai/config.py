@@ -146,31 +146,37 @@ class EmulatorConfig(ServedConfig[Fault]):
                 raise ValueError(f"{name} must be positive bytes/s or None, got {value}")
 
     def _check_storage(self) -> None:
-        """S3 storage takes what S3 can do, and only that."""
+        """S3 storage takes what S3 can do, and only that. Messages name the option and
+        its ``atai-fs serve`` flag, as either may have set it."""
         if self.storage not in STORAGES:
             raise ValueError(f"storage must be one of {STORAGES}, got {self.storage!r}")
         if self.storage == "local":
             if self.bucket is not None or self.s3_endpoint_url is not None:
-                raise ValueError("bucket and s3_endpoint_url need storage='s3'")
+                raise ValueError(
+                    "bucket and s3_endpoint_url (--s3-endpoint) need S3 storage: "
+                    "storage='s3' (--storage s3://BUCKET)"
+                )
             return
         if not self.bucket:
-            raise ValueError("storage='s3' needs bucket='NAME'")
+            raise ValueError("S3 storage needs bucket='NAME' (--storage s3://NAME)")
         if self.part_size < S3_MIN_PART_SIZE:
             raise ValueError(
-                f"storage='s3' needs part_size of at least {S3_MIN_PART_SIZE} (S3's smallest "
-                f"part), got {self.part_size}"
+                f"S3 storage needs part_size (--part-size) of at least {S3_MIN_PART_SIZE} "
+                f"(5MiB, S3's smallest part), got {self.part_size}"
             )
         # What the emulator does itself on its own storage routes; S3 does as S3 does.
         unsupported = {
-            "etag_style='opaque'": self.etag_style != "md5",
-            "ignore_range": self.ignore_range,
-            "put_bandwidth": self.put_bandwidth is not None,
-            "link_bandwidth": self.link_bandwidth is not None,
-            "faults on storage routes": any(f.route in _STORAGE_ROUTES for f in self.faults),
+            "etag_style (--set etag_style=...)": self.etag_style != "md5",
+            "ignore_range (--ignore-range)": self.ignore_range,
+            "put_bandwidth (--put-bandwidth)": self.put_bandwidth is not None,
+            "link_bandwidth (--link-bandwidth)": self.link_bandwidth is not None,
+            "faults on storage routes (--fault route=storage_...)": any(
+                f.route in _STORAGE_ROUTES for f in self.faults
+            ),
         }
         named = [name for name, given in unsupported.items() if given]
         if named:
             raise ValueError(
-                f"storage='s3' cannot take {', '.join(named)}: storage requests go to S3, "
+                f"S3 storage cannot take {', '.join(named)}: storage requests go to S3, "
                 "not to the emulator (front S3 with a proxy to change its answers)"
             )

@@ -20,7 +20,8 @@ _FILES = API_PREFIX + "/files"
 _CHUNK = 1 << 20
 _MAX_PAGE = 1000
 _DEFAULT_PAGE = 100
-_NOT_EXTRACTED = {"metadata_status": "not_extracted"}
+NOT_EXTRACTED = {"metadata_status": "not_extracted"}
+"""``file_attributes`` of every published file: the emulator extracts no metadata."""
 _MULTIPART_OVERHEAD = 1 << 20
 """Slack over ``simple_upload_limit`` for multipart framing before a body is refused unread."""
 
@@ -92,7 +93,7 @@ async def publish_record(
         file_type=file_type,
         num_bytes=num_bytes,
         file_status=file_status,
-        file_attributes=dict(_NOT_EXTRACTED),
+        file_attributes=dict(NOT_EXTRACTED),
     )
     ctx.stats.count_file_published()
     if replaced is not None:

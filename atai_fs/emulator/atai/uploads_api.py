@@ -11,7 +11,7 @@ from .config import API_PREFIX
 from .context import EmulatorContext, context_of
 from .errors import ApiError, ErrorDetail, bad_request, conflict
 from .file_index import FILE_STATUS_CORRUPT, FILE_STATUS_INGESTED, new_file_uid
-from .files_api import publish_record
+from .files_api import NOT_EXTRACTED, publish_record
 from .params import is_int, name_problem, raise_if_any, read_json_object
 from .state import ABORTED, COMPLETED, Upload, choose_part_size, new_upload_id
 from .upload_checks import (
@@ -162,7 +162,7 @@ async def complete(request: web.Request) -> web.Response:
             "file_name": upload.filename,
             "num_bytes": upload.num_bytes,
             "file_status": "Registered",
-            "file_attributes": {"metadata_status": "not_extracted"},
+            "file_attributes": dict(NOT_EXTRACTED),
         }
     )
 

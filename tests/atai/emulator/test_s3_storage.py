@@ -215,7 +215,7 @@ async def test_simple_uploads_deletes_and_overwrites_keep_s3_tidy(emulator, open
     "options, words",
     [
         ({}, "needs bucket"),
-        ({"bucket": "b", "part_size": 1024}, "part_size of at least 5242880"),
+        ({"bucket": "b", "part_size": 1024}, r"part_size \(--part-size\) of at least 5242880"),
         ({"bucket": "b", "ignore_range": True}, "ignore_range"),
         ({"bucket": "b", "etag_style": "opaque"}, "etag_style"),
         ({"bucket": "b", "put_bandwidth": 1e6}, "put_bandwidth"),
