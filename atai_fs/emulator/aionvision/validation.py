@@ -13,8 +13,8 @@ from aiohttp import web
 
 from .errors import Problem, ValidationFailed, invalid
 
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+MD5_HEX = re.compile(r"[0-9a-f]{32}")
 STORAGE_TARGETS = ("default", "custom")
 _INTENTS = ("describe", "verify", "rules")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")

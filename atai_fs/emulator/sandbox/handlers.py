@@ -160,7 +160,7 @@ async def complete(request: web.Request) -> web.StreamResponse:
     key = idempotency_key_of(request)
     body = await json_object(request, empty_ok=True)
     given = body.get("whole_checksum_sha256")
-    if given is not None and (not isinstance(given, str) or not SHA256_HEX.match(given)):
+    if given is not None and (not isinstance(given, str) or not SHA256_HEX.fullmatch(given)):
         raise UploadError(400, "whole_checksum_sha256 must be 64 lowercase hex digits")
 
     async def complete_session() -> dict[str, Any]:
