@@ -54,6 +54,10 @@ async def create_session(request: web.Request) -> web.StreamResponse:
     async def create() -> dict[str, Any]:
         now = time.time()
         fields = check_create(body, ctx.config)
+        try:
+            ctx.files.check_destination(sandbox_id, fields.target_path)
+        except PathRejected as exc:
+            raise UploadError(400, exc.message, path=exc.path) from None
         length = fields.content_length
         if length > ctx.config.max_upload_bytes:
             raise UploadError.upload(
