@@ -126,17 +126,24 @@ class SandboxFiles:
         self.root = data_dir / "sandboxes"
         self.root.mkdir(parents=True, exist_ok=True)
 
+    def fs_dir(self, sandbox_id: str) -> Path:
+        """The host directory that is ``/`` of the sandbox's paths."""
+        return self.root / sandbox_id / "fs"
+
     def host_path(self, sandbox_id: str, path: str) -> Path:
-        """Where sandbox path ``path`` lives on the host (``path`` is normalized absolute)."""
-        return self.root / sandbox_id / "fs" / path.lstrip("/")
+        """Where sandbox path ``path`` lives on the host (``path`` is normalized absolute;
+        symlinks on the way are not resolved: for looking, never for acting)."""
+        return self.fs_dir(sandbox_id) / path.lstrip("/")
 
     def open_root(self, sandbox_id: str) -> SandboxRoot:
-        """The sandbox's filesystem, ``/`` of its paths."""
-        return SandboxRoot.open(self.root / sandbox_id / "fs")
+        """The sandbox's filesystem, through which every operation on it goes."""
+        return SandboxRoot.open(self.fs_dir(sandbox_id))
 
     def check_destination(self, sandbox_id: str, target: str) -> None:
         """Refuse early a destination that the sandbox's symlinks already lead out of the
         sandbox or into a reserved path (publishing checks again, authoritatively)."""
+        if not self.fs_dir(sandbox_id).is_dir():
+            return  # a sandbox without files yet: no link to lead anywhere
         # Parents still to be made lead nowhere else: nothing to refuse yet.
         with self.open_root(sandbox_id) as fs, _destination(target), suppress(FileNotFoundError):
             _refuse_reserved(fs, target)
