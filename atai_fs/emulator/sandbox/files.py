@@ -286,70 +286,78 @@ def _extract(
     target: str,
 ) -> Published:
     """Write the entries into ``tree``, each where its path physically leads in it;
-    then check that no link, once every entry is there, leads out of the tree."""
+    then check that no link, now that every entry is there, leads out of the tree (a
+    link made before the entries it goes through was judged on what existed then)."""
     size = files = 0
     for member, name in zip(members, names, strict=True):
         with _entry(member.name):
-            if name == "." and member.isdir():
-                tree.make_dir(name, stat.S_IMODE(member.mode) | 0o700)
-                continue
-            if name == ".":
-                raise PathRejected(
-                    "directory_extract_invalid_path",
-                    f"archive entry {member.name!r} names the tree itself",
-                    member.name,
-                )
-            tree.make_parents(name)
-            if is_reserved(posixpath.join(target, tree.physical(name))):
-                raise PathRejected(
-                    "directory_extract_invalid_path",
-                    f"archive entry {member.name!r} leads to a reserved path",
-                    member.name,
-                )
-            if member.isdir():
-                tree.make_dir(name, stat.S_IMODE(member.mode) | 0o700)
-                continue
-            if tree.kind(name) is not None:
-                tree.remove(name)  # an entry replaces what has its name
-            if member.issym():
-                _link(tree, member.name, name, member.linkname)
-            elif member.islnk():
-                source = posixpath.normpath(member.linkname)
-                kind = tree.kind(source)
-                if kind == "link":  # a hard link to a symlink is that symlink, here
-                    _link(tree, member.name, name, tree.read_link(source))
-                    continue
-                if kind != "file":
-                    raise PathRejected(
-                        "directory_extract_invalid_symlink",
-                        f"hard link {member.name!r} -> {member.linkname!r} is not to a file",
-                        member.name,
-                    )
-                with tree.open_file(source) as copied:
-                    size += tree.write_file(name, [copied])
-                files += 1
-            else:
-                data = tar.extractfile(member)
-                assert data is not None
-                with data:
-                    mode, mtime = stat.S_IMODE(member.mode), member.mtime
-                    tree.write_file(name, [data], mode=mode, mtime=mtime)
-                files += 1
-                size += member.size
+            written = _extract_entry(tar, member, name, tree, target)
+        if written is not None:
+            files += 1
+            size += written
     for link, destination in tree.links():
-        _link_stays(tree, link, link, destination)
+        with _link_inside(link, destination):
+            tree.check_link(link, destination)
     return Published(size, files)
 
 
-def _link(tree: SandboxRoot, raw: str, name: str, destination: str) -> None:
-    _link_stays(tree, raw, name, destination)
-    tree.symlink(name, destination)
+def _extract_entry(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, tree: SandboxRoot, target: str
+) -> int | None:
+    """Write one entry into ``tree``: the size of the regular file it is, else None."""
+    if name == "." and member.isdir():
+        tree.make_dir(name, stat.S_IMODE(member.mode) | 0o700)
+        return None
+    if name == ".":
+        raise PathRejected(
+            "directory_extract_invalid_path",
+            f"archive entry {member.name!r} names the tree itself",
+            member.name,
+        )
+    tree.make_parents(name)
+    if is_reserved(posixpath.join(target, tree.physical(name))):
+        raise PathRejected(
+            "directory_extract_invalid_path",
+            f"archive entry {member.name!r} leads to a reserved path",
+            member.name,
+        )
+    if member.isdir():
+        tree.make_dir(name, stat.S_IMODE(member.mode) | 0o700)
+        return None
+    if tree.kind(name) is not None:
+        tree.remove(name)  # an entry replaces what has its name
+    if member.issym():
+        with _link_inside(member.name, member.linkname):
+            tree.symlink(name, member.linkname)
+        return None
+    if member.islnk():
+        source = posixpath.normpath(member.linkname)
+        kind = tree.kind(source)
+        if kind == "link":  # a hard link to a symlink is that symlink, here
+            destination = tree.read_link(source)
+            with _link_inside(member.name, destination):
+                tree.symlink(name, destination)
+            return None
+        if kind != "file":
+            raise PathRejected(
+                "directory_extract_invalid_symlink",
+                f"hard link {member.name!r} -> {member.linkname!r} is not to a file",
+                member.name,
+            )
+        with tree.open_file(source) as copied:
+            return tree.write_file(name, [copied])
+    data = tar.extractfile(member)
+    assert data is not None
+    with data:
+        mode, mtime = stat.S_IMODE(member.mode), member.mtime
+        return tree.write_file(name, [data], mode=mode, mtime=mtime)
 
 
-def _link_stays(tree: SandboxRoot, raw: str, name: str, destination: str) -> None:
-    """Refuse the link ``name -> destination`` unless it physically resolves in the tree."""
+@contextmanager
+def _link_inside(raw: str, destination: str) -> Iterator[None]:
+    """A link ``raw -> destination`` that leads out of the tree, as its entry's refusal."""
     try:
-        tree.check_link(name, destination)
+        yield
     except LeavesRoot:
         raise PathRejected(
             "directory_extract_invalid_symlink",
