@@ -18,7 +18,7 @@ import shutil
 import stat
 import tarfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -79,39 +79,29 @@ class Published:
 
 
 @contextmanager
-def _destination(target: str) -> Iterator[None]:
-    """What the sandbox's tree does to ``target``'s path, as the refusal of a destination."""
+def _refusing(reason: str, subject: str, root: str, path: str, shown: str) -> Iterator[None]:
+    """What a tree's links and files do to the path of ``subject``, as a refusal with
+    ``reason`` (``root`` names the tree; a link is shown as ``shown`` + its path)."""
     try:
         yield
     except LeavesRoot as exc:
-        through = f" through the symlink /{exc.link}" if exc.link else ""
-        raise PathRejected(
-            "target_conflict", f"{target} leads outside the sandbox{through}", target
-        ) from None
+        through = f" through the symlink {shown}{exc.link}" if exc.link else ""
+        raise PathRejected(reason, f"{subject} leads outside {root}{through}", path) from None
     except (NotADirectoryError, FileExistsError):
         raise PathRejected(
-            "target_conflict", f"a parent of {target} exists and is not a directory", target
+            reason, f"a parent of {subject} exists and is not a directory", path
         ) from None
 
 
-@contextmanager
-def _entry(raw: str) -> Iterator[None]:
-    """What the extracted tree does to archive entry ``raw``'s path, as its refusal."""
-    try:
-        yield
-    except LeavesRoot as exc:
-        through = f" through the link {exc.link!r}" if exc.link else ""
-        raise PathRejected(
-            "directory_extract_invalid_path",
-            f"archive entry {raw!r} leads outside the extracted tree{through}",
-            raw,
-        ) from None
-    except (NotADirectoryError, FileExistsError):
-        raise PathRejected(
-            "directory_extract_invalid_path",
-            f"a parent of archive entry {raw!r} is not a directory",
-            raw,
-        ) from None
+def _destination(target: str) -> AbstractContextManager[None]:
+    """Refusals of a destination in the sandbox's files."""
+    return _refusing("target_conflict", target, "the sandbox", target, "/")
+
+
+def _entry(raw: str) -> AbstractContextManager[None]:
+    """Refusals of archive entry ``raw`` in the tree being extracted."""
+    subject = f"archive entry {raw!r}"
+    return _refusing("directory_extract_invalid_path", subject, "the extracted tree", raw, "")
 
 
 class SandboxFiles:
