@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import re
+import resource
 import subprocess
 import sys
 import tarfile
@@ -320,3 +321,17 @@ def test_reading_back_through_an_escaping_link_is_refused(emulator, planted):
     _, through = planted
     with pytest.raises(PermissionError, match="leads outside the root through the symlink"):
         emulator.read_file(SANDBOX, f"{through}/top.txt")
+
+
+def test_a_walk_holds_one_descriptor_however_deep_the_tree(emulator):
+    depth = 300
+    deep = "/".join(["level"] * depth)
+    archive = tar_of(member(f"{deep}/leaf.txt"), member("top", tarfile.SYMTYPE, deep))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, depth - 50), hard))
+    try:
+        status, body = upload_tree(emulator, archive, "/workspace/deep")
+        assert status == 200, body
+        assert emulator.read_file(SANDBOX, "/workspace/deep/top/leaf.txt") == b"planted"
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

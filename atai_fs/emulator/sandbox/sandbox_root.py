@@ -2,11 +2,11 @@
 
 A sandbox's files hold symlinks its uploads created, and a check on the *text* of a
 path (``normpath``, ``startswith``) cannot see where a chain of them physically leads:
-``d/d/up -> ../..`` reads as the tree's root and ``z -> d/d/up/../../..`` as ``d``, yet
+``d/d/up -> ../..`` reads as the tree's root and ``z -> d/d/up/../..`` as ``d``, yet
 ``z`` is two levels *above* the tree.  So nothing here asks the host to look a path up.
 A path is walked one component at a time, each opened with ``O_NOFOLLOW`` relative to the
 descriptor of the directory before it; a symlink met on the way is expanded by hand and
-its target walked the same way, ``..`` going back to the descriptor it came from.  A
+its target walked the same way, ``..`` going back to the directory it came from.  A
 ``..`` above the root, an absolute target or a loop raises :class:`LeavesRoot`.  The
 operation then acts on the last component through the descriptor the walk reached
 (``dir_fd=``), never through a path the host would resolve again.
@@ -60,12 +60,17 @@ def _kind(mode: int) -> Kind:
 
 
 class _Walk:
-    """Where a walk from the root physically is: the directories opened on the way down
-    (so ``..`` returns to the one it came from) and their names."""
+    """Where a walk from the root physically is: the directory reached, open, and the
+    names of the directories the walk went down to reach it.
+
+    One descriptor at a time, however deep: ``..`` opens the physical parent of the
+    directory reached, which is the one the walk came from, since a walk only ever
+    enters real directories (a symlink is expanded, never entered).
+    """
 
     def __init__(self, root_fd: int, path: str) -> None:
         self.path = path
-        self.fds = [os.dup(root_fd)]
+        self.fd = os.dup(root_fd)
         self.names: list[str] = []
         self.links = 0
         self.path_link: str | None = None
@@ -74,14 +79,16 @@ class _Walk:
         self.dangling = 0
         """Components walked past a missing one (only with ``dangling_ok``)."""
 
-    @property
-    def fd(self) -> int:
-        return self.fds[-1]
-
     def close(self) -> None:
-        for fd in self.fds:
-            os.close(fd)
-        self.fds.clear()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def _enter(self, name: str) -> None:
+        """Make the directory ``name`` of the one reached (not a symlink) the one reached."""
+        entered = os.open(name, _DIR_FLAGS, dir_fd=self.fd)
+        os.close(self.fd)
+        self.fd = entered
 
     def where(self, name: str = "") -> str:
         return "/".join([*self.names, name] if name else self.names)
@@ -113,7 +120,7 @@ class _Walk:
                 self.dangling += 1
                 continue
             try:
-                self.fds.append(os.open(name, _DIR_FLAGS, dir_fd=self.fd))
+                self._enter(name)
                 self.names.append(name)
                 continue
             except FileNotFoundError:
@@ -173,10 +180,10 @@ class _Walk:
     def _up(self) -> None:
         if self.dangling:
             self.dangling -= 1
-        elif len(self.fds) == 1:
+        elif not self.names:
             raise LeavesRoot(self.path, self.path_link)
         else:
-            os.close(self.fds.pop())
+            self._enter("..")
             self.names.pop()
 
 
