@@ -5,9 +5,10 @@ owns the *how* for one API.  The uploader:
 
 * **chooses the route**: the content is stored already (no upload), one request for a
   file that fits it, or the server's part plan;
-* runs part PUTs concurrently, bounded by ``slots`` (one semaphore shared by every
-  upload of a filesystem, so ``put`` of many files stays bounded) and by the server's
-  own per-upload cap;
+* runs part PUTs concurrently, bounded by ``slots`` (one
+  :class:`~atai_fs.engine.concurrency.PartConcurrency` shared by every upload of a
+  filesystem, which finds how many parts in flight the path rewards, so ``put`` of many
+  files stays bounded too) and by the server's own per-upload cap;
 * retries every call and part with the one :class:`~atai_fs.engine.retry.RetryPolicy`,
   resending exactly the same bytes;
 * refreshes URLs before they expire (in batches) and after the storage refuses one;
@@ -55,6 +56,7 @@ from ..errors import (
 )
 from .body import PartBody
 from .checkpoints import Checkpoints
+from .concurrency import PartConcurrency
 from .config import TransferConfig
 from .integrity import EtagCheck
 from .plan import PartSpec, PartUrls, UploadPlan
@@ -99,7 +101,7 @@ class Uploader:
         self,
         target: UploadTarget,
         *,
-        slots: asyncio.Semaphore,
+        slots: PartConcurrency,
         config: TransferConfig,
         callback: Callback | None = None,
         etags: EtagCheck | None = None,
@@ -184,8 +186,9 @@ class Uploader:
         async with self._failing_cleanly():
             plan = await self._initiate(size)
             config = self.config
-            # The write holds up to max_concurrency + 1 parts; they share one
-            # spool_threshold of memory, whatever the part size.
+            # The write holds up to max_concurrency + 1 parts (the cap, whatever the
+            # limit of the moment); they share one spool_threshold of memory, whatever
+            # the part size or the concurrency.
             live = LiveParts(
                 plan.parts,
                 size=size,
@@ -194,6 +197,12 @@ class Uploader:
             )
             await self._adopt(plan, size, live)
             return live
+
+    def parts_to_hold(self) -> int:
+        """How many full parts a streaming write should have sent or queued at once:
+        twice the current limit (so the controller sees demand beyond it and may grow),
+        never more than the cap (their memory is bounded by the spools either way)."""
+        return max(1, min(self.config.max_concurrency, 2 * self._slots.limit))
 
     async def send_part(self, part: PartSpec, source: PartSource) -> None:
         """PUT one part (retrying transient failures) and record its token."""
@@ -208,8 +217,8 @@ class Uploader:
             await self._send_part(part, source)
 
     async def send_all(self, source: PartSource) -> None:
-        """Send every planned part from ``source``, ``max_concurrency`` at a time; the
-        first failure stops the others and is the one raised."""
+        """Send every planned part from ``source``, as many at a time as the part slots
+        allow; the first failure stops the others and is the one raised."""
         plan = self._require_plan()
         parts = plan.parts
         pending = iter(parts)
@@ -230,10 +239,17 @@ class Uploader:
                 raise
 
     async def _send_part(self, part: PartSpec, source: PartSource) -> None:
-        async with self._plan_slots or contextlib.nullcontext(), self._slots:
-            token = await self._attempt(
-                lambda: self._put_once(part.number, source), f"part {part.number}"
-            )
+        async with self._plan_slots or contextlib.nullcontext(), self._slots.slot() as ticket:
+
+            async def put_once() -> str:
+                try:
+                    return await self._put_once(part.number, source)
+                except Exception as exc:
+                    self._slots.part_failed(ticket, exc)
+                    raise
+
+            token = await self._attempt(put_once, f"part {part.number}")
+            self._slots.part_sent(ticket, part.length)
         self._tokens[part.number] = token
         self._progress.advance(part.length)
         if self._checkpoints is not None:
