@@ -239,8 +239,11 @@ class TransferConfig:
     at ``max_concurrency`` (see :mod:`atai_fs.engine.concurrency`).  ``spool_threshold`` is
     the most a write keeps in memory before spilling to a temporary file in
     ``spool_dir``; a write of known size splits it among the parts it holds, so memory is
-    bounded by ``spool_threshold + max_concurrency * chunk_size`` whatever the part size.
-    ``chunk_size`` bytes are read from a source and sent at a time within a part.
+    bounded by ``spool_threshold`` plus the chunks being sent whatever the part size.
+    At most ``chunk_size`` bytes are read from a source and sent at a time within a part,
+    fewer when many parts are in flight (they share 16 MiB of chunks, see
+    :data:`~atai_fs.engine.body.IN_FLIGHT_MEMORY`), so memory does not grow with the
+    concurrency either.
     Resumable uploads checkpoint finished parts in batches of ``checkpoint_parts``
     (default: an eighth of the parts, at least 8) or every ``checkpoint_seconds``, never
     one call per part.  URLs expiring within ``url_refresh_margin`` seconds (or half

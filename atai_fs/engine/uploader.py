@@ -54,7 +54,7 @@ from ..errors import (
     UploadFailed,
     UrlExpired,
 )
-from .body import PartBody
+from .body import PartBody, chunk_size_for
 from .checkpoints import Checkpoints
 from .concurrency import PartConcurrency
 from .config import TransferConfig
@@ -494,7 +494,7 @@ class Uploader:
             source,
             part.offset,
             part.length,
-            chunk_size=self.config.chunk_size,
+            chunk_size=chunk_size_for(self._slots.limit, self.config.chunk_size),
             on_chunk=observe if (md5 is not None or wants_crc) else None,
         )
         try:

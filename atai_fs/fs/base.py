@@ -163,7 +163,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         Bytes a write keeps in memory before spilling to an unlinked temporary file in
         ``spool_dir``.
     ``chunk_size``
-        Bytes read from a source and sent at a time within a part.
+        At most this many bytes are read from a source and sent at a time within a part
+        (fewer when many parts are in flight: they share 16 MiB of chunks).
     ``retry``
         The :class:`~atai_fs.engine.retry.RetryPolicy` (or a dict or string of its fields).
     ``checkpoint_parts``, ``checkpoint_seconds``

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from atai_fs.engine.body import chunk_size_for
 from atai_fs.engine.concurrency import PartConcurrency, signals_congestion
 from atai_fs.errors import RateLimited, RequestFailed, TransportError, UrlExpired
 
@@ -209,3 +210,11 @@ def test_a_cancelled_waiter_gives_its_slot_back():
             return controller.in_flight
 
     assert asyncio.run(scenario()) == 1
+
+
+@pytest.mark.parametrize(
+    ("in_flight", "chunk"), [(1, MiB), (16, MiB), (32, 512 << 10), (80, 209715), (1000, 64 << 10)]
+)
+def test_chunks_shrink_as_parts_in_flight_grow(in_flight, chunk):
+    assert chunk_size_for(in_flight) == chunk
+    assert chunk_size_for(in_flight, largest=4096) == 4096  # never above chunk_size
