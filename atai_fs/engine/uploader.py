@@ -18,8 +18,9 @@ owns the *how* for one API.  The uploader:
 * **cleans up exactly once**: the moment the server holds an upload, its cleanup is
   registered (abort; for a resumable upload, a last checkpoint and an error naming the
   upload), and any failure of any step, any exception of the caller
-  (:meth:`Uploader.discard`), runs it.  A file becomes visible only through a
-  successful complete.
+  (:meth:`Uploader.discard`), runs it; an interrupt while the server is creating the
+  upload waits for its answer, so no upload is ever orphaned.  A file becomes visible
+  only through a successful complete.
 
 Three ways to drive it:
 
@@ -85,6 +86,32 @@ def collect_left_resumable() -> Iterator[list[str]]:
         yield notes
     finally:
         LEFT_RESUMABLE.reset(token)
+
+
+#: Seconds an interrupted caller still waits for the answer of a call that creates an
+#: upload, so that the upload is known and cleaned up rather than orphaned.
+ANSWER_GRACE = 30.0
+
+
+async def answer_even_if_cancelled(call: Awaitable[T]) -> tuple[T, bool]:
+    """Await a call that creates something on the server.  If the caller is cancelled
+    (Ctrl-C) while the answer is on its way, still wait for it (at most
+    :data:`ANSWER_GRACE` seconds; a second cancel stops waiting), so what the server
+    created is known and can be cleaned up.  Returns the answer and whether a cancel
+    came meanwhile (the caller then cleans up and re-raises it)."""
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task), False
+    except asyncio.CancelledError:
+        if task.done():
+            raise
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), ANSWER_GRACE), True
+        except Exception:  # no answer in time, or the call failed: nothing to clean up
+            raise asyncio.CancelledError from None
+        finally:
+            if not task.done():
+                task.cancel()
 
 
 #: Leading bytes a target may look at before an upload is declared (magic numbers).
@@ -287,9 +314,11 @@ class Uploader:
             source=source,
             retry=self.config.retry,
         )
-        resumption = await self.target.resume(request)
+        resumption, cancelled = await answer_even_if_cancelled(self.target.resume(request))
         if resumption.result is not None:  # an earlier run published it
             journal.forget(destination)
+            if cancelled:
+                raise asyncio.CancelledError
             return resumption.result
         plan = resumption.plan
         if plan is None:  # pragma: no cover - a target bug
@@ -297,6 +326,9 @@ class Uploader:
         self._resume = (journal, destination)
         self._record(plan, identity)
         async with self._failing_cleanly():
+            if cancelled:  # interrupted as the upload was created: resumable, and said so
+                self.plan = plan
+                raise asyncio.CancelledError
             await self._adopt(plan, source.size, source)
             self._record(plan, identity)  # with what prepare learned (e.g. a digest)
             await self.send_all(source)
@@ -412,7 +444,13 @@ class Uploader:
         return plan
 
     async def _initiate(self, size: int) -> UploadPlan:
-        return await self._attempt(lambda: self.target.initiate(size), "initiate")
+        plan, cancelled = await answer_even_if_cancelled(
+            self._attempt(lambda: self.target.initiate(size), "initiate")
+        )
+        if cancelled:
+            self.plan = plan  # the server holds it: the cleanup this raise runs aborts it
+            raise asyncio.CancelledError
+        return plan
 
     async def _adopt(self, plan: UploadPlan, size: int, source: PartSource | LiveParts) -> None:
         """Take over a plan: from now on the server holds an upload, so a failure runs
