@@ -15,11 +15,25 @@ from aiohttp.abc import AbstractStreamWriter
 
 from .sources import Buffer, PartSource
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "PartBody"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "IN_FLIGHT_MEMORY", "PartBody", "chunk_size_for"]
 
 #: Bytes read from a source and handed to the socket at a time.  1 MiB keeps per-chunk
 #: Python overhead negligible at GB/s while bounding memory to a few MiB per connection.
 DEFAULT_CHUNK_SIZE = 1 << 20
+
+#: What all the parts in flight of a filesystem hold in chunks between them: each PUT
+#: holds about one chunk (the socket's buffers take the rest), so chunks shrink as the
+#: concurrency grows, and memory does not grow with it.
+IN_FLIGHT_MEMORY = 16 << 20
+_SMALLEST_CHUNK = 64 << 10
+
+
+def chunk_size_for(parts_in_flight: int, largest: int = DEFAULT_CHUNK_SIZE) -> int:
+    """The chunk size when ``parts_in_flight`` PUTs may run at once: at most
+    ``largest``, at most their share of :data:`IN_FLIGHT_MEMORY`, at least 64 KiB (below
+    that, per-chunk overhead would show)."""
+    share = IN_FLIGHT_MEMORY // max(1, parts_in_flight)
+    return min(largest, max(_SMALLEST_CHUNK, share))
 
 
 class PartBody(payload.Payload):

@@ -24,6 +24,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.compression import compr
 from fsspec.utils import infer_compression
 
+from ..engine.concurrency import PartConcurrency
 from ..engine.config import TransferConfig, coerce, parse_flag, plain_config, refuse_unknown
 from ..engine.integrity import EtagCheck
 from ..engine.ratelimit import RateLimit, RateLimiter, shared_state_file
@@ -153,13 +154,17 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     :class:`~atai_fs.engine.config.TransferConfig`, which may be passed whole as
     ``transfer=``):
 
-    ``max_concurrency``
-        Part PUTs in flight at once, across all uploads of this filesystem.
+    ``max_concurrency``, ``initial_concurrency``, ``adaptive``
+        Part PUTs in flight at once, across all uploads of this filesystem: from
+        ``initial_concurrency`` (16) up to ``max_concurrency`` (80), as far as the
+        throughput keeps rising, and down when the storage says it is overloaded;
+        ``adaptive=False`` pins them at ``max_concurrency``.
     ``spool_threshold``
         Bytes a write keeps in memory before spilling to an unlinked temporary file in
         ``spool_dir``.
     ``chunk_size``
-        Bytes read from a source and sent at a time within a part.
+        At most this many bytes are read from a source and sent at a time within a part
+        (fewer when many parts are in flight: they share 16 MiB of chunks).
     ``retry``
         The :class:`~atai_fs.engine.retry.RetryPolicy` (or a dict or string of its fields).
     ``checkpoint_parts``, ``checkpoint_seconds``
@@ -231,7 +236,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         self._resume_journal = ResumeJournal(resume_dir)
         #: What uploads learned of the storage's ETags (MD5s or opaque), shared by all.
         self._etags = EtagCheck(self.transfer.verify_etag)
-        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PartConcurrency]
         self._slots = weakref.WeakKeyDictionary()
         if api_key and self.api_key_variable is None:
             raise ConfigurationError(f"{self.protocol[0]}:// takes no api_key: its API has no keys")
@@ -387,12 +392,24 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
 
     # -- shared machinery --------------------------------------------------------------
 
-    def _part_slots(self) -> asyncio.Semaphore:
-        """The semaphore bounding part PUTs of this filesystem in the running loop."""
+    @property
+    def part_concurrency(self) -> PartConcurrency | None:
+        """The part-concurrency controller of this filesystem's event loop, once an upload
+        ran: its ``limit``, ``settled`` level and ``history`` show what it found."""
+        return self._slots.get(self.loop)
+
+    def _part_slots(self) -> PartConcurrency:
+        """The one part-concurrency controller of this filesystem in the running loop,
+        shared by all its uploads."""
         loop = asyncio.get_running_loop()
         slots = self._slots.get(loop)
         if slots is None:
-            slots = self._slots[loop] = asyncio.Semaphore(self.transfer.max_concurrency)
+            config = self.transfer
+            slots = self._slots[loop] = PartConcurrency(
+                config.max_concurrency,
+                initial=config.initial_concurrency,
+                adaptive=config.adaptive,
+            )
         return slots
 
     def _uploader(

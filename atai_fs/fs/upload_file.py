@@ -10,8 +10,9 @@ when the file is opened:
   calls for (one request, or parts concurrently, streamed from the spool).
 * **Known size** (``open(path, "wb", size=N)``): the upload is initiated at open; each
   part collects in its own spool while the writer writes and is sent as soon as it is
-  full, so parts go out while the writer is still writing.  At most ``max_concurrency``
-  finished parts wait for the network; beyond that ``write`` blocks.  (A size small
+  full, so parts go out while the writer is still writing.  At most twice the part
+  concurrency of the moment (never more than ``max_concurrency``) finished parts wait
+  for the network; beyond that ``write`` blocks.  (A size small
   enough for one request is held and sent at close instead.)
 
 Either way a file becomes visible only through a successful complete.  An exception in
@@ -124,12 +125,12 @@ class UploadFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyp
         return length
 
     def _submit(self, parts: list[tuple[PartSpec, SpoolSource]]) -> None:
-        """Send full parts, at most ``max_concurrency`` in flight (else wait)."""
+        """Send full parts, at most :meth:`Uploader.parts_to_hold` in flight (else wait)."""
         pending = deque(parts)
         try:
             while pending:
                 self._raise_if_a_part_failed()
-                while len(self._in_flight) >= self._uploader.config.max_concurrency:
+                while len(self._in_flight) >= self._uploader.parts_to_hold():
                     self._wait_oldest()
                 part, spool = pending.popleft()
                 future = asyncio.run_coroutine_threadsafe(self._send(part, spool), self._loop)
