@@ -105,7 +105,7 @@ def test_failed_processing_is_a_clear_error(tmp_path, clock):
     with emulator_on(tmp_path, clock, faults=[fault]) as emulator:
         fs = fs_on(emulator, clock)
         path, _ = local_file(tmp_path, "a.png", 300)
-        with pytest.raises(ProcessingFailed, match="a.png .* failed processing") as raised:
+        with pytest.raises(ProcessingFailed, match=r"a.png .* failed processing") as raised:
             fs.put_file(path, "aionvision://a.png", wait=True)
         assert raised.value.upload_id == fs.last_results[0].image_id
         assert fs.info("aionvision://a.png")["status"] == "failed"
@@ -125,7 +125,7 @@ def test_put_with_wait_fails_files_whose_processing_fails(tmp_path, clock):
     with emulator_on(tmp_path, clock, faults=[fault], processing_delay=30) as emulator:
         fs = fs_on(emulator, clock, wait=False)
         paths = [local_file(tmp_path, f"big{i}.png", LIMIT + 1 + i)[0] for i in range(3)]
-        with pytest.raises(UploadFailed, match="1 of 3 files failed.*processing failed"):
+        with pytest.raises(UploadFailed, match=r"1 of 3 files failed.*processing failed"):
             fs.put(paths, "aionvision://big/", wait=True)
         assert [r.status for r in fs.last_results].count("uploaded") == 2
         assert clock.slept >= 30  # the batch was followed until processed
