@@ -1,12 +1,14 @@
 """``sandbox://``: files and directory trees written into Nullspace sandboxes.
 
 ``sandbox://SANDBOX_ID/ABSOLUTE/PATH`` is the path ``/ABSOLUTE/PATH`` inside sandbox
-``SANDBOX_ID``.  Every write goes through a resumable upload session (spec
+``SANDBOX_ID``.  Writes go through resumable upload sessions (spec
 ``sandbox-uploads.md``): ``put_file`` of a local file (resumable after a crash),
 ``open(..., "wb")`` (spooled, or streamed with ``size=``), ``pipe_file``, and
 ``put(local_dir, remote, recursive=True)``, which sends the whole tree as one tar
-archive (one ``directory_tar`` session).  The API has no read side, so neither has
-this filesystem.
+archive (one ``directory_tar`` session, resumable too: a rerun of the same ``put``
+continues it).  Files up to ``direct_limit`` (8 MiB) with ``conflict="merge"`` or
+``"replace"`` go up in one request instead (the direct route).  The API has no read
+side, so neither has this filesystem.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
+from ..engine.config import parse_size
 from ..engine.sources import SpoolSource
 from ..engine.target import Completion, UploadTarget
 from ..errors import ConfigurationError, InvalidRequest, NotFound
 from ..targets.sandbox import (
     CONFLICTS,
     DEFAULT_ENDPOINT,
+    DIRECT_UPLOAD_LIMIT,
     ROUTE_PREFIXES,
     SandboxApi,
     SandboxUploadTarget,
@@ -56,6 +60,11 @@ class SandboxFileSystem(UploadFileSystem):
         Sandbox user owning the written files.  Also a per-call keyword.
     metadata:
         Free-form object stored with each session.  Also a per-call keyword.
+    direct_limit:
+        Largest file sent in one request by the direct route (``PUT
+        /v1/machines/{id}/file``, as the vendor SDK does; default 8 MiB; 0: never).
+        The route has no conflict check, so writes with ``conflict="error"`` take a
+        session whatever their size.
     **kwargs:
         Engine options of :class:`~atai_fs.fs.base.UploadFileSystem` and fsspec's own.
         ``max_concurrency`` bounds part PUTs of the filesystem; each upload is further
@@ -81,6 +90,7 @@ class SandboxFileSystem(UploadFileSystem):
         conflict: str = "error",
         user: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        direct_limit: int = DIRECT_UPLOAD_LIMIT,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -96,6 +106,9 @@ class SandboxFileSystem(UploadFileSystem):
         self.conflict = conflict
         self.user = user
         self.metadata = dict(metadata or {})
+        self.direct_limit = parse_size(direct_limit, "direct_limit")
+        if self.direct_limit < 0:
+            raise ConfigurationError(f"direct_limit must not be negative, got {direct_limit!r}")
         self.api = SandboxApi(
             self.http, self.rate_limiter, route=route, require_key=self._require_key
         )
@@ -155,6 +168,7 @@ class SandboxFileSystem(UploadFileSystem):
             metadata=metadata if metadata is not None else self.metadata,
             whole_sha256=whole_sha256,
             chunk_size=self.transfer.chunk_size,
+            direct_limit=self.direct_limit,
         )
 
     # -- uploads ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ exception classes are in :mod:`atai_fs.errors` with every other."""
 from .api import (
     CONFLICTS,
     DEFAULT_ENDPOINT,
+    DIRECT_UPLOAD_LIMIT,
     PART_SHA256_HEADER,
     ROUTE_PREFIXES,
     SandboxApi,
@@ -18,6 +19,7 @@ from .target import SandboxUploadTarget
 __all__ = [
     "CONFLICTS",
     "DEFAULT_ENDPOINT",
+    "DIRECT_UPLOAD_LIMIT",
     "PART_SHA256_HEADER",
     "ROUTE_PREFIXES",
     "SESSION_ENDING_REASONS",

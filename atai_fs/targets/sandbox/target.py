@@ -1,7 +1,10 @@
 """One upload (a file, or a directory archive) into one sandbox path, as an upload target.
 
-The session's plan (``part_size``, ``part_count``, ``max_concurrency``) is followed
-exactly.  Before the first part the target computes the digests the API wants
+A small file (up to ``direct_limit``, 8 MiB as the vendor SDK does) whose conflict
+policy lets an existing file be overwritten (``merge``, ``replace``) goes up in one
+request, the direct route (spec 4.6); with ``conflict="error"`` it takes a session,
+whose complete checks the destination atomically.  Otherwise the session's plan
+(``part_size``, ``part_count``, ``max_concurrency``) is followed exactly.  Before the first part the target computes the digests the API wants
 (:mod:`~atai_fs.targets.sandbox.digest`): each part's SHA-256 for its header, the whole
 content's for ``complete``.  Sessions resume by id: a rerun continues the recorded
 session from its ``next_part`` after checking that the local file still has the
@@ -21,7 +24,15 @@ from ...engine.resume import ResumeRecord
 from ...engine.sources import LiveParts, PartSource
 from ...engine.target import Completion, ResumeRequest, Resumption, UploadTarget
 from ...errors import ConfigurationError, NotFound, ProtocolError, SandboxUploadError, SessionGone
-from .api import CONFLICTS, KINDS, SOURCE_KINDS, TERMINAL_STATUSES, SandboxApi, SandboxSession
+from .api import (
+    CONFLICTS,
+    DIRECT_UPLOAD_LIMIT,
+    KINDS,
+    SOURCE_KINDS,
+    TERMINAL_STATUSES,
+    SandboxApi,
+    SandboxSession,
+)
 from .digest import ContentDigest
 from .errors import SESSION_ENDING_REASONS
 
@@ -52,6 +63,7 @@ class SandboxUploadTarget(UploadTarget):
         metadata: Mapping[str, Any] | None = None,
         whole_sha256: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        direct_limit: int = DIRECT_UPLOAD_LIMIT,
     ) -> None:
         if kind not in KINDS:
             raise ConfigurationError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -73,12 +85,30 @@ class SandboxUploadTarget(UploadTarget):
         self.user = user
         self.metadata = dict(metadata or {})
         self.chunk_size = chunk_size
+        self.direct_limit = direct_limit
         self.description = f"sandbox://{sandbox_id}{target_path}"
         self._whole_sha256 = whole_sha256
         self._digest: ContentDigest | None = None
         self._session: SandboxSession | None = None
         self._create_key: str | None = None
         self._complete_key: str | None = None
+
+    # -- the direct route ----------------------------------------------------------------
+
+    def fits_one_request(self, size: int) -> bool:
+        """A file small enough for the direct route, which has no conflict check of its
+        own: only when the policy lets an existing file be overwritten."""
+        return self.kind == "file" and self.conflict != "error" and size <= self.direct_limit
+
+    async def upload_whole(self, source: PartSource) -> Completion:
+        body = PartBody(source, 0, source.size, chunk_size=self.chunk_size)
+        await self.api.upload_direct(self.sandbox_id, self.target_path, body, user=self.user)
+        return {
+            "route": "direct",
+            "target_path": self.target_path,
+            "published_bytes": source.size,
+            "published_file_count": 1,
+        }
 
     # -- the session ------------------------------------------------------------------
 
