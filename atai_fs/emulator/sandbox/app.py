@@ -7,7 +7,7 @@ Routes (``{prefix}`` is ``sandboxes`` or ``machines``, both served; :mod:`.handl
     PUT    /v1/{prefix}/{id}/uploads/{upload_id}/parts/{n}    one part  (route "part")
     POST   /v1/{prefix}/{id}/uploads/{upload_id}/complete     complete  (route "complete")
     DELETE /v1/{prefix}/{id}/uploads/{upload_id}              abort     (route "abort")
-    PUT    /v1/machines/{id}/file?path=...                    direct    (route "direct", :mod:`.direct`)
+    PUT    /v1/machines/{id}/file?path=...                    one file  (route "direct")
 
 Middlewares, outermost first: count the request; bound a session's parts in flight;
 latency; inject a fault if one fires; turn any failure into the ``ErrorResponse`` body;

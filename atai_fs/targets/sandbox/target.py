@@ -4,7 +4,8 @@ A small file (up to ``direct_limit``, 8 MiB as the vendor SDK does) whose confli
 policy lets an existing file be overwritten (``merge``, ``replace``) goes up in one
 request, the direct route (spec 4.6); with ``conflict="error"`` it takes a session,
 whose complete checks the destination atomically.  Otherwise the session's plan
-(``part_size``, ``part_count``, ``max_concurrency``) is followed exactly.  Before the first part the target computes the digests the API wants
+(``part_size``, ``part_count``, ``max_concurrency``) is followed exactly.  Before the
+first part the target computes the digests the API wants
 (:mod:`~atai_fs.targets.sandbox.digest`): each part's SHA-256 for its header, the whole
 content's for ``complete``.  Sessions resume by id: a rerun continues the recorded
 session from its ``next_part`` after checking that the local file still has the
