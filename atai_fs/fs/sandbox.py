@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from ..engine.config import parse_size
+from ..engine.resume import LocalFileIdentity
 from ..engine.sources import SpoolSource
 from ..engine.target import Completion, UploadTarget
 from ..errors import ConfigurationError, InvalidRequest, NotFound
@@ -32,7 +33,9 @@ from ..targets.sandbox import (
     ROUTE_PREFIXES,
     SandboxApi,
     SandboxUploadTarget,
+    TreeMember,
     build_tar_archive,
+    scan_tree,
 )
 from .base import UploadFileSystem, Write
 
@@ -148,6 +151,7 @@ class SandboxFileSystem(UploadFileSystem):
         kind: str = "file",
         source_kind: str = "restartable_file",
         whole_sha256: str | None = None,
+        members: Sequence[TreeMember] | None = None,
         mode: str = "overwrite",
     ) -> SandboxUploadTarget:
         """Per-call options: ``conflict``, ``user``, ``metadata`` (the filesystem's by
@@ -169,6 +173,7 @@ class SandboxFileSystem(UploadFileSystem):
             whole_sha256=whole_sha256,
             chunk_size=self.transfer.chunk_size,
             direct_limit=self.direct_limit,
+            members=members,
         )
 
     # -- uploads ----------------------------------------------------------------------
@@ -200,22 +205,45 @@ class SandboxFileSystem(UploadFileSystem):
         return results
 
     async def _put_directory(
-        self, local: str, remote: str, *, callback: Callback = DEFAULT_CALLBACK, **options: Any
+        self,
+        local: str,
+        remote: str,
+        *,
+        callback: Callback = DEFAULT_CALLBACK,
+        resume: bool = True,
+        **options: Any,
     ) -> Completion:
         """Archive ``local`` into a spool (memory, then an unlinked temporary file) while
-        hashing it, then upload the archive; its contents land at ``remote``."""
+        hashing it, then upload the archive; its contents land at ``remote``.
+
+        With ``resume=True`` (the default) a failure leaves the session in progress and
+        a rerun of the same ``put`` continues it: the archive is rebuilt (an unchanged
+        tree gives the same bytes), checked against what the session accepted, and only
+        the parts from its ``next_part`` are sent.  A tree that changed meanwhile starts
+        a fresh session, with a warning.
+        """
         options.pop("mode", None)
+        config = self._call_config(options)
+        members = await asyncio.to_thread(scan_tree, local)
         spool = SpoolSource(self.transfer.spool_threshold, spool_dir=self.transfer.spool_dir)
         try:
-            digest, _ = await asyncio.to_thread(build_tar_archive, local, spool)
+            digest, _ = await asyncio.to_thread(build_tar_archive, local, spool, members)
             target = self._make_target(
                 remote,
                 kind="directory_tar",
                 source_kind="directory_archive",
                 whole_sha256=digest,
+                members=members,
                 **options,
             )
-            return await self._uploader(target, callback=callback).upload(spool)
+            uploader = self._uploader(target, callback=callback, config=config)
+            if not (resume and uploader.streams(spool.size)):
+                return await uploader.upload(spool)
+            newest = max((m.mtime_ns for m in members), default=0)
+            identity = LocalFileIdentity(os.path.abspath(local), spool.size, newest)
+            return await uploader.upload_resumable(
+                spool, self._resume_journal, self._destination(target), identity
+            )
         finally:
             spool.close()
 

@@ -13,7 +13,7 @@ from .api import (
 )
 from .digest import ContentDigest
 from .errors import SESSION_ENDING_REASONS
-from .tar import build_tar_archive
+from .tar import TreeMember, build_tar_archive, scan_tree
 from .target import SandboxUploadTarget
 
 __all__ = [
@@ -27,5 +27,7 @@ __all__ = [
     "SandboxApi",
     "SandboxSession",
     "SandboxUploadTarget",
+    "TreeMember",
     "build_tar_archive",
+    "scan_tree",
 ]
