@@ -4,8 +4,9 @@ A real ``aiohttp.web`` server on loopback: bearer auth (one key, one tenant), st
 uploads (multipart parsed as a stream with limits), stream batches with sessions that
 progress over time (status, results, cancel), quota check, duplicate check by SHA-256,
 presigned batches (prepare with an upload plan, confirm, batch status), per-image
-processing status, presigned upload URLs (the shared HMAC-signed :mod:`~atai_fs.emulator._shared.storage`, with
-expiry and a signed ``Content-Type``) and confirm, tiers (batch size, requests per
+processing status, presigned upload URLs (the shared HMAC-signed
+:mod:`~atai_fs.emulator._shared.storage`, with expiry and a signed ``Content-Type``)
+and confirm, tiers (batch size, requests per
 minute, monthly quota), the spec's error bodies, and fault injection.
 
     from atai_fs.emulator.aionvision import AionVisionEmulator, AionFault
