@@ -4,31 +4,13 @@ spec (sections 3.8-3.10) and its documented choices say."""
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 import uuid
 
 import pytest
 
 from atai_fs.emulator.aionvision import AionFault, AionVisionEmulator
-from tests.aionvision.conftest import make_fs
+from tests.aionvision.conftest import VirtualClock, make_fs
 from tests.aionvision.test_emulator import call, put
-
-
-class WallClock:
-    """Wall-clock seconds that pass only when a test says so (the emulator's ``now``)."""
-
-    def __init__(self) -> None:
-        self._now = time.time()
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 def prepare(emulator, count=2, **extra):
@@ -154,7 +136,7 @@ def test_cancelling_a_batch_refuses_its_urls_and_its_confirm(emulator):
 
 
 def test_image_status_goes_from_uploading_to_processing_to_completed(tmp_path):
-    clock = WallClock()
+    clock = VirtualClock()
     with AionVisionEmulator(data_dir=tmp_path, processing_delay=60, now=clock) as emulator:
         _, batch, _ = prepare(emulator, 1, intent="describe")
         (url,) = batch["presigned_urls"]
@@ -175,7 +157,7 @@ def test_image_status_goes_from_uploading_to_processing_to_completed(tmp_path):
 
 
 def test_a_file_processing_longer_than_stuck_after_is_stuck(tmp_path):
-    clock = WallClock()
+    clock = VirtualClock()
     with AionVisionEmulator(
         data_dir=tmp_path, processing_delay=3600, stuck_after=600, now=clock
     ) as emulator:

@@ -4,15 +4,13 @@ included), the batch cancelled when the caller abandons it."""
 
 from __future__ import annotations
 
-import _thread
-import threading
-
 import pytest
 
 from atai_fs import UploadFailed
 from atai_fs.emulator.aionvision import AionFault, AionVisionEmulator
 from tests.aionvision.conftest import LIMIT, local_file, make_fs, stored
 from tests.aionvision.test_emulator import call
+from tests.atai.test_interrupts import interrupt_when
 from tests.conftest import wait_for
 
 
@@ -143,15 +141,3 @@ def test_an_api_without_batch_prepare_falls_back_to_single_presigned(fs, emulato
     results = fs.put(paths, "aionvision://old/")
     assert [r.method for r in results] == ["presigned"] * 2
     assert [stored(emulator, r.image_id) for r in results] == contents
-
-
-def interrupt_when(predicate) -> threading.Thread:
-    """Raise KeyboardInterrupt in the main thread (as Ctrl-C does) once ``predicate``."""
-
-    def watch() -> None:
-        if wait_for(predicate, timeout=30):
-            _thread.interrupt_main()
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread

@@ -5,34 +5,11 @@ processing play in a moment."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-
 import pytest
 
 from atai_fs import ProcessingFailed, ProcessingTimeout, RetryPolicy, UploadFailed
 from atai_fs.emulator.aionvision import AionFault, AionVisionEmulator
-from tests.aionvision.conftest import LIMIT, local_file, make_fs
-
-
-class VirtualClock:
-    """Wall-clock seconds that pass only when the client waits (read by the emulator too)."""
-
-    def __init__(self) -> None:
-        self._now = time.time()
-        self._lock = threading.Lock()
-        self.slept = 0.0
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    async def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self._now += max(0.0, seconds)
-            self.slept += max(0.0, seconds)
-        await asyncio.sleep(0)
+from tests.aionvision.conftest import LIMIT, VirtualClock, local_file, make_fs
 
 
 @pytest.fixture
@@ -60,7 +37,7 @@ def test_info_reports_the_processing_status_of_an_uploaded_name(tmp_path, clock)
         assert info["type"] == "file" and info["size"] == len(data)
         assert info["image_id"] == result.image_id
         assert info["status"] == "processing" and info["is_terminal"] is False
-        asyncio.run(clock.sleep(61))
+        clock.advance(61)
         assert fs.info("aionvision://shots/a.png")["status"] == "completed"
         assert fs.exists("aionvision://shots/a.png")
 

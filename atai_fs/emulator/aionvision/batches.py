@@ -17,7 +17,7 @@ from .context import AionContext, context_of
 from .errors import AionError, invalid
 from .presigned import confirm_reservation, presigned_url, reserve
 from .state import Batch, BatchEntry, ImageStatus, Session, SessionFile, now_iso
-from .validation import Problems, json_body
+from .validation import Problems, json_body, uuid_in_path
 
 MAX_BATCH_FILES = 5
 _INTENTS = ("describe", "verify", "rules", "document_extraction")
@@ -210,7 +210,7 @@ async def batch_confirm(request: web.Request) -> web.Response:
 
 async def batch_status(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    batch = _batch(ctx, request.match_info["batch_id"], ("path", "batch_id"))
+    batch = _batch(ctx, uuid_in_path(request, "batch_id"), ("path", "batch_id"))
     now = ctx.config.now()
     counts = dict.fromkeys(_COUNTS, 0)
     counts["total"] = len(batch.entries)

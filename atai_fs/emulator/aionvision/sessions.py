@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from aiohttp import web
 
 from .config import API_PREFIX
 from .context import AionContext, context_of
-from .errors import AionError, invalid
+from .errors import AionError
 from .state import SESSION_TERMINAL, Session, now_iso
-from .validation import Problems
+from .validation import Problems, uuid_in_path
 
 
 def _session(ctx: AionContext, request: web.Request) -> Session:
-    session_id = request.match_info["session_id"]
-    try:
-        uuid.UUID(session_id)
-    except ValueError:
-        raise invalid(
-            ("path", "session_id"), "Input should be a valid UUID", "uuid_parsing"
-        ) from None
+    session_id = uuid_in_path(request, "session_id")
     session = ctx.workspace.sessions.get(session_id)
     if session is None:
         raise AionError(404, "NOT_FOUND", f"Upload session {session_id} not found")

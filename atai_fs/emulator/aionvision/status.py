@@ -3,15 +3,15 @@ that makes an image's processing fail."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from aiohttp import web
 
 from .context import AionContext, context_of
-from .errors import AionError, invalid
+from .errors import AionError
 from .faults import PROCESSING_ROUTE
 from .state import ImageStatus, now_iso
+from .validation import uuid_in_path
 
 _TERMINAL = frozenset({"completed", "failed"})
 
@@ -62,13 +62,7 @@ def image_status_body(ctx: AionContext, status: ImageStatus, now: float) -> dict
 
 async def image_status(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    image_id = request.match_info["image_id"]
-    try:
-        uuid.UUID(image_id)
-    except ValueError:
-        raise invalid(
-            ("path", "image_id"), "Input should be a valid UUID", "uuid_parsing"
-        ) from None
+    image_id = uuid_in_path(request, "image_id")
     status = ctx.workspace.images.get(image_id)
     if status is None:
         raise AionError(404, "NOT_FOUND", f"Image {image_id} not found")
