@@ -15,7 +15,7 @@ from aiohttp import web
 
 from .context import AionContext, context_of
 from .errors import AionError, invalid
-from .presigned import confirm_reservation, presigned_url, reserve
+from .presigned import confirm_reservation, file_info, presigned_url, reserve
 from .state import Batch, BatchEntry, ImageStatus, Session, SessionFile, now_iso
 from .validation import Problems, json_body, uuid_in_path
 
@@ -49,16 +49,9 @@ async def batch_prepare(request: web.Request) -> web.Response:
             problems.add(("body", "files", index), "Input should be an object", "dict_type")
             continue
         where = Problems()
-        filename = where.text(item, "filename", "Field required (a non-empty string)")
-        content_type = where.text(item, "content_type", "Field required (a MIME type)")
-        size = where.positive_int(item, "size_bytes")
-        target = where.storage_target(item.get("storage_target"))
-        key = item.get("idempotency_key")
-        if key is not None and not isinstance(key, str):
-            where.add(("body", "idempotency_key"), "must be a string", "string_type")
+        wanted.append(file_info(where, item))
         for loc, msg, kind in where.found:
             problems.add(("body", "files", index, *loc[1:]), msg, kind)
-        wanted.append((filename, content_type, size, target, key))
     intent = body.get("intent")
     if intent not in _INTENTS:
         problems.add(("body", "intent"), f"Field required, one of {'|'.join(_INTENTS)}", "missing")

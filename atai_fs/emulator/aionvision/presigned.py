@@ -25,6 +25,15 @@ async def request_presigned_url(request: web.Request) -> web.Response:
     ctx = context_of(request)
     body = await json_body(request)
     problems = Problems()
+    wanted = file_info(problems, body)
+    problems.raise_if_any()
+    reservation = reserve(ctx, *wanted)
+    return web.json_response(presigned_url(request, reservation))
+
+
+def file_info(problems: Problems, body: dict[str, Any]) -> tuple[str, str, int, str, str | None]:
+    """A ``FileInfo`` (filename, content_type, size_bytes, storage_target,
+    idempotency_key), its problems added to ``problems``."""
     filename = problems.text(body, "filename", "Field required (a non-empty string)")
     content_type = problems.text(body, "content_type", "Field required (a MIME type)")
     size = problems.positive_int(body, "size_bytes")
@@ -32,9 +41,8 @@ async def request_presigned_url(request: web.Request) -> web.Response:
     key = body.get("idempotency_key")
     if key is not None and not isinstance(key, str):
         problems.add(("body", "idempotency_key"), "must be a string", "string_type")
-    problems.raise_if_any()
-    reservation = reserve(ctx, filename, content_type, size, target, key)
-    return web.json_response(presigned_url(request, reservation))
+        key = None
+    return filename, content_type, size, target, key
 
 
 def reserve(

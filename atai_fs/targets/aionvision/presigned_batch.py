@@ -30,16 +30,15 @@ from typing import Any
 from fsspec.callbacks import Callback
 
 from ...engine.body import PartBody
-from ...engine.plan import PartSpec
 from ...engine.retry import RetryPolicy
 from ...engine.sources import FileSource
 from ...errors import AtaiFsError, ProtocolError
-from .._api import parse_timestamp
 from ..presigned import put_part_presigned
 from .api import AionVisionApi
 from .options import FileEntry, UploadOptions, UploadResult
 from .processing import ProcessingWait
 from .sessions import cancel_abandoned
+from .target import presigned_part, put_headers
 
 __all__ = ["MAX_PRESIGNED_BATCH", "PresignedBatch", "UploadPlanRules"]
 
@@ -160,22 +159,8 @@ class PresignedBatch:
         return {**confirmation, "success": True, "checksum": checksum}
 
     async def _put_retried(self, entry: FileEntry, url: Mapping[str, Any]) -> str:
-        if str(url["upload_method"]).upper() != "PUT":
-            raise ProtocolError(
-                f"{entry.lpath}: the API asked for a {url['upload_method']} form upload; only "
-                "PUT upload URLs are supported"
-            )
-        headers = url.get("upload_headers") or {}
-        if not isinstance(headers, Mapping):
-            raise ProtocolError("a batch upload URL's 'upload_headers' is not an object")
-        part = PartSpec(
-            number=1,
-            offset=0,
-            length=entry.size,
-            url=str(url["upload_url"]),
-            expires_at=parse_timestamp(url.get("expires_at")),
-        )
-        sent = {str(k): str(v) for k, v in headers.items()}
+        sent = put_headers(url, entry.lpath)
+        part = presigned_part(url, entry.size)
         source = FileSource(entry.lpath)
         try:
 
