@@ -141,3 +141,12 @@ def test_an_api_without_batch_prepare_falls_back_to_single_presigned(fs, emulato
     results = fs.put(paths, "aionvision://old/")
     assert [r.method for r in results] == ["presigned"] * 2
     assert [stored(emulator, r.image_id) for r in results] == contents
+
+
+def test_a_404_after_the_batch_was_prepared_is_no_reason_to_upload_again(fs, emulator, tmp_path):
+    emulator.faults.add(route="batch_confirm", status=404)
+    paths, _ = large_files(tmp_path, 2)
+    with pytest.raises(FileNotFoundError):
+        fs.put(paths, "aionvision://x/")
+    assert "request_presigned_url" not in emulator.stats.requests_by_route
+    assert emulator.stats.requests_by_route["session_cancel"] == 1

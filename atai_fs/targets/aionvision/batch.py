@@ -37,7 +37,6 @@ from ...errors import (
     AtaiFsError,
     ConfigurationError,
     InvalidRequest,
-    NotFound,
     QuotaExceeded,
     UnsupportedFormat,
     UploadFailed,
@@ -147,14 +146,12 @@ class BatchUploads:
         )
         for start in range(0, len(entries), MAX_PRESIGNED_BATCH):
             group = entries[start : start + MAX_PRESIGNED_BATCH]
-            try:
-                results.update(await batch.run(group, options, callback))
-            except NotFound:
-                # An API without batch-prepare (it is absent from one revision of the
-                # docs): the single presigned route, file by file.
+            done = await batch.run(group, options, callback)
+            if done is None:  # no batch route: the single presigned route, file by file
                 for entry in entries[start:]:
                     await self._send_large(entry, options, results, callback)
                 return
+            results.update(done)
 
     def _plan(self, pairs: Sequence[tuple[str, str]]) -> list[FileEntry]:
         """Every file checked (format, size) before anything is sent."""

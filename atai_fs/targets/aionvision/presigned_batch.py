@@ -32,7 +32,7 @@ from fsspec.callbacks import Callback
 from ...engine.body import PartBody
 from ...engine.retry import RetryPolicy
 from ...engine.sources import FileSource
-from ...errors import AtaiFsError, ProtocolError
+from ...errors import AtaiFsError, NotFound, ProtocolError
 from ..presigned import put_part_presigned
 from .api import AionVisionApi
 from .options import FileEntry, UploadOptions, UploadResult
@@ -87,12 +87,17 @@ class PresignedBatch:
 
     async def run(
         self, entries: Sequence[FileEntry], options: UploadOptions, callback: Callback
-    ) -> dict[int, UploadResult]:
-        """One result per entry (by its index); raises only what the batch as a whole
-        could not get past (after cancelling its session)."""
+    ) -> dict[int, UploadResult] | None:
+        """One result per entry (by its index); ``None`` when the API has no
+        ``batch-prepare`` route (404: it is absent from one revision of the docs).
+        Raises only what the batch as a whole could not get past (after cancelling its
+        session)."""
         if not 1 <= len(entries) <= MAX_PRESIGNED_BATCH:
             raise ValueError(f"a presigned batch takes 1 to {MAX_PRESIGNED_BATCH} files")
-        prepared = await self._prepare(entries, options)
+        try:
+            prepared = await self._prepare(entries, options)
+        except NotFound:
+            return None
         batch_id = str(prepared["batch_id"])
         finished = False
         try:
