@@ -26,7 +26,8 @@ class PartBody(payload.Payload):
     """An aiohttp payload that streams ``[offset, offset + length)`` of a source.
 
     ``on_chunk`` (optional) sees every chunk as it is sent, for checksums computed on the
-    bytes actually put on the wire.
+    bytes actually put on the wire; ``on_sent`` (optional) is told each chunk's length
+    once the connection took it, for progress.
     """
 
     _autoclose = True
@@ -40,6 +41,7 @@ class PartBody(payload.Payload):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         content_type: str = "application/octet-stream",
         on_chunk: Callable[[Buffer], None] | None = None,
+        on_sent: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(source, content_type=content_type)
         self._source = source
@@ -48,6 +50,7 @@ class PartBody(payload.Payload):
         self._size = length  # what aiohttp announces as Content-Length
         self._chunk_size = chunk_size
         self._on_chunk = on_chunk
+        self._on_sent = on_sent
 
     @property
     def source(self) -> PartSource:
@@ -79,5 +82,7 @@ class PartBody(payload.Payload):
             if self._on_chunk is not None:
                 self._on_chunk(chunk)
             await writer.write(chunk)
+            if self._on_sent is not None:
+                self._on_sent(take)
             position += take
             remaining -= take

@@ -13,7 +13,8 @@ owns the *how* for one API.  The uploader:
 * refreshes URLs before they expire (in batches) and after the storage refuses one;
 * checks each part's ETag against the MD5 of the bytes sent, and computes the
   whole-file CRC32C when the API wants one;
-* batches checkpoints of resumable uploads and reports progress;
+* batches checkpoints of resumable uploads and reports progress as bytes are sent
+  (:mod:`atai_fs.engine.progress`);
 * **cleans up exactly once**: the moment the server holds an upload, its cleanup is
   registered (abort; for a resumable upload, a last checkpoint and an error naming the
   upload), and any failure of any step, any exception of the caller
@@ -235,7 +236,7 @@ class Uploader:
                 lambda: self._put_once(part.number, source), f"part {part.number}"
             )
         self._tokens[part.number] = token
-        self._progress.advance(part.length)
+        self._progress.part_sent(part.number, part.length)
         if self._checkpoints is not None:
             await self._checkpoints.add(part.number, token)
 
@@ -328,6 +329,7 @@ class Uploader:
         failure starts it; every caller waits until it is done (a caller discarding the
         upload must not return while the abort is still on its way).  Returns the error
         to raise instead of ``exc``, if any."""
+        self._progress.end()
         if self._state == "published":
             return None
         if self._cleanup is None:
@@ -384,6 +386,7 @@ class Uploader:
         )
 
     def _published(self, result: Completion) -> Completion:
+        self._progress.end()
         self._state = "published"
         self._result = result
         return result
@@ -480,6 +483,7 @@ class Uploader:
             part.length,
             chunk_size=self.config.chunk_size,
             on_chunk=observe if (md5 is not None or wants_crc) else None,
+            on_sent=self._progress.attempt(number),
         )
         try:
             token = await self.target.put_part(part, body)
