@@ -26,8 +26,9 @@ class PartBody(payload.Payload):
     """An aiohttp payload that streams ``[offset, offset + length)`` of a source.
 
     ``on_chunk`` (optional) sees every chunk as it is sent, for checksums computed on the
-    bytes actually put on the wire; ``on_sent`` (optional) is told each chunk's length
-    once the connection took it, for progress.
+    bytes actually put on the wire; ``on_sent`` (optional) is told how many bytes of the
+    part this write has handed to the connection, after each chunk, for progress (a
+    body written again starts again from 0).
     """
 
     _autoclose = True
@@ -82,7 +83,7 @@ class PartBody(payload.Payload):
             if self._on_chunk is not None:
                 self._on_chunk(chunk)
             await writer.write(chunk)
-            if self._on_sent is not None:
-                self._on_sent(take)
             position += take
+            if self._on_sent is not None:
+                self._on_sent(position - self._offset)
             remaining -= take

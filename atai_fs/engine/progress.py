@@ -5,8 +5,9 @@ for that long, then jumps.  So bytes are counted as each chunk of a part is hand
 the connection, and reported at most every ``interval`` seconds (a bar redrawn more
 often only costs the writer time), and at once when the last byte is counted.
 
-Parts are retried and URLs refreshed, so bytes can be sent twice.  An attempt counts
-only the bytes of its part beyond what earlier attempts of that part reached: what a
+Parts are retried and URLs refreshed (and aiohttp itself writes a body again on a
+reused connection that dropped), so bytes can be sent twice.  A part counts how far into
+it a write has got, and only bytes beyond what earlier attempts reached are new: what a
 failed attempt had counted is taken back from the retry, not reported again, so the
 total never passes the size, never goes backward, and ends at the size exactly.
 
@@ -66,28 +67,18 @@ class Progress:
         self.callback.value = already_there
         self.callback.set_size(size)
 
-    def attempt(self, number: int) -> Callable[[int], None]:
-        """The counter of one attempt at sending part ``number``: call it with the length
-        of each chunk once it is handed to the connection."""
-        position = 0
-
-        def sent(count: int) -> None:
-            nonlocal position
-            position += count
-            beyond = position - self._reached.get(number, 0)
-            if beyond > 0:
-                self._reached[number] = position
-                self._count(beyond)
-
-        return sent
+    def reached(self, number: int, done: int) -> None:
+        """An attempt at sending part ``number`` has handed ``done`` of its bytes to the
+        connection; only bytes beyond what earlier attempts reached are new."""
+        beyond = done - self._reached.get(number, 0)
+        if beyond > 0:
+            self._reached[number] = done
+            self._count(beyond)
 
     def part_sent(self, number: int, length: int) -> None:
         """Part ``number`` (``length`` bytes) was delivered: whatever of it no chunk
         counted (a target that sent it another way) is counted now."""
-        missing = length - self._reached.get(number, 0)
-        if missing > 0:
-            self._reached[number] = length
-            self._count(missing)
+        self.reached(number, length)
 
     def advance(self, count: int) -> None:
         """``count`` more bytes were delivered at once (a one-request upload)."""

@@ -77,13 +77,17 @@ LEFT_RESUMABLE: contextvars.ContextVar[list[str] | None] = contextvars.ContextVa
 
 @contextlib.contextmanager
 def collect_left_resumable() -> Iterator[list[str]]:
-    """The notes of uploads left resumable by cancellation inside this block."""
+    """The notes of uploads left resumable by cancellation inside this block (also
+    handed to an enclosing block, which hears of every upload within)."""
+    outer = LEFT_RESUMABLE.get()
     notes: list[str] = []
     token = LEFT_RESUMABLE.set(notes)
     try:
         yield notes
     finally:
         LEFT_RESUMABLE.reset(token)
+        if outer is not None:
+            outer.extend(notes)
 
 
 #: Leading bytes a target may look at before an upload is declared (magic numbers).
@@ -483,7 +487,7 @@ class Uploader:
             part.length,
             chunk_size=self.config.chunk_size,
             on_chunk=observe if (md5 is not None or wants_crc) else None,
-            on_sent=self._progress.attempt(number),
+            on_sent=lambda done: self._progress.reached(number, done),
         )
         try:
             token = await self.target.put_part(part, body)

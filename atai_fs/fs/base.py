@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from fsspec.asyn import AsyncFileSystem
-from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback, NoOpCallback
 from fsspec.compression import compr
 from fsspec.utils import infer_compression
 
@@ -36,6 +36,7 @@ from ..errors import AtaiFsError, ConfigurationError, InvalidRequest
 from ..http import HttpClient, Timeouts, check_endpoint
 from ..targets.content_types import compressed_type
 from .blocking import interruptible, run_blocking
+from .progress_bar import TransferBar
 from .read_file import RangeReadFile
 from .upload_file import CompressedUpload, UploadFile
 
@@ -174,6 +175,12 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     ``resume_dir``
         Where resumable ``put_file`` keeps its small records of which local file an
         in-progress upload comes from (default ``~/.cache/atai_fs/uploads``).
+    ``progress``
+        ``True``: every transfer of this filesystem that is given no ``callback=``
+        draws a tqdm bar (file name, bytes, rate) on stderr, or in a notebook, including
+        files written through ``open()`` (pandas ``to_parquet``, DuckDB ``COPY``, Dask),
+        which fsspec gives no callback.  Also ``FSSPEC_<PROTOCOL>_PROGRESS=true``;
+        ``TQDM_DISABLE=1`` hides the bars.
 
     An unknown option raises :class:`~atai_fs.errors.ConfigurationError` naming the
     closest valid one.
@@ -216,6 +223,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         share_rate_limit: bool = True,
         transfer: TransferConfig | Mapping[str, Any] | str | None = None,
         resume_dir: str | None = None,
+        progress: bool | str = False,
         **options: Any,
     ) -> None:
         ours = {k: v for k, v in options.items() if k not in FSSPEC_OPTIONS}
@@ -229,6 +237,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         self.transfer: TransferConfig = base.with_options(ours)
         super().__init__(**{k: v for k, v in options.items() if k in FSSPEC_OPTIONS})
         self._resume_journal = ResumeJournal(resume_dir)
+        #: Whether transfers given no callback draw a bar (see the class docstring).
+        self.progress = parse_flag(progress, "progress")
         #: What uploads learned of the storage's ETags (MD5s or opaque), shared by all.
         self._etags = EtagCheck(self.transfer.verify_etag)
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
@@ -406,8 +416,19 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         config = config or self.transfer
         etags = self._etags if config.verify_etag == self.transfer.verify_etag else None
         return Uploader(
-            target, slots=self._part_slots(), config=config, callback=callback, etags=etags
+            target,
+            slots=self._part_slots(),
+            config=config,
+            callback=self._progress_callback(callback, target.description),
+            etags=etags,
         )
+
+    def _progress_callback(self, callback: Callback | None, label: str) -> Callback | None:
+        """``callback`` if the caller passed one; else, with ``progress=True``, a bar
+        labelled ``label`` that closes when its transfer ends."""
+        if callback is not None and not isinstance(callback, NoOpCallback):
+            return callback
+        return TransferBar(label) if self.progress else callback
 
     def _call_config(self, options: dict[str, Any]) -> TransferConfig:
         """The engine options of one call (``retry=``, ``verify_etag=``, ``chunk_size=``...)
@@ -566,9 +587,10 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             raise FileExistsError(f"{self.protocol[0]}://{name} already exists (mode 'xb')")
         config = self._call_config(options)
         compression = options.pop(_COMPRESSION_OPTION, None)
+        callback = options.pop("callback", None)
         write_mode = "create" if mode == "xb" else "overwrite"
         target = self._write_target(Write(name, options, write_mode, compression=compression))
-        return self._upload_file(name, target, size, autocommit, block_size, config)
+        return self._upload_file(name, target, size, autocommit, block_size, config, callback)
 
     def _upload_file(
         self,
@@ -578,12 +600,13 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         autocommit: bool,
         block_size: int | None,
         config: TransferConfig,
+        callback: Callback | None = None,
     ) -> UploadFile:
         """The writable file of ``target`` (its uploader made on the filesystem's loop,
-        where the part semaphore lives)."""
+        where the part semaphore lives); ``callback`` hears its bytes as they are sent."""
 
         async def make() -> Uploader:
-            return self._uploader(target, config=config)
+            return self._uploader(target, config=config, callback=callback)
 
         return UploadFile(
             self,

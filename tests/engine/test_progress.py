@@ -44,15 +44,14 @@ def test_chunks_are_reported_at_most_once_per_interval():
     recorder = Recorder()
     progress = Progress(recorder, clock=clock)
     progress.start(100)
-    sent = progress.attempt(1)
-    for _ in range(9):  # nine chunks within one interval: one report at most
-        sent(10)
+    for done in range(10, 100, 10):  # nine chunks within one interval: one report at most
+        progress.reached(1, done)
         clock.now += REPORT_INTERVAL / 10
     assert len(recorder.history) <= 2
     clock.now += REPORT_INTERVAL
-    sent(5)
+    progress.reached(1, 95)
     assert recorder.value == 95
-    sent(5)  # the last byte is reported at once
+    progress.reached(1, 100)  # the last byte is reported at once
     assert recorder.history[-1] == (100, 100)
 
 
@@ -61,12 +60,10 @@ def test_a_retried_attempt_counts_only_bytes_beyond_the_first():
     recorder = Recorder()
     progress = Progress(recorder, clock=clock, interval=0)
     progress.start(30)
-    first = progress.attempt(1)
-    first(10)
-    first(10)  # then the attempt fails
-    retry = progress.attempt(1)
-    for _ in range(3):
-        retry(10)
+    progress.reached(1, 10)
+    progress.reached(1, 20)  # then the attempt fails
+    for done in (10, 20, 30):  # the retry
+        progress.reached(1, done)
     progress.part_sent(1, 30)
     assert recorder.values == sorted(recorder.values)
     assert max(recorder.values) == 30
@@ -83,11 +80,10 @@ def test_a_bar_made_for_the_transfer_is_closed_at_its_end_and_hears_nothing_afte
     bar = OwnBar()
     progress = Progress(bar, clock=FakeClock())
     progress.start(20)
-    sent = progress.attempt(1)
-    sent(5)
+    progress.reached(1, 5)
     progress.end()
     assert bar.closed and bar.value == 5
-    sent(5)  # a part still in flight when the upload failed
+    progress.reached(1, 10)  # a part still in flight when the upload failed
     assert bar.value == 5
 
 
