@@ -49,8 +49,11 @@ def _progress(args: argparse.Namespace, total: int | None) -> TransferProgress |
 def cmd_cp(args: argparse.Namespace) -> int:
     """Copy; an interrupt ends the bars' lines and, where uploads were left resumable,
     says the command that resumes them."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     bars: list[TransferProgress] = []
-    with collect_left_resumable() as left:
+    # Warnings meanwhile (a retry, an upload left resumable) print above the bars.
+    with collect_left_resumable() as left, logging_redirect_tqdm():
         try:
             return _copy(args, bars)
         except KeyboardInterrupt:
