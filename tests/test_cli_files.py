@@ -229,7 +229,8 @@ def test_an_interrupted_upload_ends_its_line_and_says_how_to_resume(slow_emulato
     )
     assert code == 130
     command = shlex.join(["atai-fs", *args])
-    assert f"\natai-fs: interrupted; 1 upload(s) left resumable: run the same command again to resume: {command}" in screen
+    said = "atai-fs: interrupted; 1 upload(s) left resumable: run the same command again"
+    assert f"\n{said} to resume: {command}" in screen  # on a line of its own
     assert "big.bin" not in stored_names(slow_emulator)
     code, screen = in_terminal(args, endpoint_env(slow_emulator))
     assert code == 0

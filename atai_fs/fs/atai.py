@@ -117,6 +117,7 @@ class ATAIFileSystem(UploadFileSystem):
     root_marker = ""
     supports_resume = True
     declares_types = True
+    readable = True
 
     def __init__(
         self,

@@ -35,6 +35,7 @@ from ..engine.uploader import Uploader, collect_left_resumable
 from ..errors import AtaiFsError, ConfigurationError, InvalidRequest
 from ..http import HttpClient, Timeouts, check_endpoint
 from ..targets.content_types import compressed_type
+from .async_file import AsyncReadFile, AsyncUploadFile
 from .blocking import interruptible, run_blocking
 from .progress_bar import TransferBar
 from .read_file import RangeReadFile
@@ -191,6 +192,9 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
 
     #: Whether ``put_file`` may leave an upload resumable (the target implements resume).
     supports_resume: ClassVar[bool] = False
+
+    #: Whether files can be read back (``open(path, "rb")``, ``cat_file``).
+    readable: ClassVar[bool] = False
 
     #: Environment variables the protocol reads its defaults from (part of the cache key).
     environment_variables: ClassVar[tuple[str, ...]] = ()
@@ -620,6 +624,11 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         )
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if self.asynchronous:
+            raise NotImplementedError(
+                f"open() blocks, and this filesystem is asynchronous (asynchronous=True): "
+                f"use `await fs.open_async({str(path)!r}, {mode!r})` (see docs/async.md)"
+            )
         if "w" in mode or "x" in mode:
             self._write_name(path)  # refuse "dir/" before fsspec strips the slash
             compression = kwargs.pop("compression", None)
@@ -637,6 +646,89 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     def _open_read(self, path: str, **options: Any) -> RangeReadFile:
         """A file opened for reading; by default there is no read side."""
         raise InvalidRequest(f"{self.protocol[0]}:// files cannot be read back")
+
+    # -- async use -----------------------------------------------------------------------
+
+    async def open_async(
+        self,
+        path: str,
+        mode: str = "rb",
+        *,
+        size: int | None = None,
+        callback: Callback | None = None,
+        **options: Any,
+    ) -> AsyncUploadFile | AsyncReadFile:
+        """Open a file from async code, on the running event loop.
+
+        Parameters
+        ----------
+        path:
+            The file, with or without the protocol.
+        mode:
+            ``"wb"`` (or ``"xb"``, refusing to replace a file) to upload, ``"rb"`` to
+            read where the API has a read side.
+        size:
+            For ``"wb"``: the exact total, if known; parts are then sent while writing
+            (else the bytes are spooled and sent at close).
+        callback:
+            An fsspec callback told the upload's bytes as they are sent.
+        **options:
+            The per-write options of ``open`` (``content_type=``, ``retry=``...).
+
+        Returns
+        -------
+        AsyncUploadFile | AsyncReadFile
+            ``await f.write(data)``, ``await f.close()`` (publishes), ``async with``
+            (an exception aborts the upload); or ``await f.read(n)``.
+
+        Raises
+        ------
+        InvalidRequest
+            Another mode, compression, or a name that cannot be a file.
+        FileExistsError
+            ``"xb"`` and the file exists.
+        """
+        if options.pop("compression", None):
+            raise InvalidRequest(
+                "open_async takes no compression: compress the bytes before writing them"
+            )
+        if mode == "rb":
+            if not self.readable:
+                self._open_read(path)  # the protocol's own refusal: it has no read side
+            name = self._strip_protocol(path)
+            info = await self._info(name)
+            if info["type"] != "file":
+                raise IsADirectoryError(f"{self.protocol[0]}://{name} is a directory")
+            return AsyncReadFile(self, name, size=info["size"])
+        if mode not in ("wb", "xb"):
+            raise InvalidRequest(
+                f"mode {mode!r} is not supported: upload targets take whole files, so open "
+                "with 'wb' (or 'rb' to read)"
+            )
+        name = self._write_name(path)
+        write_mode = "create" if mode == "xb" else "overwrite"
+        await self._refuse_existing_if(write_mode, name)
+        config = self._call_config(options)
+        target = self._write_target(Write(name, options, write_mode))
+        uploader = self._uploader(target, callback=callback, config=config)
+        return await AsyncUploadFile.open(
+            name, uploader, size=size, on_published=lambda result: self._published(name, result)
+        )
+
+    async def close_session(self) -> None:
+        """Close this filesystem's HTTP session on the running event loop.
+
+        An asynchronous filesystem (``asynchronous=True``) runs on its caller's loop;
+        close it before that loop ends (or use ``async with fs:``), or aiohttp warns of
+        an unclosed session.  A later call opens a new session.
+        """
+        await self.http.close()
+
+    async def __aenter__(self) -> UploadFileSystem:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close_session()
 
     async def _makedirs(self, path: str, exist_ok: bool = False) -> None:
         """Directories are implied by names containing '/': nothing to create."""

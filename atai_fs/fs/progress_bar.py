@@ -34,6 +34,7 @@ class FileBar(TqdmCallback):  # type: ignore[misc]  # fsspec is untyped
             **tqdm_kwargs,
         }
         super().__init__(tqdm_kwargs=kwargs, tqdm_cls=tqdm)
+        self.tqdm: Any
 
     def call(self, *args: Any, **kwargs: Any) -> None:
         if self.tqdm is None:

@@ -225,7 +225,10 @@ def test_progress_option_reads_fsspec_configuration_strings(emulator, monkeypatc
     # What FSSPEC_ATAI_PROGRESS=true becomes.
     monkeypatch.setitem(fsspec.config.conf, "atai", {"progress": "true"})
     fs = fsspec.filesystem(
-        "atai", api_key=emulator.api_key, endpoint_url=emulator.endpoint_url, skip_instance_cache=True
+        "atai",
+        api_key=emulator.api_key,
+        endpoint_url=emulator.endpoint_url,
+        skip_instance_cache=True,
     )
     assert fs.progress is True
     fs.pipe_file("blob.bin", os.urandom(3 * PART_SIZE))
