@@ -1,5 +1,5 @@
-"""The examples of ``README.md``, ``docs/integrations.md`` and ``docs/atai.md`` run as
-written.
+"""The examples of ``README.md``, ``docs/integrations.md``, ``docs/atai.md`` and
+``docs/async.md`` run as written.
 
 Fenced ``python`` blocks whose first line is ``# runnable`` run in order in one
 namespace per page, in a temporary working directory, with ``ATAI_API_KEY`` and
@@ -26,6 +26,7 @@ PAGES = {
     "README.md": ROOT / "README.md",
     "integrations.md": ROOT / "docs" / "integrations.md",
     "atai.md": ROOT / "docs" / "atai.md",
+    "async.md": ROOT / "docs" / "async.md",
 }
 
 _FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -52,6 +53,7 @@ def test_the_docs_have_runnable_examples():
     assert blocks("integrations.md", "# runnable-pytest")
     assert blocks("README.md", "# runnable-pytest")
     assert blocks("atai.md", "# runnable")
+    assert blocks("async.md", "# runnable")
     assert blocks("README.md", "# runnable")
 
 
