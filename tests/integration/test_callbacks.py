@@ -111,6 +111,21 @@ def test_resumed_put_file_starts_from_the_bytes_already_uploaded(emulator, tmp_p
     assert download(emulator, "dataset.bin") == local_file.read_bytes()
 
 
+def test_a_resumed_upload_starts_its_bar_at_the_bytes_already_uploaded(emulator, tmp_path):
+    pytest.importorskip("tqdm")
+    from atai_fs.fs.progress_bar import FileBar
+
+    local_file = tmp_path / "dataset.bin"
+    local_file.write_bytes(os.urandom(40 * PART_SIZE - 123))
+    upload_id = fail_put_file_midway(emulator, local_file)
+    already = len(emulator.uploads[upload_id].checkpointed_parts) * PART_SIZE
+    bar = FileBar("dataset.bin", file=io.StringIO())
+    impatient(emulator).put_file(str(local_file), "dataset.bin", callback=bar)
+    # tqdm's rate counts from its initial value: the resumed bytes are not speed.
+    assert (bar.tqdm.initial, bar.tqdm.n, bar.tqdm.total) == (already, *(2 * [bar.size]))
+    bar.close()
+
+
 def test_failed_put_file_reports_no_more_than_it_sent(emulator, tmp_path):
     local_file = tmp_path / "dataset.bin"
     local_file.write_bytes(os.urandom(40 * PART_SIZE - 123))
