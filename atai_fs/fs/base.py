@@ -24,6 +24,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.compression import compr
 from fsspec.utils import infer_compression
 
+from ..advice import pass_options
 from ..engine.config import TransferConfig, coerce, parse_flag, plain_config, refuse_unknown
 from ..engine.integrity import EtagCheck
 from ..engine.ratelimit import RateLimit, RateLimiter, shared_state_file
@@ -346,8 +347,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         if not getattr(self, "api_key", None):
             raise ConfigurationError(
                 f"no {self.service_name} API key: set the {self.api_key_variable} environment "
-                "variable, or pass api_key=... (storage_options={'api_key': ...} in pandas "
-                "and Dask)"
+                f"variable, or {pass_options(('api_key', ...))} (storage_options="
+                "{'api_key': ...} in pandas and Dask)"
             )
 
     def __repr__(self) -> str:
