@@ -48,9 +48,7 @@ def query_values(url: str) -> list[str]:
     """The query values of ``url`` (signatures, tokens), to scrub from error bodies that
     echo them back, as S3's ``SignatureDoesNotMatch`` does."""
     try:
-        return [
-            value for _, value in parse_qsl(urlsplit(url).query) if len(value) >= _MIN_SECRET
-        ]
+        return [value for _, value in parse_qsl(urlsplit(url).query) if len(value) >= _MIN_SECRET]
     except ValueError:
         return []
 

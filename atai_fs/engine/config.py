@@ -116,8 +116,7 @@ def parse_size(value: Any, option: str) -> int:
             pass
     if _counts_bytes(option):
         raise ConfigurationError(
-            f"{option} must be a whole number of bytes (or with a unit such as 8MiB), "
-            f"got {value!r}"
+            f"{option} must be a whole number of bytes (or with a unit such as 8MiB), got {value!r}"
         )
     raise ConfigurationError(f"{option} must be a whole number, got {value!r}")
 

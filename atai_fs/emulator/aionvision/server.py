@@ -32,6 +32,7 @@ class AionVisionEmulator(BackgroundServer[AionVisionConfig, AionFaultInjector]):
     _thread_name = "aionvision-emulator"
     _api_prefix = API_PREFIX
     _title = "Aionvision Uploads API emulator"
+    _environment = ("AIONVISION_API_KEY", "AIONVISION_API_ENDPOINT")
 
     # -- public view -----------------------------------------------------------------
 

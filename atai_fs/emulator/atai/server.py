@@ -47,6 +47,7 @@ class ATAIEmulator(BackgroundServer[EmulatorConfig, FaultInjector]):
     _thread_name = "atai-emulator"
     _api_prefix = API_PREFIX
     _title = "ATAI Files API emulator"
+    _environment = ("ATAI_API_KEY", "ATAI_API_ENDPOINT")
 
     # -- public view -----------------------------------------------------------------
 

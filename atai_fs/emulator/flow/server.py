@@ -36,6 +36,7 @@ class FlowEmulator(BackgroundServer[FlowEmulatorConfig, FlowFaultInjector]):
     _thread_name = "atai-flow-emulator"
     _api_prefix = API_PREFIX
     _title = "flow engine emulator"
+    _environment = (None, "FLOW_API_ENDPOINT")
 
     # -- public view -----------------------------------------------------------------
 

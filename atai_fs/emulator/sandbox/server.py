@@ -31,6 +31,7 @@ class SandboxEmulator(BackgroundServer[SandboxConfig, SandboxFaultInjector]):
     _build_app = staticmethod(build_sandbox_app)
     _thread_name = "sandbox-emulator"
     _title = "Nullspace sandbox upload emulator"
+    _environment = ("SANDBOX_API_KEY", "SANDBOX_API_ENDPOINT")
 
     # -- public view -----------------------------------------------------------------
 
