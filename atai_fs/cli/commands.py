@@ -168,7 +168,9 @@ def _files_below(location: Location) -> Iterator[str]:
 def _confirmed(files: list[str]) -> bool:
     """Ask on the terminal; with none to ask on, refuse (a script must say -y)."""
     if not sys.stdin.isatty():
-        raise UsageError(f"refusing to delete {len(files)} file(s) without confirmation; pass -y")
+        raise PermissionError(
+            f"refusing to delete {len(files)} file(s) without confirmation; pass -y"
+        )
     shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
     answer = input(f"delete {len(files)} file(s): {shown}? [y/N] ")
     if answer.strip().lower() in ("y", "yes"):

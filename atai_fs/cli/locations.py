@@ -117,7 +117,8 @@ class Location:
 
 
 def is_glob(path: str) -> bool:
-    """Whether ``path`` has glob characters (``*``, ``?``, ``[``), as fsspec's ``glob`` reads them."""
+    """Whether ``path`` has glob characters (``*``, ``?``, ``[``), as fsspec's ``glob``
+    reads them."""
     return any(character in path for character in "*?[")
 
 
