@@ -93,7 +93,8 @@ def _entries(location: Location, recursive: bool, problems: Problems) -> list[di
         matches = expand([location], problems)
         entries = [fs.info(match.path) for match in matches]
     elif recursive:
-        entries = list(fs.find(location.path, withdirs=True, detail=True).values())
+        found = fs.find(location.path, withdirs=True, detail=True)
+        entries = [info for name, info in found.items() if name != location.path.rstrip("/")]
         if not entries and not location.is_directory():
             entries = fs.ls(location.path, detail=True)
     else:

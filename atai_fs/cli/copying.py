@@ -28,6 +28,7 @@ from typing import IO, Any
 from fsspec.asyn import AsyncFileSystem
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
+from ..fs.blocking import gather_all, run_blocking
 from ..targets.aionvision.options import UploadResult
 from .exits import Problems, UsageError
 from .locations import Location, basename, expand
@@ -44,6 +45,8 @@ __all__ = [
 
 #: Bytes moved at a time by streamed copies (stdin, stdout, between protocols).
 STREAM_CHUNK = 8 << 20
+#: Files downloaded at once (each streams to its own partial file).
+PARALLEL_FILES = 8
 
 
 @dataclass(frozen=True)
@@ -240,15 +243,28 @@ def run_transfers(
                 if isinstance(result, UploadResult):
                     report(_describe(result))
         elif not source.is_local and target.is_local and not target.is_stdio and _gets(source):
-            source.fs.get(
-                [t.source.path for t in group], [t.target.path for t in group], callback=callback
-            )
+            _download(source.fs, group, callback)
         else:
             for transfer in group:
                 _copy_one(transfer, callback)
         if after_each is not None:
             for transfer in group:
                 after_each(transfer)
+
+
+def _download(fs: Any, group: Sequence[Transfer], callback: Callback) -> None:
+    """Download files in parallel; an interrupt stops every one and removes its partial
+    file before the command ends (see :func:`~atai_fs.fs.blocking.gather_all`)."""
+    callback.set_size(len(group))
+    downloads = [
+        fs._get_file(t.source.path, t.target.path, callback=_child(callback, t)) for t in group
+    ]
+    run_blocking(fs.loop, gather_all(downloads, limit=PARALLEL_FILES))
+
+
+def _child(callback: Callback, transfer: Transfer) -> Callback:
+    child: Callback = callback.branched(transfer.source.text, transfer.target.text)
+    return child or DEFAULT_CALLBACK
 
 
 def _groups(transfers: Sequence[Transfer]) -> list[list[Transfer]]:
@@ -272,7 +288,7 @@ def _groups(transfers: Sequence[Transfer]) -> list[list[Transfer]]:
 def _gets(location: Location) -> bool:
     """Whether the filesystem downloads files itself (else its files are streamed)."""
     fs = type(location.fs)
-    return not issubclass(fs, AsyncFileSystem) or fs._get_file is not AsyncFileSystem._get_file
+    return issubclass(fs, AsyncFileSystem) and fs._get_file is not AsyncFileSystem._get_file
 
 
 def _copies_within(location: Location) -> bool:
@@ -285,7 +301,7 @@ def _copy_one(transfer: Transfer, callback: Callback) -> None:
     if source.fs is target.fs and not source.is_local and _copies_within(source):
         source.fs.cp_file(source.path, target.path)
         return
-    child = callback.branched(source.text, target.text) or DEFAULT_CALLBACK
+    child = _child(callback, transfer)
     if transfer.size is not None:
         child.set_size(transfer.size)
     with _reader(source) as reader:
