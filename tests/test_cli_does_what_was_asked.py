@@ -465,3 +465,30 @@ def test_include_and_exclude_filter_recursive_copies(env, emulator, tree):
         api_key=emulator.api_key, endpoint_url=emulator.endpoint_url, skip_instance_cache=True
     )
     assert fs.find("f/") == ["f/d/a.txt"]
+
+
+def test_a_sandbox_conflict_says_the_dash_o_option_to_pass(tmp_path):
+    from atai_fs.emulator.sandbox import SandboxEmulator
+
+    (tmp_path / "f.txt").write_bytes(b"one")
+    with SandboxEmulator(tmp_path / "sandbox") as sandbox:
+        env = cli_env(SANDBOX_API_KEY=sandbox.api_key, SANDBOX_API_ENDPOINT=sandbox.endpoint_url)
+        target = "sandbox://sb_a1b2c3d4/workspace/f.txt"
+        assert atai_fs("cp", str(tmp_path / "f.txt"), target, env=env)[0] == 0
+        code, _, err = atai_fs(
+            "cp", "-o", "conflict=error", str(tmp_path / "f.txt"), target, env=env
+        )
+    line = one_error_line(err)
+    assert code == 1 and "pass -o conflict=replace or -o conflict=merge" in line
+    assert "conflict='replace'" not in line
+
+
+def test_an_upload_left_resumable_says_the_command_to_rerun(emulator, tmp_path):
+    (tmp_path / "big.bin").write_bytes(os.urandom(5 * 64 * 1024))
+    emulator.faults.add(route="storage_put", action="status", status=503, nth=3)
+    args = ("cp", "-o", "retry=attempts=1", "big.bin", "atai://big.bin")
+    code, _, err = atai_fs(*args, env=cli_env(emulator), cwd=tmp_path)
+    line = one_error_line(err)
+    assert code == 1
+    assert "run 'atai-fs cp -o retry=attempts=1 big.bin atai://big.bin' again" in line
+    assert "put_file" not in line
