@@ -66,7 +66,7 @@ def serve_flow(
     data_dir: str | Path | None = None,
     **options: Any,
 ) -> None:
-    """Serve in the foreground until Ctrl-C (``atai-fs serve flow``); prints the endpoint.
+    """Serve until Ctrl-C or SIGTERM (``atai-fs serve flow``); prints the endpoint.
 
     ``options`` are those of :class:`FlowEmulator`; ``faults`` may be their text
     (command-line use).
