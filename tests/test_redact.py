@@ -30,17 +30,13 @@ def test_a_short_key_is_redacted_as_a_token_never_inside_words():
 
 
 def test_a_long_key_is_redacted_wherever_it_occurs():
-    assert redact_text("key=sk-live-123456;xsk-live-123456", ["sk-live-123456"]) == (
-        "key=***;x***"
-    )
+    assert redact_text("key=sk-live-123456;xsk-live-123456", ["sk-live-123456"]) == ("key=***;x***")
 
 
 def test_bearer_placeholder_in_server_advice_stays_intact():
     advice = "Send the header 'Authorization: Bearer <API key>'"
     assert redact_text(advice, ["test-key"]) == advice
-    assert redact_text("Authorization: Bearer abc.def-_~+/==", []) == (
-        "Authorization: Bearer ***"
-    )
+    assert redact_text("Authorization: Bearer abc.def-_~+/==", []) == ("Authorization: Bearer ***")
 
 
 def test_short_query_values_are_not_scrubbed_as_substrings():
