@@ -492,3 +492,46 @@ def test_an_upload_left_resumable_says_the_command_to_rerun(emulator, tmp_path):
     assert code == 1
     assert "run 'atai-fs cp -o retry=attempts=1 big.bin atai://big.bin' again" in line
     assert "put_file" not in line
+
+
+def test_an_interrupted_upload_of_many_files_leaves_none_unaccounted_for(emulator, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    for i in range(4):
+        (source / f"f{i}.bin").write_bytes(os.urandom(3 * 64 * 1024))
+    emulator.faults.add(route="storage_put", action="slow", delay=120)
+    process = subprocess.Popen(
+        [*CLI, "cp", "-r", "src", "atai://up/"],
+        env=cli_env(emulator, XDG_CACHE_HOME=str(tmp_path / "cache")),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + PATIENCE
+        while len(emulator.uploads) < 4:  # every file's upload has begun
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=PATIENCE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    left = [u for u, view in emulator.uploads.items() if view.state == "in_progress"]
+    assert len(left) == 4
+    for upload_id in left:  # each one said so, with the command that resumes it
+        assert f"upload {upload_id} was left in progress" in err
+    assert err.count("run 'atai-fs cp -r src atai://up/' again to resume it") == 4
+
+
+def test_a_directory_goes_to_a_sandbox_whole_as_one_archive(tree, tmp_path):
+    from atai_fs.emulator.sandbox import SandboxEmulator
+
+    with SandboxEmulator(tmp_path / "sandbox") as sandbox:
+        env = cli_env(SANDBOX_API_KEY=sandbox.api_key, SANDBOX_API_ENDPOINT=sandbox.endpoint_url)
+        target = "sandbox://sb_a1b2c3d4/workspace/"
+        code, _, err = atai_fs("cp", "-r", str(tree), target, env=env)
+        assert (code, err) == (0, "")
+        assert sandbox.read_file("sb_a1b2c3d4", "/workspace/d/sub/c.txt") == b"sub/c.txt"
+        assert [view.kind for view in sandbox.sessions.values()] == ["directory_tar"]

@@ -45,7 +45,7 @@ __all__ = [
 
 #: Bytes moved at a time by streamed copies (stdin, stdout, between protocols).
 STREAM_CHUNK = 8 << 20
-#: Files downloaded at once (each streams to its own partial file).
+#: Files uploaded or downloaded at once (each with its own parts in parallel).
 PARALLEL_FILES = 8
 
 
@@ -58,6 +58,10 @@ class Filters:
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()
 
+    @property
+    def admit_everything(self) -> bool:
+        return not self.include and not self.exclude
+
     def admits(self, relative: str) -> bool:
         relative = relative.replace(os.sep, "/")
         names = (relative, basename(relative))
@@ -69,11 +73,13 @@ class Filters:
 @dataclass(frozen=True)
 class Transfer:
     """One file to copy: from ``source`` (``size`` bytes, ``None`` when unknown) to
-    ``target``."""
+    ``target``; or, with ``whole_directory``, a local directory handed whole to a
+    filesystem that uploads trees at once (a sandbox's one archive)."""
 
     source: Location
     target: Location
     size: int | None
+    whole_directory: bool = False
 
 
 @dataclass
@@ -177,11 +183,17 @@ def _plan_directory(
 ) -> None:
     """Every file under ``source``, to the same relative path under ``target``."""
     if source.is_local:
+        unreadable_before = problems.count
         files = _local_tree(source.path, problems)
         plan.source_directories.append(source.path)
+        whole = getattr(type(target.fs), "uploads_directories_whole", False)
+        if whole and filters.admit_everything and problems.count == unreadable_before:
+            total = sum(s or 0 for s in files.values())
+            plan.transfers.append(Transfer(source, target, total, whole_directory=True))
+            return
     else:
         found = source.fs.find(source.path, detail=True)
-        root = source.path.rstrip("/") + "/"
+        root = source.path.rstrip("/") + "/" if source.path.strip("/") else ""  # or the root
         files = {
             name[len(root) :]: info.get("size")
             for name, info in found.items()
@@ -235,13 +247,10 @@ def run_transfers(
     for group in _groups(plan.transfers):
         first = group[0]
         source, target = first.source, first.target
-        if source.is_local and not source.is_stdio and not target.is_local:
-            results = target.fs.put(
-                [t.source.path for t in group], [t.target.path for t in group], callback=callback
-            )
-            for result in results if isinstance(results, list) else ():
-                if isinstance(result, UploadResult):
-                    report(_describe(result))
+        if first.whole_directory:
+            target.fs.put(source.path, target.path, recursive=True, callback=callback)
+        elif source.is_local and not source.is_stdio and not target.is_local:
+            _upload(target.fs, group, callback, report)
         elif not source.is_local and target.is_local and not target.is_stdio and _gets(source):
             _download(source.fs, group, callback)
         else:
@@ -250,6 +259,26 @@ def run_transfers(
         if after_each is not None:
             for transfer in group:
                 after_each(transfer)
+
+
+def _upload(
+    fs: Any, group: Sequence[Transfer], callback: Callback, report: Callable[[str], None]
+) -> None:
+    """Upload local files in parallel, each its own ``put_file`` under one gather (an
+    interrupt aborts, or leaves resumable and says so, every one before the command
+    ends); a filesystem that uploads many files as one batch gets them in one ``put``."""
+    lpaths, rpaths = [t.source.path for t in group], [t.target.path for t in group]
+    if getattr(type(fs), "uploads_in_batches", False) or not isinstance(fs, AsyncFileSystem):
+        results = fs.put(lpaths, rpaths, callback=callback)
+        for result in results if isinstance(results, list) else ():
+            if isinstance(result, UploadResult):
+                report(_describe(result))
+        return
+    callback.set_size(len(group))
+    uploads = [
+        fs._put_file(t.source.path, t.target.path, callback=_child(callback, t)) for t in group
+    ]
+    run_blocking(fs.loop, gather_all(uploads, limit=PARALLEL_FILES))
 
 
 def _download(fs: Any, group: Sequence[Transfer], callback: Callback) -> None:
@@ -272,10 +301,11 @@ def _groups(transfers: Sequence[Transfer]) -> list[list[Transfer]]:
     groups: list[list[Transfer]] = []
     for transfer in transfers:
         last = groups[-1][0] if groups else None
-        stdio = transfer.source.is_stdio or transfer.target.is_stdio
+        alone = transfer.source.is_stdio or transfer.target.is_stdio or transfer.whole_directory
         if (
             last is not None
-            and not stdio
+            and not alone
+            and not last.whole_directory
             and last.source.fs is transfer.source.fs
             and last.target.fs is transfer.target.fs
         ):
@@ -357,7 +387,9 @@ def remove_source(transfer: Transfer) -> None:
     source = transfer.source
     if source.is_stdio:
         return
-    if source.is_local:
+    if transfer.whole_directory:
+        shutil.rmtree(source.path)
+    elif source.is_local:
         os.remove(source.path)
     else:
         source.fs.rm_file(source.path)

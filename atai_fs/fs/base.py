@@ -198,6 +198,12 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     default_endpoint: ClassVar[str] = ""
     #: Whether ``put_file`` and ``pipe_file`` inside a transaction wait for its commit.
     defers_in_transactions: ClassVar[bool] = True
+    #: Whether ``put`` of many files is one batch of the API (not one ``put_file`` each),
+    #: so a tool copying many files hands them to one ``put``.
+    uploads_in_batches: ClassVar[bool] = False
+    #: Whether ``put(local_dir, ..., recursive=True)`` uploads the tree whole (one
+    #: archive, published at once), so a tool copying a directory hands it over whole.
+    uploads_directories_whole: ClassVar[bool] = False
     #: Whether writes take a ``content_type`` option (the MIME type the API stores).
     declares_types: ClassVar[bool] = False
     #: What plain http to the endpoint would expose (for the refusal's message).
