@@ -153,6 +153,24 @@ def test_cp_r_lists_an_unreadable_subdirectory_and_exits_1(env, tree, fs):
     assert fs.cat_file("up/d/sub/c.txt") == b"sub/c.txt"  # the rest was copied
 
 
+def test_cp_r_lists_a_directory_it_cannot_open_and_exits_1(env, tree, fs):
+    # A path longer than the system's limit cannot be opened, by root too.
+    top = os.open(tree, os.O_RDONLY)
+    fd = top
+    for _ in range(20):
+        os.mkdir("n" * 250, dir_fd=fd)
+        fd_next = os.open("n" * 250, os.O_RDONLY, dir_fd=fd)
+        if fd != top:
+            os.close(fd)
+        fd = fd_next
+    os.close(fd)
+    os.close(top)
+    code, _, err = atai_fs("cp", "-r", str(tree), "atai://deep/", env=env)
+    assert code == 1
+    assert "cannot read directory" in one_error_line(err) and "not copied" in err
+    assert fs.cat_file("deep/d/sub/c.txt") == b"sub/c.txt"  # the rest was copied
+
+
 def test_cp_of_an_unreadable_flow_edge_is_an_error_not_a_type_error(tmp_path):
     from atai_fs.emulator.flow import FlowEmulator
     from atai_fs.fs.flow import FlowFileSystem
