@@ -18,6 +18,8 @@ import json
 import secrets
 from typing import Any
 
+from ..engine.config import parse_size
+from ..errors import ConfigurationError
 from .exits import UsageError
 
 __all__ = ["add_serve_command", "serve"]
@@ -40,9 +42,6 @@ _NOT_OPTIONS = frozenset(
 
 def _size(text: str) -> int:
     """Parse a byte size such as ``8388608``, ``64KiB``, ``8MiB`` or ``400MB``."""
-    from ..engine.config import parse_size
-    from ..errors import ConfigurationError
-
     try:
         return parse_size(text, "size")
     except ConfigurationError:
