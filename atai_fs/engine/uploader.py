@@ -46,6 +46,7 @@ from typing import TypeVar
 
 from fsspec.callbacks import Callback
 
+from ..advice import rerun
 from ..checksums import crc32c_of_parts, crc32c_update, md5_of_etag
 from ..errors import (
     AtaiFsError,
@@ -415,8 +416,8 @@ class Uploader:
             # Cancelled (Ctrl-C, a task torn down): it stays resumable, and says so.
             note = (
                 f"{self.target.description}: interrupted; the upload {plan.upload_id} was left "
-                f"in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; run "
-                f"the same {self.target.resume_command} again to resume it"
+                f"in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; "
+                f"{rerun(self.target.resume_command)} to resume it"
             )
             log.warning("%s", note)
             collected = LEFT_RESUMABLE.get()
@@ -440,7 +441,7 @@ class Uploader:
         return UploadFailed(
             f"uploading {self.target.description} failed: {exc}. The upload {plan.upload_id} "
             f"was left in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; "
-            f"run the same {self.target.resume_command} again to resume it",
+            f"{rerun(self.target.resume_command)} to resume it",
             status=status,
             code=code,
             upload_id=plan.upload_id,

@@ -111,6 +111,7 @@ class AionVisionFileSystem(UploadFileSystem):
     # Its put_file and pipe_file return the stored file's ids, which exist only once it
     # is uploaded: inside a transaction they publish at once (opened files still wait).
     defers_in_transactions = False
+    uploads_in_batches = True
 
     def __init__(
         self,

@@ -341,7 +341,7 @@ class ATAIFileSystem(UploadFileSystem):
             # A redirect's presigned URL expired: a retry asks the API for a fresh one.
             return UrlExpired(
                 f"downloading atai://{name}: the storage URL the API redirected to has "
-                f"expired (HTTP {resp.status}); retrying asks for a fresh one",
+                f"expired (HTTP {resp.status})",
                 status=resp.status,
             )
         note = await self._why_not_downloadable(name) if resp.status == 400 else None

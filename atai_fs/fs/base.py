@@ -24,6 +24,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback, NoOpCallback
 from fsspec.compression import compr
 from fsspec.utils import infer_compression
 
+from ..advice import pass_options
 from ..engine.concurrency import PartConcurrency
 from ..engine.config import TransferConfig, coerce, parse_flag, plain_config, refuse_unknown
 from ..engine.integrity import EtagCheck
@@ -213,6 +214,12 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     default_endpoint: ClassVar[str] = ""
     #: Whether ``put_file`` and ``pipe_file`` inside a transaction wait for its commit.
     defers_in_transactions: ClassVar[bool] = True
+    #: Whether ``put`` of many files is one batch of the API (not one ``put_file`` each),
+    #: so a tool copying many files hands them to one ``put``.
+    uploads_in_batches: ClassVar[bool] = False
+    #: Whether ``put(local_dir, ..., recursive=True)`` uploads the tree whole (one
+    #: archive, published at once), so a tool copying a directory hands it over whole.
+    uploads_directories_whole: ClassVar[bool] = False
     #: Whether writes take a ``content_type`` option (the MIME type the API stores).
     declares_types: ClassVar[bool] = False
     #: What plain http to the endpoint would expose (for the refusal's message).
@@ -365,8 +372,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         if not getattr(self, "api_key", None):
             raise ConfigurationError(
                 f"no {self.service_name} API key: set the {self.api_key_variable} environment "
-                "variable, or pass api_key=... (storage_options={'api_key': ...} in pandas "
-                "and Dask)"
+                f"variable, or {pass_options(('api_key', ...))} (storage_options="
+                "{'api_key': ...} in pandas and Dask)"
             )
 
     def __repr__(self) -> str:

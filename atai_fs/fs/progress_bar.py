@@ -49,7 +49,10 @@ class TransferBar(FileBar, ClosedWithTransfer):
 
 def add_initial(bar: Any, count: int) -> None:
     """Move a tqdm ``bar`` by ``count`` bytes that were there before this run (a resumed
-    file among many): they count towards its position, never towards its rate."""
+    file among many): they count towards its position, never towards its rate.  A bar
+    switched off (``TQDM_DISABLE``, no terminal) has nothing to move."""
+    if getattr(bar, "disable", False) or not count:
+        return
     bar.n += count
     bar.last_print_n += count
     bar.initial += count
