@@ -56,11 +56,9 @@ def test_the_docs_have_runnable_examples():
 
 
 @pytest.fixture
-def in_a_sandbox(emulator, monkeypatch, tmp_path):
-    """Environment of the examples: emulator credentials, a scratch directory, an
+def in_a_sandbox(atai_emulator, monkeypatch, tmp_path):
+    """Environment of the examples: the emulator's credentials, a scratch directory, an
     fsspec configuration and instance cache that are restored afterwards."""
-    monkeypatch.setenv("ATAI_API_KEY", emulator.api_key)
-    monkeypatch.setenv("ATAI_API_ENDPOINT", emulator.endpoint_url)
     monkeypatch.setattr(fsspec.config, "conf", copy.deepcopy(fsspec.config.conf))
     monkeypatch.chdir(tmp_path)
     ATAIFileSystem.clear_instance_cache()
