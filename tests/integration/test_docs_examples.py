@@ -82,8 +82,20 @@ def test_runnable_test_modules_pass(where, code, tmp_path):
     (tmp_path / "test_from_docs.py").write_text(code)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATAI_API", "FSSPEC_"))}
+    # The plugin by name too (a no-op where its entry point loaded it): the installed
+    # metadata of a checkout may predate the entry point.
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "atai_fs.testing",
+            str(tmp_path),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
