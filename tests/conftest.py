@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from atai_fs import ATAIFileSystem
 from atai_fs.emulator import ATAIEmulator
 from benchmarks import faults
 from tests.sizes import PART_SIZE, S3_PART_SIZE
+from tests.support.fresh_install import install_into_fresh_venv
 from tests.support.moto import CREDENTIALS, moto_server
 from tests.support.opaque_etags import OpaqueEtagFront, opaque_etag_front
 
@@ -85,6 +87,13 @@ def emulator(
         monkeypatch.delenv("ATAI_RATE_LIMIT")
     with ATAIEmulator(data_dir=tmp_path_factory.mktemp("emulator"), **atai_emulator_options) as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+def installed_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``python`` of a virtualenv holding this repository installed as a user would
+    (its entry points as the install wrote them); see :mod:`tests.support.fresh_install`."""
+    return install_into_fresh_venv(tmp_path_factory.mktemp("venv"))
 
 
 @pytest.fixture(scope="session")

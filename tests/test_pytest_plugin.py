@@ -18,7 +18,7 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from tests.support.fresh_install import clean_environment, install_into_fresh_venv
+from tests.support.fresh_install import clean_environment
 
 _RUN_TIMEOUT = 180.0
 
@@ -33,11 +33,6 @@ VARIABLES = {
         "AIONVISION_RATE_LIMIT",
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def installed_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_into_fresh_venv(tmp_path_factory.mktemp("venv"))
 
 
 def run_users_tests(python: Path, project: Path, code: str) -> subprocess.CompletedProcess[str]:
