@@ -47,7 +47,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     module_name, function_name = _EMULATORS[args.api]
     serve = getattr(importlib.import_module(module_name), function_name)
-    skip = {"command", "debug", "api", "set", "fault", "storage", "s3_endpoint"}
+    skip = {"command", "debug", "api", "set", "fault", "storage", "s3_endpoint", "argv"}
     options = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
     if args.storage is not None:
         options.update(_storage_location(args.storage))
@@ -197,6 +197,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``atai-fs`` console script."""
     args = _build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # to say the command again
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
     try:
         if hasattr(args, "handler"):

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from typing import Any
 
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from ..engine.uploader import collect_left_resumable
 from .progress import TransferProgress, human_size
 
 __all__ = ["add_file_commands"]
@@ -39,12 +41,38 @@ def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _progress(args: argparse.Namespace, total: int | None) -> TransferProgress | None:
-    if args.quiet or not sys.stdout.isatty():
+    if args.quiet or not sys.stderr.isatty():
         return None
-    return TransferProgress(total_bytes=total, stream=sys.stdout)
+    return TransferProgress(total_bytes=total, stream=sys.stderr)
 
 
 def cmd_cp(args: argparse.Namespace) -> int:
+    """Copy; an interrupt ends the bars' lines and, where uploads were left resumable,
+    says the command that resumes them."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    bars: list[TransferProgress] = []
+    # Warnings meanwhile (a retry, an upload left resumable) print above the bars.
+    with collect_left_resumable() as left, logging_redirect_tqdm():
+        try:
+            return _copy(args, bars)
+        except KeyboardInterrupt:
+            for progress in bars:
+                progress.finish()
+            if left:
+                command = shlex.join(["atai-fs", *getattr(args, "argv", ["cp", *args.paths])])
+                print(
+                    f"atai-fs: interrupted; {len(left)} upload(s) left resumable: run the same "
+                    f"command again to resume: {command}",
+                    file=sys.stderr,
+                )
+            raise
+        finally:
+            for progress in bars:
+                progress.finish()
+
+
+def _copy(args: argparse.Namespace, bars: list[TransferProgress]) -> int:
     sources, destination = args.paths[:-1], args.paths[-1]
     options = _storage_options(args)
     if not sources:
@@ -59,6 +87,7 @@ def cmd_cp(args: argparse.Namespace) -> int:
         expanded = local.expand_path(sources, recursive=args.recursive)
         total = sum(os.path.getsize(p) for p in expanded if os.path.isfile(p))
         progress = _progress(args, total)
+        bars.extend([progress] if progress else [])
         single = len(sources) == 1 and os.path.isfile(sources[0])
         if single and not destination.endswith("/"):
             callback = progress.single_file(sources[0]) if progress else None
@@ -72,6 +101,7 @@ def cmd_cp(args: argparse.Namespace) -> int:
         infos = [fs.info(p) for p in expanded]
         total = sum(i["size"] for i in infos if i["type"] == "file")
         progress = _progress(args, total)
+        bars.extend([progress] if progress else [])
         single = len(infos) == 1 and infos[0]["type"] == "file"
         if single and not os.path.isdir(destination):
             callback = progress.single_file(sources[0]) if progress else None
@@ -79,8 +109,6 @@ def cmd_cp(args: argparse.Namespace) -> int:
         else:
             what = sources[0] if len(sources) == 1 else sources
             fs.get(what, destination, recursive=args.recursive, **_callback(progress))
-    if progress is not None:
-        progress.finish()
     return 0
 
 
