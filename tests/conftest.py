@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +14,13 @@ from atai_fs import ATAIFileSystem
 from atai_fs.emulator import ATAIEmulator
 from benchmarks import faults
 from tests.sizes import PART_SIZE, S3_PART_SIZE
+from tests.support.fresh_install import install_into_fresh_venv
 from tests.support.moto import CREDENTIALS, moto_server
 from tests.support.opaque_etags import OpaqueEtagFront, opaque_etag_front
+
+# The fixtures users get (atai_emulator, flow_emulator, ...), also where the installed
+# entry points predate them.
+pytest_plugins = ("atai_fs.testing",)
 
 
 @pytest.fixture(autouse=True)
@@ -59,22 +65,35 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
+def atai_emulator_options(part_number_base: int, emulator_profile: str) -> dict[str, Any]:
+    """The options of the suite's ATAI emulators: ``emulator``, and the plugin's
+    ``atai_emulator`` (the same, with the environment pointing at it)."""
+    return {
+        "part_size": PART_SIZE,
+        "profile": emulator_profile,
+        "part_number_base": part_number_base,
+    }
+
+
+@pytest.fixture
 def emulator(
     tmp_path_factory: pytest.TempPathFactory,
-    part_number_base: int,
+    atai_emulator_options: dict[str, Any],
     emulator_profile: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[ATAIEmulator]:
     if emulator_profile == "strict":
         # A service that enforces the documented limits meets the client's default pacing.
         monkeypatch.delenv("ATAI_RATE_LIMIT")
-    with ATAIEmulator(
-        data_dir=tmp_path_factory.mktemp("emulator"),
-        part_size=PART_SIZE,
-        profile=emulator_profile,
-        part_number_base=part_number_base,
-    ) as emu:
+    with ATAIEmulator(data_dir=tmp_path_factory.mktemp("emulator"), **atai_emulator_options) as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+def installed_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``python`` of a virtualenv holding this repository installed as a user would
+    (its entry points as the install wrote them); see :mod:`tests.support.fresh_install`."""
+    return install_into_fresh_venv(tmp_path_factory.mktemp("venv"))
 
 
 @pytest.fixture(scope="session")

@@ -206,12 +206,24 @@ class ATAIFileSystem(UploadFileSystem):
         cached: Mapping[str, list[dict[str, Any]]] = self.dircache
         return cached
 
+    async def _directory(self, name: str, refresh: bool = False) -> list[dict[str, Any]] | None:
+        """The entries of directory ``name``, or None if there is no such directory.
+
+        A miss in a cached listing is checked against a fresh one: other processes (the
+        workers of Dask or Ray, which write the partitions) may have written below
+        ``name`` since, and "does not exist" must never be an old answer.
+        """
+        from_cache = not refresh and "" in self.dircache
+        entries = (await self._tree(refresh=refresh)).get(name)
+        if entries is None and from_cache:
+            entries = (await self._tree(refresh=True)).get(name)
+        return entries
+
     async def _ls(
         self, path: str, detail: bool = True, refresh: bool = False, **kwargs: Any
     ) -> list[Any]:
         name = self._strip_protocol(path)
-        tree = await self._tree(refresh=refresh)
-        entries = tree.get(name)
+        entries = await self._directory(name, refresh=refresh)
         if entries is None:
             entries = [await self._info(name)]  # ls of a file lists the file itself
         return list(entries) if detail else [entry["name"] for entry in entries]
@@ -232,7 +244,7 @@ class ATAIFileSystem(UploadFileSystem):
             return _file_entry(metadata)
         except NotFound:
             pass
-        if name in await self._tree():
+        if await self._directory(name) is not None:
             return directory_entry(name)
         raise NotFound(f"atai://{name} does not exist", status=404)
 

@@ -102,10 +102,8 @@ def test_fsspec_open_finds_the_protocol_through_the_entry_point(emulator):
     assert (view.filename, view.read_bytes()) == ("report.pdf", b"%PDF-1.4 test")
 
 
-def test_key_and_endpoint_come_from_the_environment(emulator, monkeypatch):
-    monkeypatch.setenv("AIONVISION_API_KEY", emulator.api_key)
-    monkeypatch.setenv("AIONVISION_API_ENDPOINT", emulator.endpoint_url)
-    fs = fsspec.filesystem("aionvision", rate_limit="off", skip_instance_cache=True)
+def test_key_and_endpoint_come_from_the_environment(aionvision_emulator):
+    fs = fsspec.filesystem("aionvision", skip_instance_cache=True)
     assert fs.pipe_file("aionvision://env.txt", b"from env").status == "uploaded"
 
 

@@ -30,12 +30,10 @@ def test_missing_api_key_fails_before_any_request(emulator, monkeypatch):
     assert emulator.stats.api_requests == 0
 
 
-def test_api_key_falls_back_to_the_environment(emulator, monkeypatch):
-    monkeypatch.setenv("ATAI_API_KEY", emulator.api_key)
-    monkeypatch.setenv("ATAI_API_ENDPOINT", emulator.endpoint_url)
+def test_api_key_falls_back_to_the_environment(atai_emulator):
     fs = ATAIFileSystem(skip_instance_cache=True)
     fs.pipe_file("env.txt", b"from env")
-    assert download(emulator, "env.txt") == b"from env"
+    assert download(atai_emulator, "env.txt") == b"from env"
 
 
 @pytest.mark.parametrize("path", ["atai://", "", "atai://dir/", "dir/sub/"])

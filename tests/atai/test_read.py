@@ -187,3 +187,16 @@ def test_pandas_read_back_via_open(fs):
 
 def test_emulator_fixture_is_isolated(emulator: ATAIEmulator):
     assert emulator.uploads == {}
+
+
+def test_a_directory_another_process_wrote_after_our_listing_is_found(fs, emulator):
+    """Dask and Ray workers write partitions through their own instances; the driver,
+    whose listing is cached, must not answer that their directory does not exist."""
+    assert not fs.exists("partitions")  # the listing is now cached
+    elsewhere = ATAIFileSystem(
+        api_key=emulator.api_key, endpoint_url=emulator.endpoint_url, skip_instance_cache=True
+    )
+    elsewhere.pipe_file("partitions/part.0.parquet", b"written by a worker")
+
+    assert fs.isdir("partitions")
+    assert fs.ls("partitions", detail=False) == ["partitions/part.0.parquet"]

@@ -67,9 +67,8 @@ def test_protocol_is_registered_with_fsspec(emulator):
     assert isinstance(fs, FlowFileSystem)
 
 
-def test_endpoint_comes_from_the_environment(emulator, monkeypatch):
-    monkeypatch.setenv("FLOW_API_ENDPOINT", emulator.endpoint_url)
-    assert FlowFileSystem(skip_instance_cache=True).endpoint_url == emulator.endpoint_url
+def test_endpoint_comes_from_the_environment(flow_emulator, monkeypatch):
+    assert FlowFileSystem(skip_instance_cache=True).endpoint_url == flow_emulator.endpoint_url
     monkeypatch.delenv("FLOW_API_ENDPOINT")
     default = FlowFileSystem(skip_instance_cache=True).endpoint_url
     assert default == "http://localhost:1234/api/v1"

@@ -83,9 +83,7 @@ def test_to_parquet_from_worker_processes_writes_every_partition(emulator, frame
         assert all(pid != os.getpid() and pooled for pid, pooled in instances)
 
 
-def test_workers_take_credentials_from_their_environment(emulator, frame, monkeypatch):
-    monkeypatch.setenv("ATAI_API_KEY", emulator.api_key)
-    monkeypatch.setenv("ATAI_API_ENDPOINT", emulator.endpoint_url)
+def test_workers_take_credentials_from_their_environment(atai_emulator, frame):
     ATAIFileSystem.clear_instance_cache()  # instances cached under no options elsewhere
     ddf = dd.from_pandas(frame, npartitions=PARTITIONS)
     with (

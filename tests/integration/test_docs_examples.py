@@ -36,6 +36,7 @@ _FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning"),
     pytest.mark.filterwarnings("ignore:The inplace keyword"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context"),
 ]
 
 
@@ -62,11 +63,9 @@ def test_the_docs_have_runnable_examples():
 
 
 @pytest.fixture
-def in_a_sandbox(emulator, monkeypatch, tmp_path):
-    """Environment of the examples: emulator credentials, a scratch directory, an
+def in_a_sandbox(atai_emulator, monkeypatch, tmp_path):
+    """Environment of the examples: the emulator's credentials, a scratch directory, an
     fsspec configuration and instance cache that are restored afterwards."""
-    monkeypatch.setenv("ATAI_API_KEY", emulator.api_key)
-    monkeypatch.setenv("ATAI_API_ENDPOINT", emulator.endpoint_url)
     monkeypatch.setattr(fsspec.config, "conf", copy.deepcopy(fsspec.config.conf))
     monkeypatch.chdir(tmp_path)
     ATAIFileSystem.clear_instance_cache()
@@ -90,8 +89,20 @@ def test_runnable_test_modules_pass(where, code, tmp_path):
     (tmp_path / "test_from_docs.py").write_text(code)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATAI_API", "FSSPEC_"))}
+    # The plugin by name too (a no-op where its entry point loaded it): the installed
+    # metadata of a checkout may predate the entry point.
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "atai_fs.testing",
+            str(tmp_path),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,

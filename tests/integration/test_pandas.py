@@ -33,12 +33,10 @@ def test_to_parquet_with_storage_options_round_trips(emulator, frame):
     pd.testing.assert_frame_equal(back, frame)
 
 
-def test_to_parquet_with_key_from_environment(emulator, frame, monkeypatch):
-    monkeypatch.setenv("ATAI_API_KEY", emulator.api_key)
-    monkeypatch.setenv("ATAI_API_ENDPOINT", emulator.endpoint_url)
+def test_to_parquet_with_key_from_environment(atai_emulator, frame):
     ATAIFileSystem.clear_instance_cache()
     frame.to_parquet("atai://training-data.parquet")
-    back = pd.read_parquet(io.BytesIO(download(emulator, "training-data.parquet")))
+    back = pd.read_parquet(io.BytesIO(download(atai_emulator, "training-data.parquet")))
     pd.testing.assert_frame_equal(back, frame)
 
 

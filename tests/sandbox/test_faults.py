@@ -46,7 +46,7 @@ def test_fault_is_survived(emulator, tmp_path, fault, mode):
     assert emulator.read_file(SANDBOX, "/workspace/f.bin") == data
     statuses = [s.status for s in emulator.sessions.values()]
     assert statuses.count("completed") == 1
-    assert emulator.open_sessions() == []
+    assert emulator.orphans() == []
     assert emulator.faults.total_fired >= 1 or fault.probability
 
 

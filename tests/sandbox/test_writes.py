@@ -108,14 +108,12 @@ def test_fsspec_open_with_storage_options(emulator, monkeypatch):
     assert emulator.read_file(SANDBOX, "/tmp/out.csv") == b"a,b\n1,2\n"
 
 
-def test_environment_configures_the_filesystem(emulator, monkeypatch):
-    monkeypatch.setenv("SANDBOX_API_KEY", emulator.api_key)
-    monkeypatch.setenv("SANDBOX_API_ENDPOINT", emulator.endpoint_url)
+def test_environment_configures_the_filesystem(sandbox_emulator):
     fs = fsspec.filesystem("sandbox", skip_instance_cache=True)
     assert isinstance(fs, SandboxFileSystem)
     fs.pipe_file(url("/tmp/env.txt"), b"env")
-    assert emulator.read_file(SANDBOX, "/tmp/env.txt") == b"env"
-    assert emulator.api_key not in repr(fs)
+    assert sandbox_emulator.read_file(SANDBOX, "/tmp/env.txt") == b"env"
+    assert sandbox_emulator.api_key not in repr(fs)
 
 
 def test_pandas_writes_parquet_into_a_sandbox(emulator):

@@ -44,7 +44,7 @@ class SandboxEmulator(BackgroundServer[SandboxConfig, SandboxFaultInjector]):
             return {}
         return self._call(context.sessions.views)
 
-    def open_sessions(self) -> list[SessionView]:
+    def orphans(self) -> list[SessionView]:
         """Sessions neither completed nor aborted nor expired (tests assert none are left)."""
         return [view for view in self.sessions.values() if view.status in ACTIVE]
 
