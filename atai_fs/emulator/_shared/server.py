@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .config import ServedConfig
 from .faults import BaseFault, BaseFaultInjector
+from .listener import listen
 from .stats import EmulatorStats
 
 _SHUTDOWN_TIMEOUT = 5.0
@@ -217,16 +218,23 @@ class BackgroundServer(Generic[C, FI]):
         assert loop is not None
         asyncio.set_event_loop(loop)
         runner: web.AppRunner | None = None
+        listener: asyncio.Server | None = None
         try:
             try:
                 self._app = self._build_app(self._config, self.stats, self.faults)
                 runner = web.AppRunner(
-                    self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
+                    self._app,
+                    access_log=None,
+                    shutdown_timeout=_SHUTDOWN_TIMEOUT,
+                    # aiohttp's keep-alive timer runs from a connection's opening and from
+                    # each answer until a whole request head has arrived: the header timeout.
+                    keepalive_timeout=self._config.header_timeout,
                 )
                 loop.run_until_complete(runner.setup())
-                site = web.TCPSite(runner, self.host, self._requested_port)
-                loop.run_until_complete(site.start())
-                self.port = runner.addresses[0][1]
+                listener = loop.run_until_complete(
+                    listen(runner, self.host, self._requested_port, self._config.max_connections)
+                )
+                self.port = listener.sockets[0].getsockname()[1]
             except BaseException as exc:
                 self._startup_error = exc
                 return
@@ -234,6 +242,8 @@ class BackgroundServer(Generic[C, FI]):
                 ready.set()
             loop.run_forever()
         finally:
+            if listener is not None:
+                listener.close()  # no new connections; the runner's cleanup ends the others
             if runner is not None:
                 loop.run_until_complete(runner.cleanup())
             loop.run_until_complete(loop.shutdown_default_executor())

@@ -41,6 +41,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .errors import s3_error
+from .guards import bound_origin
 from .stats import EmulatorStats
 from .transfer import save_body, send_file
 
@@ -53,12 +54,13 @@ _CHUNK = 1 << 20
 _KEY_RE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
 
-def url_origin(request: web.Request, public_url: str | None = None) -> str:
+def url_origin(request: web.Request, public_url: str | None) -> str:
     """Scheme and host to put in presigned URLs: ``public_url`` when the emulator is
-    reached through a proxy, else where this request reached it."""
+    reached through a proxy, else the address it is bound to (never the request's
+    ``Host`` header, which a rebinding web page chooses)."""
     if public_url:
         return public_url.rstrip("/")
-    return str(request.url.origin())
+    return bound_origin(request)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Assemble one emulated Aionvision Uploads API as an ``aiohttp.web.Application``.
 
-Middlewares, outermost first: count the request; add latency; inject a fault if one
+Middlewares, outermost first: count the request; refuse a ``Host`` that is not the
+emulator's; close a connection whose body stalls; add latency; inject a fault if one
 fires; turn failures on API paths into the spec's error bodies; check the bearer key
 (API paths only; presigned storage URLs carry their own signature); apply the tier's
 rate limit (API paths only, when enabled); enforce the signed ``Content-Type`` of
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .._shared import middleware
+from .._shared import guards, middleware
 from .._shared.errors import s3_error
 from .._shared.middleware import Handler, route_of
 from .._shared.ratelimit import RateLimiter
 from .._shared.shaping import NetworkShaper
 from .._shared.stats import EmulatorStats
 from .._shared.storage import PUT_ROUTE, PresignedStorage
+from .._shared.storage import ROUTE_PREFIX as STORAGE_PREFIX
 from . import checks, presigned, sessions, streaming
 from .config import API_PREFIX, AionVisionConfig
 from .context import CONTEXT_KEY, AionContext
@@ -67,6 +69,8 @@ def build_aionvision_app(
     app = web.Application(
         middlewares=[
             middleware.count_requests(stats, api=in_api),
+            guards.check_host(errors, config.public_url, storage_prefix=STORAGE_PREFIX),
+            guards.bound_body_stalls(config.body_timeout),
             middleware.shape_network(NetworkShaper(config.latency)),
             middleware.inject_faults(faults, errors),
             middleware.error_bodies(errors, scope=in_api),
@@ -74,7 +78,7 @@ def build_aionvision_app(
             middleware.rate_limit(limiter, stats, rate_limited, scope=in_api),
             _signed_content_type,
         ],
-        client_max_size=16 * 1024 * 1024,
+        client_max_size=config.max_json_body,
     )
     app[CONTEXT_KEY] = context
     context.storage.add_routes(app)

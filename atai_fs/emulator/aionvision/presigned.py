@@ -68,7 +68,7 @@ async def request_presigned_url(request: web.Request) -> web.Response:
         if key is not None:
             workspace.idempotency[key] = object_key
     url, expiry = ctx.storage.presign_put(
-        reservation.object_key, url_origin(request), ctx.config.url_lifetime
+        reservation.object_key, url_origin(request, ctx.config.public_url), ctx.config.url_lifetime
     )
     return web.json_response(
         {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._shared.config import ServedConfig, new_signing_secret
+from .._shared.config import MiB, ServedConfig, new_signing_secret
 from .._shared.storage import STORAGE_ROUTES as _STORAGE_ROUTES
 from .faults import Fault
 
@@ -81,8 +81,9 @@ class EmulatorConfig(ServedConfig[Fault]):
     integrity_algorithm: str = "none"
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     simple_upload_limit: int = DEFAULT_SIMPLE_UPLOAD_LIMIT
-    public_url: str | None = None
-    """Origin put in presigned URLs (e.g. behind a proxy); ``None`` uses the request's origin."""
+    max_json_body: int = 2 * MiB
+    """Bytes of a JSON request body (413 above): a complete of 10,000 parts with their
+    tokens is 0.8 MB compact, 1 MB indented."""
     signing_secret: bytes = field(default_factory=new_signing_secret, repr=False)
     """Key of the presigned-URL HMAC; fresh per instance so URLs never outlive their emulator."""
     max_page_size: int = MAX_PAGE_SIZE
