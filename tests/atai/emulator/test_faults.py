@@ -36,7 +36,10 @@ async def raw_put(url: str, data: bytes) -> bytes:
     """
     target = URL(url, encoded=True)
     reader, writer = await asyncio.open_connection(target.host, target.port)
-    head = f"PUT {target.raw_path_qs} HTTP/1.1\r\nHost: {target.authority}\r\nContent-Length: {len(data)}\r\n\r\n"
+    head = (
+        f"PUT {target.raw_path_qs} HTTP/1.1\r\nHost: {target.authority}\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    )
     try:
         writer.write(head.encode() + data)
         await writer.drain()

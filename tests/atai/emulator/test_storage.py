@@ -96,7 +96,8 @@ async def test_put_without_content_length_is_411(emulator, open_api):
     url = URL(init["parts"][0]["url"])
     reader, writer = await asyncio.open_connection(url.host, url.port)
     writer.write(
-        f"PUT {url.raw_path_qs} HTTP/1.1\r\nHost: {url.authority}\r\nConnection: close\r\n\r\n".encode()
+        f"PUT {url.raw_path_qs} HTTP/1.1\r\nHost: {url.authority}\r\n"
+        "Connection: close\r\n\r\n".encode()
     )
     await writer.drain()
     status_line = await reader.readline()
