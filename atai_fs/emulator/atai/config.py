@@ -18,6 +18,10 @@ DEFAULT_MAX_FILE_SIZE = 250 * 10**9
 DEFAULT_SIMPLE_UPLOAD_LIMIT = 512 * 10**6
 """512 MB, the newest documented ``POST /files`` limit."""
 
+DEFAULT_UPLOAD_LIFETIME = 24 * 3600.0
+"""A day without a call: a client that is still uploading refreshes its part URLs
+(every ``url_lifetime``) long before."""
+
 MAX_PARTS = 10_000
 """Most parts one upload may have (the S3 limit); bigger files get bigger parts."""
 
@@ -78,6 +82,10 @@ class EmulatorConfig(ServedConfig[Fault]):
     part_size: int = DEFAULT_PART_SIZE
     part_number_base: int = 1
     url_lifetime: float = 3600.0
+    upload_lifetime: float = DEFAULT_UPLOAD_LIFETIME
+    """Seconds an upload may stay in progress without a call on it (initiate, resume,
+    ``parts/urls``, checkpoint); then it expires: its parts are deleted and every call on
+    it answers 404 ``upload_not_found`` (open point 15). Read on ``clock``."""
     integrity_algorithm: str = "none"
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     simple_upload_limit: int = DEFAULT_SIMPLE_UPLOAD_LIMIT
@@ -127,6 +135,8 @@ class EmulatorConfig(ServedConfig[Fault]):
             raise ValueError(f"part_number_base must be 0 or 1, got {self.part_number_base}")
         if self.url_lifetime <= 0:
             raise ValueError(f"url_lifetime must be positive, got {self.url_lifetime}")
+        if not self.upload_lifetime > 0:
+            raise ValueError(f"upload_lifetime must be positive, got {self.upload_lifetime}")
         if self.integrity_algorithm not in INTEGRITY_ALGORITHMS:
             raise ValueError(
                 f"integrity_algorithm must be one of {INTEGRITY_ALGORITHMS}, "
