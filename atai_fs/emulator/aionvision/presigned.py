@@ -11,7 +11,7 @@ from aiohttp import web
 
 from .._shared.storage import url_origin
 from .checks import quota_problem
-from .context import context_of
+from .context import AionContext, context_of
 from .errors import AionError
 from .formats import MIME_TYPES
 from .state import Reservation, now_iso
@@ -20,8 +20,18 @@ from .validation import MD5_HEX, SHA256_HEX, Problems, json_body, new_object_key
 _CHUNK = 1 << 20
 
 
+def collect_abandoned(ctx: AionContext) -> None:
+    """Release the reservations never confirmed within ``reservation_lifetime`` (the
+    spec has no abort: an abandoned upload is simply never confirmed), and the bytes
+    stored for them. Run before each presigned call, so abandoned ones do not pile up."""
+    now = ctx.config.clock()
+    for object_key in ctx.workspace.expire_reservations(now, ctx.config.reservation_lifetime):
+        ctx.storage.release(object_key)
+
+
 async def request_presigned_url(request: web.Request) -> web.Response:
     ctx = context_of(request)
+    collect_abandoned(ctx)
     body = await json_body(request)
     problems = Problems()
     filename = problems.text(body, "filename", "Field required (a non-empty string)")
@@ -67,6 +77,7 @@ async def request_presigned_url(request: web.Request) -> web.Response:
         ctx.storage.reserve(object_key, size)
         if key is not None:
             workspace.idempotency[key] = object_key
+    reservation.issued_at = ctx.config.clock()
     url, expiry = ctx.storage.presign_put(
         reservation.object_key, url_origin(request, ctx.config.public_url), ctx.config.url_lifetime
     )
@@ -86,6 +97,7 @@ async def request_presigned_url(request: web.Request) -> web.Response:
 
 async def confirm(request: web.Request) -> web.Response:
     ctx = context_of(request)
+    collect_abandoned(ctx)
     body = await json_body(request)
     problems = Problems()
     object_key = problems.text(body, "object_key", "Field required")
