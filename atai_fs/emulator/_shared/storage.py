@@ -120,7 +120,11 @@ class PresignedStorage:
         self.revoke(prefix)
         for key in [k for k in self._objects if k == prefix or k.startswith(prefix + "/")]:
             del self._objects[key]
-        shutil.rmtree(self.root / prefix, ignore_errors=True)
+        target = self.root / prefix
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:  # one object's key (rmtree would leave it)
+            target.unlink(missing_ok=True)
 
     def revoke(self, prefix: str) -> None:
         """Refuse further PUTs under ``prefix`` but keep the stored objects (to assemble them)."""
