@@ -114,9 +114,10 @@ must not depend on any of these.
     disk are wiped at the next start), or until ``upload_lifetime`` seconds (a day, on
     ``clock``) pass without a call on them (initiate or resume, ``parts/urls``,
     checkpoint): then they expire, their parts are deleted (an S3 multipart upload is
-    aborted) and every call on them is 404 ``upload_not_found``. Presigned URLs live ``url_lifetime`` seconds (default
-    3600), whether from initiate, ``parts/urls`` (which always signs fresh ones) or a download
-    redirect; ``expires_at`` is rounded down to the second.
+    aborted) and every call on them is 404 ``upload_not_found``. Presigned URLs live
+    ``url_lifetime`` seconds (default 3600), whether from initiate, ``parts/urls`` (which
+    always signs fresh ones) or a download redirect; ``expires_at`` is rounded down to the
+    second.
 16. Part PUT: ``Content-Length`` required (411 ``MissingContentLength``, also for chunked
     bodies); length other than the part's: 400; an ``Authorization`` header: 400 (S3 refuses
     two auth mechanisms); bad signature: 403 ``SignatureDoesNotMatch``; expired: 403
