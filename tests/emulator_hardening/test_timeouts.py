@@ -7,6 +7,8 @@ close the connection and assert only that it did (never how fast)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -23,6 +25,8 @@ JSON_ROUTES = {
 """A JSON control-plane route of each API, where a stalled body would sit."""
 
 APIS = sorted(PREFIXES)
+
+_ATTEMPTS = 100
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -92,16 +96,20 @@ def test_an_idle_keep_alive_connection_is_closed(serve):
         assert closed_by_server(sock)  # nothing more sent: idle past header_timeout
 
 
+def info_request(port: int) -> bytes:
+    return (
+        f"GET /v0.5/files/info HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {KEY}\r\n\r\n"
+    ).encode()
+
+
 def test_connections_beyond_max_connections_are_answered_503_and_closed(serve):
     served = serve("atai", "--set", "max_connections=2")
     held = [served.connect(), served.connect()]
     try:
         # Each held connection is served: it answers a request (the server took it).
         for sock in held:
-            sock.sendall(
-                f"GET /v0.5/files/info HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\n"
-                f"Authorization: Bearer {KEY}\r\n\r\n".encode()
-            )
+            sock.sendall(info_request(served.port))
             assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         with served.connect() as extra:
             answer = b""
@@ -112,3 +120,23 @@ def test_connections_beyond_max_connections_are_answered_503_and_closed(serve):
     finally:
         for sock in held:
             sock.close()
+
+
+def test_a_closed_connection_frees_its_place(serve):
+    served = serve("atai", "--set", "max_connections=1")
+    with served.connect() as first:
+        first.sendall(info_request(served.port))
+        assert first.recv(65536).startswith(b"HTTP/1.1 200")
+    # The server learns of the close asynchronously: a bounded number of attempts.
+    for _ in range(_ATTEMPTS):
+        with served.connect() as sock:
+            try:
+                sock.sendall(info_request(served.port))
+                answer = sock.recv(65536)
+            except ConnectionError:  # refused: the 503 was sent and the socket closed
+                answer = b""
+        if answer.startswith(b"HTTP/1.1 200"):
+            return
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 503")
+        time.sleep(0.1)
+    raise AssertionError("the freed place was never given to a new connection")
