@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
-"""Names of this machine a client on it may use, whatever address the emulator is bound to."""
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "0.0.0.0", "[::]")
+"""Names of this machine a client on it may use, whatever address the emulator is bound to
+(the wildcard addresses too: what the banner of ``--host 0.0.0.0`` prints). A client that
+reaches it under any other name (a LAN name, a proxy) needs ``public_url``."""
 
 MISDIRECTED = 421
 """Misdirected Request: this server does not answer for the host the request names."""
