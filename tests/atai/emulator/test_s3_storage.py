@@ -158,6 +158,30 @@ async def test_abort_aborts_the_s3_upload(emulator, open_api, s3):
     assert objects(s3, emulator) == {}
 
 
+class ManualClock:
+    """The emulator's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_an_expired_upload_aborts_its_s3_upload(make_s3_emulator, open_api, s3):
+    clock = ManualClock()
+    emulator = make_s3_emulator(clock=clock, upload_lifetime=600)
+    async with open_api(emulator) as api:
+        init = await api.initiate("abandoned.csv", PART + 1)
+        await api.put_part(init["parts"][0], os.urandom(PART + 1))
+        (abandoned,) = open_s3_uploads(s3, emulator)
+        clock.now += 600
+        await api.initiate("next.csv", 1)  # each initiate first collects the abandoned
+    assert emulator.uploads[init["upload_id"]].state == "expired"
+    still_open = open_s3_uploads(s3, emulator)
+    assert abandoned not in still_open and len(still_open) == 1  # next.csv's
+
+
 def test_stopping_the_emulator_aborts_the_s3_uploads_left_open(make_s3_emulator, s3):
     import asyncio
 
