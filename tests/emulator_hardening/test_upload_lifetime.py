@@ -12,18 +12,9 @@ import requests
 from atai_fs.emulator import ATAIEmulator
 from atai_fs.emulator.aionvision import AionVisionEmulator
 from atai_fs.emulator.sandbox import SandboxEmulator
+from tests.support.clock import ManualClock
 
 LIFETIME = 600.0
-
-
-class ManualClock:
-    """The emulator's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def atai_call(emu: ATAIEmulator, path: str, body: Any) -> tuple[int, Any]:

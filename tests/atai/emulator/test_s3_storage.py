@@ -19,6 +19,7 @@ import pytest
 from atai_fs.emulator import ATAIEmulator
 from tests.conftest import S3_BUCKET
 from tests.sizes import S3_PART_SIZE as PART
+from tests.support.clock import ManualClock
 
 
 @pytest.fixture
@@ -156,16 +157,6 @@ async def test_abort_aborts_the_s3_upload(emulator, open_api, s3):
         await api.ok("POST", f"files/uploads/{init['upload_id']}/abort")
     assert open_s3_uploads(s3, emulator) == []
     assert objects(s3, emulator) == {}
-
-
-class ManualClock:
-    """The emulator's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_an_expired_upload_aborts_its_s3_upload(make_s3_emulator, open_api, s3):
