@@ -45,10 +45,12 @@ class BackgroundServer(Generic[C, FI]):
     The lifecycle shared by every emulator: :meth:`start` returns once the port is bound
     (or raises what prevented it), :meth:`stop` gives in-flight requests a few seconds
     and removes a temporary ``data_dir``. The socket is served with the configuration's
-    ``header_timeout`` and at most ``max_connections`` at once (:mod:`.listener`). A subclass names its configuration and fault
-    injector classes once, as its type arguments (``BackgroundServer[EmulatorConfig,
-    FaultInjector]``), and sets ``_build_app``; the keyword options are the fields of that
-    configuration, so they are declared, defaulted and checked there only.
+    ``header_timeout`` and at most ``max_connections`` at once (:mod:`.listener`).
+
+    A subclass names its configuration and fault injector classes once, as its type
+    arguments (``BackgroundServer[EmulatorConfig, FaultInjector]``), and sets
+    ``_build_app``; the keyword options are the fields of that configuration, so they
+    are declared, defaulted and checked there only.
     """
 
     _config_type: type[C]

@@ -1,11 +1,11 @@
 """Assemble one emulated Aionvision Uploads API as an ``aiohttp.web.Application``.
 
 Middlewares, outermost first: count the request; refuse a ``Host`` that is not the
-emulator's; close a connection whose body stalls; add latency; inject a fault if one
-fires; turn failures on API paths into the spec's error bodies; check the bearer key
-(API paths only; presigned storage URLs carry their own signature); apply the tier's
-rate limit (API paths only, when enabled); enforce the signed ``Content-Type`` of
-storage PUTs.  Storage is the shared
+emulator's; add latency; inject a fault if one fires; turn failures on API paths into
+the spec's error bodies; check the bearer key (API paths only; presigned storage URLs
+carry their own signature); apply the tier's rate limit (API paths only, when enabled);
+enforce the signed ``Content-Type`` of storage PUTs; close the connection of a body
+that stalls.  Storage is the shared
 :class:`~atai_fs.emulator._shared.storage.PresignedStorage`.
 """
 
@@ -70,13 +70,13 @@ def build_aionvision_app(
         middlewares=[
             middleware.count_requests(stats, api=in_api),
             guards.check_host(errors, config.public_url, storage_prefix=STORAGE_PREFIX),
-            guards.bound_body_stalls(config.body_timeout),
             middleware.shape_network(NetworkShaper(config.latency)),
             middleware.inject_faults(faults, errors),
             middleware.error_bodies(errors, scope=in_api),
             middleware.require_bearer(config.api_key, unauthorized, scope=in_api),
             middleware.rate_limit(limiter, stats, rate_limited, scope=in_api),
             _signed_content_type,
+            guards.bound_body_stalls(config.body_timeout),
         ],
         client_max_size=config.max_json_body,
     )

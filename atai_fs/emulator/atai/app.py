@@ -1,11 +1,12 @@
 """Assemble one emulated Files API as an ``aiohttp.web.Application``.
 
 Middlewares, outermost first: count the request; refuse a ``Host`` that is not the
-emulator's and close a connection whose body stalls (:mod:`.._shared.guards`); shape the
-network (latency, storage PUT bandwidth); inject a fault if one fires; turn any failure
-on an API path into the ``{"errors": [...]}`` envelope; check the bearer key (API paths
-only; presigned storage URLs carry their own signature); apply the rate limit (API paths
-only, when enabled).
+emulator's (:mod:`.._shared.guards`); shape the network (latency, storage PUT
+bandwidth); inject a fault if one fires; turn any failure on an API path into the
+``{"errors": [...]}`` envelope; check the bearer key (API paths only; presigned storage
+URLs carry their own signature); apply the rate limit (API paths only, when enabled);
+close the connection of a body that stalls (innermost, so the emulator's own waits
+before the handler never count as the client's stall).
 """
 
 from __future__ import annotations
@@ -86,7 +87,6 @@ def build_app(
         middlewares=[
             middleware.count_requests(stats, api=api),
             guards.check_host(errors, config.public_url, storage_prefix=STORAGE_PREFIX),
-            guards.bound_body_stalls(config.body_timeout),
             middleware.shape_network(
                 NetworkShaper(config.latency, config.put_bandwidth, config.link_bandwidth)
             ),
@@ -94,6 +94,7 @@ def build_app(
             middleware.error_bodies(errors, scope=api),
             middleware.require_bearer(config.api_key, unauthorized, scope=api),
             middleware.rate_limit(limiter, stats, rate_limited, scope=api),
+            guards.bound_body_stalls(config.body_timeout),
         ],
         client_max_size=config.max_json_body,
     )

@@ -1,8 +1,8 @@
 """The emulated controller API and its object store as one ``aiohttp.web.Application``.
 
 Middlewares, outermost first: count the request; refuse a ``Host`` that is not the
-emulator's; close a connection whose body stalls; shape the network (latency, PUT
-bandwidth); inject a fault if one fires; turn failures into Go's plain-text errors.
+emulator's; shape the network (latency, PUT bandwidth); inject a fault if one fires;
+turn failures into Go's plain-text errors; close the connection of a body that stalls.
 Storage routes are the shared presigned storage's.
 """
 
@@ -55,12 +55,12 @@ def build_flow_app(
         middlewares=[
             middleware.count_requests(stats, api=middleware.under(API_PREFIX)),
             guards.check_host(errors, config.public_url, storage_prefix=STORAGE_PREFIX),
-            guards.bound_body_stalls(config.body_timeout),
             middleware.shape_network(
                 NetworkShaper(config.latency, config.put_bandwidth, config.link_bandwidth)
             ),
             middleware.inject_faults(faults, errors),
             middleware.error_bodies(errors),
+            guards.bound_body_stalls(config.body_timeout),
         ],
         client_max_size=config.max_json_body,
     )

@@ -9,9 +9,9 @@ Routes (``{prefix}`` is ``sandboxes`` or ``machines``, both served; :mod:`.handl
     DELETE /v1/{prefix}/{id}/uploads/{upload_id}              abort     (route "abort")
 
 Middlewares, outermost first: count the request; refuse a ``Host`` that is not the
-emulator's; bound body stalls; bound a session's parts in flight;
-latency; inject a fault if one fires; turn any failure into the ``ErrorResponse`` body;
-check the bearer key. Every answer gets its ``x-request-id`` as it is sent.
+emulator's; bound a session's parts in flight; latency; inject a fault if one fires;
+turn any failure into the ``ErrorResponse`` body; check the bearer key; close the
+connection of a body that stalls. Every answer gets its ``x-request-id`` as it is sent.
 """
 
 from __future__ import annotations
@@ -66,12 +66,12 @@ def build_sandbox_app(
         middlewares=[
             middleware.count_requests(stats, api=middleware.everywhere),
             guards.check_host(errors, config.public_url),
-            guards.bound_body_stalls(config.body_timeout),
             _limit_parts_in_flight,
             middleware.shape_network(NetworkShaper(config.latency)),
             middleware.inject_faults(faults, errors),
             middleware.error_bodies(errors),
             middleware.require_bearer(config.api_key, unauthorized, scope=middleware.everywhere),
+            guards.bound_body_stalls(config.body_timeout),
         ],
         client_max_size=config.max_json_body,
     )
