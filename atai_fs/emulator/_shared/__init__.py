@@ -13,6 +13,9 @@
 - :mod:`.stats`: live counters read from test threads.
 - :mod:`.errors`: what every API's error answers share, and the storage's S3 XML.
 - :mod:`.middleware`: the middlewares every app is assembled from.
+- :mod:`.guards`: what keeps a served emulator safe: the Host check, its own origin
+  for presigned URLs, the body stall watch.
+- :mod:`.listener`: the listening socket and its connection cap.
 - :mod:`.config`: the options every emulator takes.
 - :mod:`.context`: the key under which an application keeps its handlers' context.
 """

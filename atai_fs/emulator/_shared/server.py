@@ -22,6 +22,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from .config import ServedConfig
 from .faults import BaseFault, BaseFaultInjector
+from .listener import listen
 from .stats import EmulatorStats
 
 _SHUTDOWN_TIMEOUT = 5.0
@@ -67,10 +68,13 @@ class BackgroundServer(Generic[C, FI]):
 
     The lifecycle shared by every emulator: :meth:`start` returns once the port is bound
     (or raises what prevented it), :meth:`stop` gives in-flight requests a few seconds
-    and removes a temporary ``data_dir``. A subclass names its configuration and fault
-    injector classes once, as its type arguments (``BackgroundServer[EmulatorConfig,
-    FaultInjector]``), and sets ``_build_app``; the keyword options are the fields of that
-    configuration, so they are declared, defaulted and checked there only.
+    and removes a temporary ``data_dir``. The socket is served with the configuration's
+    ``header_timeout`` and at most ``max_connections`` at once (:mod:`.listener`).
+
+    A subclass names its configuration and fault injector classes once, as its type
+    arguments (``BackgroundServer[EmulatorConfig, FaultInjector]``), and sets
+    ``_build_app``; the keyword options are the fields of that configuration, so they
+    are declared, defaulted and checked there only.
     """
 
     _config_type: type[C]
@@ -269,6 +273,7 @@ class BackgroundServer(Generic[C, FI]):
         assert loop is not None
         asyncio.set_event_loop(loop)
         runner: web.AppRunner | None = None
+        listener: asyncio.Server | None = None
         try:
             try:
                 self._app = self._build_app(self._config, self.stats, self.faults)
@@ -277,11 +282,15 @@ class BackgroundServer(Generic[C, FI]):
                     access_log=access_log if self._access_log else None,
                     access_log_class=RequestLog,
                     shutdown_timeout=_SHUTDOWN_TIMEOUT,
+                    # aiohttp's keep-alive timer runs from a connection's opening and from
+                    # each answer until a whole request head has arrived: the header timeout.
+                    keepalive_timeout=self._config.header_timeout,
                 )
                 loop.run_until_complete(runner.setup())
-                site = web.TCPSite(runner, self.host, self._requested_port)
-                loop.run_until_complete(site.start())
-                self.port = runner.addresses[0][1]
+                listener = loop.run_until_complete(
+                    listen(runner, self.host, self._requested_port, self._config.max_connections)
+                )
+                self.port = listener.sockets[0].getsockname()[1]
             except BaseException as exc:
                 self._startup_error = exc
                 return
@@ -289,6 +298,8 @@ class BackgroundServer(Generic[C, FI]):
                 ready.set()
             loop.run_forever()
         finally:
+            if listener is not None:
+                listener.close()  # no new connections; the runner's cleanup ends the others
             if runner is not None:
                 loop.run_until_complete(runner.cleanup())
             loop.run_until_complete(loop.shutdown_default_executor())

@@ -41,6 +41,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .errors import s3_error
+from .guards import bound_origin
 from .scratch import claim_scratch_dir
 from .stats import EmulatorStats
 from .transfer import save_body, send_file
@@ -54,12 +55,13 @@ _CHUNK = 1 << 20
 _KEY_RE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
 
-def url_origin(request: web.Request, public_url: str | None = None) -> str:
+def url_origin(request: web.Request, public_url: str | None) -> str:
     """Scheme and host to put in presigned URLs: ``public_url`` when the emulator is
-    reached through a proxy, else where this request reached it."""
+    reached through a proxy, else the address it is bound to (never the request's
+    ``Host`` header, which a rebinding web page chooses)."""
     if public_url:
         return public_url.rstrip("/")
-    return str(request.url.origin())
+    return bound_origin(request)
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,11 @@ class PresignedStorage:
         self.revoke(prefix)
         for key in [k for k in self._objects if k == prefix or k.startswith(prefix + "/")]:
             del self._objects[key]
-        shutil.rmtree(self.root / prefix, ignore_errors=True)
+        target = self.root / prefix
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:  # one object's key (rmtree would leave it)
+            target.unlink(missing_ok=True)
 
     def revoke(self, prefix: str) -> None:
         """Refuse further PUTs under ``prefix`` but keep the stored objects (to assemble them)."""

@@ -39,6 +39,9 @@ class TransferPlan:
     """Seconds spread over the response body."""
     cut_response: bool = False
     """Reset the connection after half the response body."""
+    pacing: bool = False
+    """A read pacer is holding the body back right now: the emulator, not the client, is
+    why no new bytes arrive (the body stall watch must not count it)."""
 
 
 PLAN_KEY = web.RequestKey("atai_emulator_transfer_plan", TransferPlan)
@@ -56,9 +59,14 @@ async def iter_body(request: web.Request, chunk_size: int) -> AsyncIterator[byte
     """The request body in chunks, each released only once every pacer has let it through."""
     pacers = plan_of(request).read_pacers
     size = min(chunk_size, _PACED_CHUNK) if pacers else chunk_size
+    plan = plan_of(request)
     async for chunk in request.content.iter_chunked(size):
-        for pacer in pacers:
-            await pacer.consume(len(chunk))
+        plan.pacing = True
+        try:
+            for pacer in pacers:
+                await pacer.consume(len(chunk))
+        finally:
+            plan.pacing = False
         yield chunk
 
 

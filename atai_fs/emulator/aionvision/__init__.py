@@ -36,7 +36,10 @@ differ; clients must not depend on them.
    404; confirming again: 200 with the same ``upload_id`` (= the new file's
    ``image_id``).
 4. ``idempotency_key``: the same key and body returns the same ``object_key`` with a
-   fresh URL (no time limit); another body: 409 ``CONFLICT``; after confirm: 409.
+   fresh URL while the upload is unconfirmed; another body: 409 ``CONFLICT``; after
+   confirm: 409.  An upload not confirmed ``reservation_lifetime`` seconds (24 h) after
+   its last URL was issued is forgotten (the spec has no abort): its stored bytes are
+   deleted, confirm answers 404 and its key starts a new upload.
 5. URLs live ``url_lifetime`` seconds (600); ``expires_at`` is UTC without offset, with
    milliseconds (``2025-01-15T10:40:00.123``).
 6. ``upload_method`` is always ``PUT`` with ``upload_headers`` ``{"Content-Type": ...}``;

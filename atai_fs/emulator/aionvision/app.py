@@ -1,10 +1,11 @@
 """Assemble one emulated Aionvision Uploads API as an ``aiohttp.web.Application``.
 
-Middlewares, outermost first: count the request; add latency; inject a fault if one
-fires; turn failures on API paths into the spec's error bodies; check the bearer key
-(API paths only; presigned storage URLs carry their own signature); apply the tier's
-rate limit (API paths only, when enabled); enforce the signed ``Content-Type`` of
-storage PUTs.  Storage is the shared
+Middlewares, outermost first: count the request; refuse a ``Host`` that is not the
+emulator's; add latency; inject a fault if one fires; turn failures on API paths into
+the spec's error bodies; check the bearer key (API paths only; presigned storage URLs
+carry their own signature); apply the tier's rate limit (API paths only, when enabled);
+enforce the signed ``Content-Type`` of storage PUTs; close the connection of a body
+that stalls.  Storage is the shared
 :class:`~atai_fs.emulator._shared.storage.PresignedStorage`.
 """
 
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .._shared import middleware
+from .._shared import guards, middleware
 from .._shared.errors import s3_error
 from .._shared.middleware import Handler, route_of
 from .._shared.ratelimit import RateLimiter
 from .._shared.shaping import NetworkShaper
 from .._shared.stats import EmulatorStats
 from .._shared.storage import PUT_ROUTE, PresignedStorage
+from .._shared.storage import ROUTE_PREFIX as STORAGE_PREFIX
 from . import batches, checks, presigned, sessions, status, streaming
 from .config import API_PREFIX, AionVisionConfig
 from .context import CONTEXT_KEY, AionContext
@@ -67,14 +69,16 @@ def build_aionvision_app(
     app = web.Application(
         middlewares=[
             middleware.count_requests(stats, api=in_api),
+            guards.check_host(errors, config.public_url, storage_prefix=STORAGE_PREFIX),
             middleware.shape_network(NetworkShaper(config.latency)),
             middleware.inject_faults(faults, errors),
             middleware.error_bodies(errors, scope=in_api),
             middleware.require_bearer(config.api_key, unauthorized, scope=in_api),
             middleware.rate_limit(limiter, stats, rate_limited, scope=in_api),
             _signed_content_type,
+            guards.bound_body_stalls(config.body_timeout),
         ],
-        client_max_size=16 * 1024 * 1024,
+        client_max_size=config.max_json_body,
     )
     app[CONTEXT_KEY] = context
     context.storage.add_routes(app)

@@ -59,6 +59,10 @@ class AionVisionConfig(ServedConfig[AionFault]):
     presigned_max_size: int = DEFAULT_PRESIGNED_MAX_SIZE
     url_lifetime: float = 600.0
     """Seconds a presigned URL lives (spec open point 5)."""
+    reservation_lifetime: float = 24 * 3600.0
+    """Seconds a presigned upload may stay unconfirmed after its last URL was issued; then
+    it is forgotten, its stored bytes deleted, and confirm answers 404 (read on
+    ``clock``)."""
     processing_delay: float = 0.0
     """Seconds of "AI processing" per file; 0: files are completed at once."""
     stuck_after: float = 1800.0
@@ -103,6 +107,8 @@ class AionVisionConfig(ServedConfig[AionFault]):
             )
         if self.batch_strategy not in ("parallel", "sequential"):
             raise ValueError("batch_strategy must be 'parallel' or 'sequential'")
+        if not self.reservation_lifetime > 0:
+            raise ValueError("reservation_lifetime must be positive")
         if self.url_lifetime <= 0 or self.processing_delay < 0:
             raise ValueError("url_lifetime must be positive; processing_delay must not be negative")
 

@@ -21,8 +21,18 @@ from .validation import MD5_HEX, SHA256_HEX, Problems, json_body, new_object_key
 _CHUNK = 1 << 20
 
 
+def collect_abandoned(ctx: AionContext) -> None:
+    """Release the reservations never confirmed within ``reservation_lifetime`` (the
+    spec has no abort: an abandoned upload is simply never confirmed), and the bytes
+    stored for them. Run before each presigned call, so abandoned ones do not pile up."""
+    now = ctx.config.clock()
+    for object_key in ctx.workspace.expire_reservations(now, ctx.config.reservation_lifetime):
+        ctx.storage.release(object_key)
+
+
 async def request_presigned_url(request: web.Request) -> web.Response:
     ctx = context_of(request)
+    collect_abandoned(ctx)
     body = await json_body(request)
     problems = Problems()
     wanted = file_info(problems, body)
@@ -99,8 +109,9 @@ def reserve(
 def presigned_url(request: web.Request, reservation: Reservation) -> dict[str, Any]:
     """A fresh signed PUT URL of a reservation, as the API answers it."""
     ctx = context_of(request)
+    reservation.issued_at = ctx.config.clock()  # its lifetime runs from its last URL
     url, expiry = ctx.storage.presign_put(
-        reservation.object_key, url_origin(request), ctx.config.url_lifetime
+        reservation.object_key, url_origin(request, ctx.config.public_url), ctx.config.url_lifetime
     )
     return {
         "upload_url": url,
@@ -116,6 +127,7 @@ def presigned_url(request: web.Request, reservation: Reservation) -> dict[str, A
 
 async def confirm(request: web.Request) -> web.Response:
     ctx = context_of(request)
+    collect_abandoned(ctx)
     body = await json_body(request)
     problems = Problems()
     object_key = problems.text(body, "object_key", "Field required")

@@ -71,6 +71,9 @@ class Reservation:
     image_id: str | None = None
     """The id a ``batch-prepare`` created for the file in advance."""
     batch_id: str | None = None
+    issued_at: float = 0.0
+    """Clock time its last URL was issued: unconfirmed, it expires ``reservation_lifetime``
+    seconds after."""
 
 
 @dataclass
@@ -164,6 +167,22 @@ class Workspace:
         self.batches: dict[str, Batch] = {}
         self.images: dict[str, ImageStatus] = {}
         self.streaming_in_flight = 0
+
+    def expire_reservations(self, now: float, lifetime: float) -> list[str]:
+        """Forget the unconfirmed reservations whose last URL was issued ``lifetime``
+        seconds ago or more (and their idempotency keys); their object keys, for the
+        caller to release from storage."""
+        gone = [
+            key
+            for key, r in self.reservations.items()
+            if r.confirmed_id is None and now - r.issued_at >= lifetime
+        ]
+        for key in gone:
+            del self.reservations[key]
+        if gone:
+            dropped = set(gone)
+            self.idempotency = {k: v for k, v in self.idempotency.items() if v not in dropped}
+        return gone
 
     def incoming_path(self) -> Path:
         return self.incoming_dir / f"{uuid.uuid4().hex}.tmp"

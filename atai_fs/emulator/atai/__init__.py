@@ -78,11 +78,15 @@ must not depend on any of these.
 
 1. Part numbers: ``part_number_base`` option, default 1; 0 also supported.
 2. Part number not an integer, out of range, or duplicated in checkpoint/complete: 400
-   ``invalid_part_number``. Duplicates in ``parts/urls`` are allowed and share one URL.
+   ``invalid_part_number``. Duplicates in ``parts/urls`` are allowed and share one URL;
+   more than 10,000 entries (the most parts an upload has): 400 ``invalid_parameter``.
 3. Unknown ``upload_id``: 404 ``upload_not_found`` (one org per emulator).
 4. Every call on an aborted upload, abort included: 404 ``upload_not_found``.
 5. ``parts/urls``, checkpoint, complete and abort on a completed upload: 409
-   ``upload_already_completed``; while a complete is running: 409 ``upload_completing``.
+   ``upload_already_completed``. Checkpoint, complete and abort hold their upload while
+   they run (a complete from its body's first byte): one arriving meanwhile waits, then
+   is answered for the state left (an abort after a complete: 409
+   ``upload_already_completed``); ``parts/urls`` during a complete: 409 ``upload_completing``.
 6. Complete with a part neither checkpointed nor listed: 400 ``missing_parts``; the upload
    stays in progress.
 7. Token different from the stored part's ETag, or part never PUT: 400
@@ -107,9 +111,13 @@ must not depend on any of these.
 14. Complete overwrites a same-named file (new ``file_uid``, moves to newest). Deleting or
     overwriting a name does not affect uploads in progress for it.
 15. In-progress uploads live until complete, abort or emulator stop (memory only; parts on
-    disk are wiped at the next start). Presigned URLs live ``url_lifetime`` seconds (default
-    3600), whether from initiate, ``parts/urls`` (which always signs fresh ones) or a download
-    redirect; ``expires_at`` is rounded down to the second.
+    disk are wiped at the next start), or until ``upload_lifetime`` seconds (a day, on
+    ``clock``) pass without a call on them (initiate or resume, ``parts/urls``,
+    checkpoint): then they expire, their parts are deleted (an S3 multipart upload is
+    aborted) and every call on them is 404 ``upload_not_found``. Presigned URLs live
+    ``url_lifetime`` seconds (default 3600), whether from initiate, ``parts/urls`` (which
+    always signs fresh ones) or a download redirect; ``expires_at`` is rounded down to the
+    second.
 16. Part PUT: ``Content-Length`` required (411 ``MissingContentLength``, also for chunked
     bodies); length other than the part's: 400; an ``Authorization`` header: 400 (S3 refuses
     two auth mechanisms); bad signature: 403 ``SignatureDoesNotMatch``; expired: 403

@@ -1,19 +1,23 @@
 """Assemble one emulated Files API as an ``aiohttp.web.Application``.
 
-Middlewares, outermost first: count the request; shape the network (latency, storage
-PUT bandwidth); inject a fault if one fires; turn any failure on an API path into the
+Middlewares, outermost first: count the request; refuse a ``Host`` that is not the
+emulator's (:mod:`.._shared.guards`); shape the network (latency, storage PUT
+bandwidth); inject a fault if one fires; turn any failure on an API path into the
 ``{"errors": [...]}`` envelope; check the bearer key (API paths only; presigned storage
-URLs carry their own signature); apply the rate limit (API paths only, when enabled).
+URLs carry their own signature); apply the rate limit (API paths only, when enabled);
+close the connection of a body that stalls (innermost, so the emulator's own waits
+before the handler never count as the client's stall).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from .._shared import middleware
+from .._shared import guards, middleware
 from .._shared.ratelimit import RateLimiter
 from .._shared.shaping import NetworkShaper
 from .._shared.stats import EmulatorStats
+from .._shared.storage import ROUTE_PREFIX as STORAGE_PREFIX
 from . import files_api, uploads_api
 from .backends import backend_for
 from .config import API_PREFIX, EmulatorConfig
@@ -22,8 +26,6 @@ from .errors import ApiError, FilesApiErrors
 from .faults import FaultInjector
 from .file_index import FileIndex
 from .state import UploadRegistry
-
-_MAX_JSON_BODY = 64 * 1024 * 1024
 
 
 def build_app(
@@ -79,11 +81,12 @@ def build_app(
             retry_after=retry_after,
         )
 
-    # client_max_size bounds JSON bodies (a complete of 10,000 parts is ~1 MB); multipart
-    # uploads are streamed and bounded by simple_upload_limit instead.
+    # client_max_size bounds JSON bodies (max_json_body: a complete of 10,000 parts is
+    # ~1 MB); multipart uploads are streamed and bounded by simple_upload_limit instead.
     app = web.Application(
         middlewares=[
             middleware.count_requests(stats, api=api),
+            guards.check_host(errors, config.public_url, storage_prefix=STORAGE_PREFIX),
             middleware.shape_network(
                 NetworkShaper(config.latency, config.put_bandwidth, config.link_bandwidth)
             ),
@@ -91,8 +94,9 @@ def build_app(
             middleware.error_bodies(errors, scope=api),
             middleware.require_bearer(config.api_key, unauthorized, scope=api),
             middleware.rate_limit(limiter, stats, rate_limited, scope=api),
+            guards.bound_body_stalls(config.body_timeout),
         ],
-        client_max_size=_MAX_JSON_BODY,
+        client_max_size=config.max_json_body,
     )
     app[CONTEXT_KEY] = context
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._shared.config import ServedConfig, new_signing_secret
+from .._shared.config import MiB, ServedConfig, new_signing_secret
 from .._shared.storage import STORAGE_ROUTES as _STORAGE_ROUTES
 from .faults import Fault
 
@@ -17,6 +17,10 @@ DEFAULT_MAX_FILE_SIZE = 250 * 10**9
 
 DEFAULT_SIMPLE_UPLOAD_LIMIT = 512 * 10**6
 """512 MB, the newest documented ``POST /files`` limit."""
+
+DEFAULT_UPLOAD_LIFETIME = 24 * 3600.0
+"""A day without a call: a client that is still uploading refreshes its part URLs
+(every ``url_lifetime``) long before."""
 
 MAX_PARTS = 10_000
 """Most parts one upload may have (the S3 limit); bigger files get bigger parts."""
@@ -78,11 +82,16 @@ class EmulatorConfig(ServedConfig[Fault]):
     part_size: int = DEFAULT_PART_SIZE
     part_number_base: int = 1
     url_lifetime: float = 3600.0
+    upload_lifetime: float = DEFAULT_UPLOAD_LIFETIME
+    """Seconds an upload may stay in progress without a call on it (initiate, resume,
+    ``parts/urls``, checkpoint); then it expires: its parts are deleted and every call on
+    it answers 404 ``upload_not_found`` (open point 15). Read on ``clock``."""
     integrity_algorithm: str = "none"
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     simple_upload_limit: int = DEFAULT_SIMPLE_UPLOAD_LIMIT
-    public_url: str | None = None
-    """Origin put in presigned URLs (e.g. behind a proxy); ``None`` uses the request's origin."""
+    max_json_body: int = 2 * MiB
+    """Bytes of a JSON request body (413 above): a complete of 10,000 parts with their
+    tokens is 0.8 MB compact, 1 MB indented."""
     signing_secret: bytes = field(default_factory=new_signing_secret, repr=False)
     """Key of the presigned-URL HMAC; fresh per instance so URLs never outlive their emulator."""
     max_page_size: int = MAX_PAGE_SIZE
@@ -126,6 +135,8 @@ class EmulatorConfig(ServedConfig[Fault]):
             raise ValueError(f"part_number_base must be 0 or 1, got {self.part_number_base}")
         if self.url_lifetime <= 0:
             raise ValueError(f"url_lifetime must be positive, got {self.url_lifetime}")
+        if not self.upload_lifetime > 0:
+            raise ValueError(f"upload_lifetime must be positive, got {self.upload_lifetime}")
         if self.integrity_algorithm not in INTEGRITY_ALGORITHMS:
             raise ValueError(
                 f"integrity_algorithm must be one of {INTEGRITY_ALGORITHMS}, "

@@ -2,11 +2,14 @@
 
 Uploads live in memory (their parts are on disk, in :mod:`.._shared.storage`); the files
 they publish are in :mod:`.file_index`. All mutation happens on the server loop; the
-lock only makes snapshots taken from other threads consistent.
+registry's lock only makes snapshots taken from other threads consistent, and each
+upload's ``lock`` serialises the calls that change it (checkpoint, complete, abort,
+expiry), so an abort can never delete the parts under a running complete.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import uuid
@@ -17,6 +20,8 @@ from .config import MAX_PARTS
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
 ABORTED = "aborted"
+EXPIRED = "expired"
+"""Left in progress longer than ``upload_lifetime`` without a call: its parts are gone."""
 
 
 def new_upload_id() -> str:
@@ -45,6 +50,12 @@ class Upload:
     state: str = IN_PROGRESS
     checkpoints: dict[int, str] = field(default_factory=dict)
     completing: bool = False
+    """A complete holds ``lock`` and is running (a resume then starts a new upload)."""
+    last_activity: float = 0.0
+    """Clock time of the last call on this upload (initiate, resume, parts/urls,
+    checkpoint): it expires ``upload_lifetime`` seconds after it."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
+    """Held by each call that changes the upload, for the whole call."""
 
     @property
     def num_parts(self) -> int:
@@ -83,7 +94,7 @@ class UploadView:
 
     @property
     def state(self) -> str:
-        """``"in_progress"``, ``"completed"`` or ``"aborted"``."""
+        """``"in_progress"``, ``"completed"``, ``"aborted"`` or ``"expired"``."""
         return self._upload.state
 
     @property
@@ -111,6 +122,11 @@ class UploadView:
         return self._upload.part_number_base
 
     @property
+    def completing(self) -> bool:
+        """A complete of this upload is running."""
+        return self._upload.completing
+
+    @property
     def checkpointed_parts(self) -> tuple[int, ...]:
         return tuple(sorted(self._upload.checkpoints))
 
@@ -120,33 +136,53 @@ class UploadView:
 
 
 class UploadRegistry:
-    """Every upload of this emulator's lifetime, by id (finished ones stay, for 404 vs 409)."""
+    """Every upload of this emulator's lifetime, by id (finished ones stay, for 404 vs 409),
+    and, apart, those still in progress (what expiry and resume look through)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._uploads: dict[str, Upload] = {}
+        self._open: dict[str, Upload] = {}
 
     def add(self, upload: Upload) -> None:
         with self._lock:
             self._uploads[upload.upload_id] = upload
+            if upload.state == IN_PROGRESS:
+                self._open[upload.upload_id] = upload
 
     def get(self, upload_id: str) -> Upload | None:
         return self._uploads.get(upload_id)
 
     def latest_in_progress(self, filename: str) -> Upload | None:
         """The most recent in-progress upload of ``filename``: the one resume picks."""
-        for upload in reversed(list(self._uploads.values())):
-            if upload.filename == filename and upload.state == IN_PROGRESS:
+        for upload in reversed(list(self._open.values())):
+            if upload.filename == filename:
                 return upload
         return None
 
     def in_progress(self) -> list[Upload]:
         with self._lock:
-            return [u for u in self._uploads.values() if u.state == IN_PROGRESS]
+            return list(self._open.values())
+
+    def expired(self, now: float, lifetime: float) -> list[Upload]:
+        """Mark ``EXPIRED`` every upload in progress without a call for ``lifetime``
+        seconds and not held by a call; the caller releases their storage."""
+        with self._lock:
+            gone = [
+                u
+                for u in self._open.values()
+                if now - u.last_activity >= lifetime and not u.lock.locked()
+            ]
+        for upload in gone:
+            self.set_state(upload, EXPIRED)
+            upload.checkpoints.clear()
+        return gone
 
     def set_state(self, upload: Upload, state: str) -> None:
         with self._lock:
             upload.state = state
+            if state != IN_PROGRESS:
+                self._open.pop(upload.upload_id, None)
 
     def views(self) -> dict[str, UploadView]:
         with self._lock:

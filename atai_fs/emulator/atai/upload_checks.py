@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
@@ -13,25 +15,61 @@ from aiohttp import web
 from .context import EmulatorContext
 from .errors import ErrorDetail, bad_request, conflict, not_found
 from .params import is_int
-from .state import ABORTED, COMPLETED, IN_PROGRESS, Upload
+from .state import ABORTED, COMPLETED, EXPIRED, IN_PROGRESS, Upload
 
 
-def live_upload(ctx: EmulatorContext, request: web.Request) -> Upload:
-    """The upload named in the path, if calls on it are still allowed."""
+async def live_upload(ctx: EmulatorContext, request: web.Request) -> Upload:
+    """The upload named in the path, for a call that only reads it (``parts/urls``):
+    while a complete runs, 409 ``upload_completing``."""
+    upload = await _open_upload(ctx, request)
+    if upload.completing:
+        raise conflict("upload_completing", f"Upload {upload.upload_id!r} is being completed")
+    upload.last_activity = ctx.config.clock()
+    return upload
+
+
+@asynccontextmanager
+async def changing_upload(ctx: EmulatorContext, request: web.Request) -> AsyncIterator[Upload]:
+    """The upload named in the path, held for a call that changes it (checkpoint,
+    complete, abort): a call arriving while another runs waits for it, then is
+    answered for the state that call left (an abort after a complete: 409
+    ``upload_already_completed``)."""
+    upload = await _open_upload(ctx, request)
+    async with upload.lock:
+        _check_open(upload)
+        upload.last_activity = ctx.config.clock()
+        yield upload
+
+
+async def _open_upload(ctx: EmulatorContext, request: web.Request) -> Upload:
+    """The upload named in the path, if it is still in progress (expiring the abandoned
+    ones first, so an upload past its lifetime is gone whoever asks)."""
+    await ctx.collect_abandoned()
     upload_id = request.match_info["upload_id"]
     upload = ctx.uploads.get(upload_id)
-    if upload is None or upload.state == ABORTED:
+    if upload is None:
         raise not_found(
             "upload_not_found",
             f"Upload {upload_id!r} does not exist or was aborted",
             "Initiate a new upload",
         )
-    if upload.state == COMPLETED:
-        raise conflict("upload_already_completed", f"Upload {upload_id!r} is already completed")
-    if upload.completing:
-        raise conflict("upload_completing", f"Upload {upload_id!r} is being completed")
-    assert upload.state == IN_PROGRESS
+    _check_open(upload)
     return upload
+
+
+def _check_open(upload: Upload) -> None:
+    if upload.state in (ABORTED, EXPIRED):
+        why = "was aborted" if upload.state == ABORTED else "expired unfinished"
+        raise not_found(
+            "upload_not_found",
+            f"Upload {upload.upload_id!r} {why}",
+            "Initiate a new upload",
+        )
+    if upload.state == COMPLETED:
+        raise conflict(
+            "upload_already_completed", f"Upload {upload.upload_id!r} is already completed"
+        )
+    assert upload.state == IN_PROGRESS
 
 
 def file_type_problem(file_type: Any) -> ErrorDetail | None:

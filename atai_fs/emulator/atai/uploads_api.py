@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .config import API_PREFIX
+from .config import API_PREFIX, MAX_PARTS
 from .context import EmulatorContext, context_of
 from .errors import ApiError, ErrorDetail, bad_request, conflict
 from .file_index import FILE_STATUS_CORRUPT, FILE_STATUS_INGESTED, new_file_uid
@@ -15,6 +15,7 @@ from .files_api import NOT_EXTRACTED, publish_record
 from .params import is_int, name_problem, raise_if_any, read_json_object
 from .state import ABORTED, COMPLETED, Upload, choose_part_size, new_upload_id
 from .upload_checks import (
+    changing_upload,
     check_part_number,
     file_type_problem,
     live_upload,
@@ -37,6 +38,7 @@ def add_routes(app: web.Application) -> None:
 # -- handlers ------------------------------------------------------------------------
 async def initiate(request: web.Request) -> web.Response:
     ctx = context_of(request)
+    await ctx.collect_abandoned()
     body = await read_json_object(request)
     filename, file_type, num_bytes = (
         body.get("filename"),
@@ -65,6 +67,7 @@ async def initiate(request: web.Request) -> web.Response:
                 f"{existing.file_type!r} and num_bytes {existing.num_bytes}",
                 "Abort it, or initiate with matching file_type and num_bytes",
             )
+        existing.last_activity = ctx.config.clock()
         todo = [n for n in existing.part_numbers if n not in existing.checkpoints]
         return web.json_response(_initiate_body(ctx, request, existing, todo, is_resume=True))
 
@@ -76,6 +79,7 @@ async def initiate(request: web.Request) -> web.Response:
         num_bytes=num_bytes,
         part_size=choose_part_size(num_bytes, ctx.config.part_size),
         part_number_base=ctx.config.part_number_base,
+        last_activity=ctx.config.clock(),
     )
     await ctx.backend.begin(upload)
     ctx.uploads.add(upload)
@@ -85,13 +89,20 @@ async def initiate(request: web.Request) -> web.Response:
 
 async def parts_urls(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    upload = live_upload(ctx, request)
+    upload = await live_upload(ctx, request)
     body = await read_json_object(request)
     numbers = body.get("part_numbers")
     if numbers is None:
         raise bad_request("missing_parameter", "'part_numbers' is required")
     if not isinstance(numbers, list):
         raise bad_request("invalid_parameter", "'part_numbers' must be an array of integers")
+    if len(numbers) > MAX_PARTS:
+        # Duplicates are allowed (each gets an entry), so bound the answer by its length.
+        raise bad_request(
+            "invalid_parameter",
+            f"'part_numbers' lists {len(numbers)} entries; at most {MAX_PARTS} per request",
+            "Ask for each part once, in requests of at most 10,000 part numbers",
+        )
     for n in numbers:
         check_part_number(upload, n)
     # One expiry per request, so duplicates in the request share one URL.
@@ -101,18 +112,29 @@ async def parts_urls(request: web.Request) -> web.Response:
 
 async def checkpoint(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    upload = live_upload(ctx, request)
     body = await read_json_object(request)
-    tokens = read_part_tokens(upload, body, field="parts", required=True)
-    await ctx.backend.check_tokens(upload, tokens)
-    changed = [n for n, token in tokens.items() if upload.checkpoints.get(n) != token]
-    upload.checkpoints.update(tokens)
+    async with changing_upload(ctx, request) as upload:
+        tokens = read_part_tokens(upload, body, field="parts", required=True)
+        await ctx.backend.check_tokens(upload, tokens)
+        changed = [n for n, token in tokens.items() if upload.checkpoints.get(n) != token]
+        upload.checkpoints.update(tokens)
     return web.json_response({"num_checkpointed": len(changed)})
 
 
 async def complete(request: web.Request) -> web.Response:
+    """Held from its body's first byte to the file's registration: an abort or
+    checkpoint arriving meanwhile waits, then finds the upload completed (or, when the
+    complete was refused, still open)."""
     ctx = context_of(request)
-    upload = live_upload(ctx, request)
+    async with changing_upload(ctx, request) as upload:
+        upload.completing = True
+        try:
+            return await _complete(ctx, request, upload)
+        finally:
+            upload.completing = False
+
+
+async def _complete(ctx: EmulatorContext, request: web.Request, upload: Upload) -> web.Response:
     body = await read_json_object(request)
     tokens = {**upload.checkpoints, **read_part_tokens(upload, body, field="parts", required=True)}
     expected_crc = read_checksum(ctx, body.get("integrity_checksum"))
@@ -126,7 +148,6 @@ async def complete(request: web.Request) -> web.Response:
             "Upload and list every part (or checkpoint it) before completing",
         )
 
-    upload.completing = True
     try:
         actual_crc = await ctx.backend.publish(upload, tokens, expected_crc is not None)
     except ApiError:
@@ -135,8 +156,6 @@ async def complete(request: web.Request) -> web.Response:
         ctx.uploads.set_state(upload, ABORTED)
         await ctx.backend.discard(upload)
         raise
-    finally:
-        upload.completing = False
     corrupt = expected_crc is not None and actual_crc != expected_crc
     if expected_crc is not None and not corrupt:
         ctx.stats.count_checksum_verified()
@@ -169,10 +188,10 @@ async def complete(request: web.Request) -> web.Response:
 
 async def abort(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    upload = live_upload(ctx, request)
     await request.read()  # any body (none, or the SDK's {}) is accepted and ignored
-    ctx.uploads.set_state(upload, ABORTED)
-    await ctx.backend.discard(upload)
+    async with changing_upload(ctx, request) as upload:
+        ctx.uploads.set_state(upload, ABORTED)
+        await ctx.backend.discard(upload)
     return web.Response(status=200)
 
 

@@ -1,7 +1,8 @@
 """The emulated controller API and its object store as one ``aiohttp.web.Application``.
 
-Middlewares, outermost first: count the request; shape the network (latency, PUT
-bandwidth); inject a fault if one fires; turn failures into Go's plain-text errors.
+Middlewares, outermost first: count the request; refuse a ``Host`` that is not the
+emulator's; shape the network (latency, PUT bandwidth); inject a fault if one fires;
+turn failures into Go's plain-text errors; close the connection of a body that stalls.
 Storage routes are the shared presigned storage's.
 """
 
@@ -13,9 +14,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .._shared import middleware
+from .._shared import guards, middleware
 from .._shared.shaping import NetworkShaper
 from .._shared.stats import EmulatorStats
+from .._shared.storage import ROUTE_PREFIX as STORAGE_PREFIX
 from .._shared.storage import PresignedStorage
 from . import handlers
 from .config import API_PREFIX, FlowEmulatorConfig
@@ -52,13 +54,15 @@ def build_flow_app(
     app = web.Application(
         middlewares=[
             middleware.count_requests(stats, api=middleware.under(API_PREFIX)),
+            guards.check_host(errors, config.public_url, storage_prefix=STORAGE_PREFIX),
             middleware.shape_network(
                 NetworkShaper(config.latency, config.put_bandwidth, config.link_bandwidth)
             ),
             middleware.inject_faults(faults, errors),
             middleware.error_bodies(errors),
+            guards.bound_body_stalls(config.body_timeout),
         ],
-        client_max_size=16 * 1024 * 1024,
+        client_max_size=config.max_json_body,
     )
     app[CONTEXT_KEY] = FlowContext(config=config, store=store, runs=runs)
     storage.add_routes(app)

@@ -41,8 +41,6 @@ class FlowEmulatorConfig(ServedConfig[FlowFault]):
     engine's code); ``plain``: the same without the appended JSON; ``docs``: JSON
     ``{"error": ...}`` bodies and 404 for an unknown run (the engine's docs)."""
     max_object_size: int = MAX_OBJECT_SIZE
-    public_url: str | None = None
-    """Origin put in ``PutURL``s; ``None`` uses the origin the client reached."""
     signing_secret: bytes = field(default_factory=new_signing_secret, repr=False)
     put_bandwidth: float | None = None
     link_bandwidth: float | None = None

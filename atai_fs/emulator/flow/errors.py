@@ -36,6 +36,8 @@ class ControllerErrors(ErrorStyle):
             return text_error(404, "404 page not found")
         if error.status == 405:
             return web.Response(status=405)  # the router's default: no body
+        if error.status == 413:  # over max_json_body: what Go's http.MaxBytesReader says
+            return text_error(413, "http: request body too large")
         return None
 
     def internal_error(self, request: web.Request) -> web.StreamResponse:

@@ -64,8 +64,10 @@ CHOICES for the spec's open points (section 11); the real service may differ.
     already aborted one: 404; of an expired one: 410 ``upload_expired``; of a failed one:
     204, and it stays ``failed``.  Aborted sessions still answer GET (``status: "aborted"``);
     parts and complete on them are 410 ``upload_aborted``.
-13. Expired sessions answer GET with ``status: "expired"`` for ``expired_retention``,
-    then 404; parts and complete on them are 410 ``upload_expired``.
+13. Sessions expire ``session_lifetime`` after create; expired ones answer GET with
+    ``status: "expired"`` for ``expired_retention``, then 404; parts and complete on them
+    are 410 ``upload_expired``.  Each create first expires every session past its
+    lifetime, so the staging space of sessions nobody asks about again is released too.
 14. ``reserved_staging_bytes`` = ``content_length`` from create until the session ends;
     the sum over a sandbox's live sessions must fit ``staging_quota_bytes`` (else 507
     ``insufficient_staging_space`` at create).  Parts beyond ``max_concurrency`` in

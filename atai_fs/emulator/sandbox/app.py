@@ -9,16 +9,17 @@ Routes (``{prefix}`` is ``sandboxes`` or ``machines``, both served; :mod:`.handl
     DELETE /v1/{prefix}/{id}/uploads/{upload_id}              abort     (route "abort")
     PUT    /v1/machines/{id}/file?path=...                    one file  (route "direct")
 
-Middlewares, outermost first: count the request; bound a session's parts in flight;
-latency; inject a fault if one fires; turn any failure into the ``ErrorResponse`` body;
-check the bearer key. Every answer gets its ``x-request-id`` as it is sent.
+Middlewares, outermost first: count the request; refuse a ``Host`` that is not the
+emulator's; bound a session's parts in flight; latency; inject a fault if one fires;
+turn any failure into the ``ErrorResponse`` body; check the bearer key; close the
+connection of a body that stalls. Every answer gets its ``x-request-id`` as it is sent.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from .._shared import middleware
+from .._shared import guards, middleware
 from .._shared.middleware import Handler, route_of
 from .._shared.shaping import NetworkShaper
 from .._shared.stats import EmulatorStats
@@ -30,8 +31,6 @@ from .faults import SandboxFaultInjector
 from .files import SandboxFiles
 from .replays import Replays
 from .state import SessionRegistry
-
-_MAX_JSON_BODY = 1 << 20
 
 
 def build_sandbox_app(
@@ -67,13 +66,15 @@ def build_sandbox_app(
     app = web.Application(
         middlewares=[
             middleware.count_requests(stats, api=middleware.everywhere),
+            guards.check_host(errors, config.public_url),
             _limit_parts_in_flight,
             middleware.shape_network(NetworkShaper(config.latency)),
             middleware.inject_faults(faults, errors),
             middleware.error_bodies(errors),
             middleware.require_bearer(config.api_key, unauthorized, scope=middleware.everywhere),
+            guards.bound_body_stalls(config.body_timeout),
         ],
-        client_max_size=_MAX_JSON_BODY,
+        client_max_size=config.max_json_body,
     )
     app[CONTEXT_KEY] = context
     app.on_response_prepare.append(_stamp_request_id)

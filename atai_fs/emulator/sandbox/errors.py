@@ -41,6 +41,7 @@ CODES = {
     404: "not_found",
     409: "invalid_request",
     413: "invalid_request",
+    421: "invalid_request",
     429: "rate_limit_exceeded",
     500: "internal_error",
     502: "internal_error",

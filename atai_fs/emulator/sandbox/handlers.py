@@ -53,6 +53,7 @@ async def create_session(request: web.Request) -> web.StreamResponse:
 
     async def create() -> dict[str, Any]:
         now = time.time()
+        ctx.sessions.collect(now)  # each create first releases what abandoned ones held
         fields = check_create(body, ctx.config)
         try:
             ctx.files.check_destination(sandbox_id, fields.target_path)

@@ -233,15 +233,27 @@ class SessionRegistry:
         session = self.sessions.get(upload_id)
         if session is None or session.sandbox_id != sandbox_id:
             return None
-        self.refresh(session, now)
-        if (
-            session.status == EXPIRED
-            and session.ended_at is not None
-            and now - session.ended_at > self.config.expired_retention
-        ):
+        if self._forgotten(session, now):
             del self.sessions[upload_id]
             return None
         return session
+
+    def collect(self, now: float) -> None:
+        """Expire every session past its lifetime, releasing its staging space, and
+        forget expired ones past ``expired_retention``: sessions nobody asks about again
+        (a client that crashed) are collected too, not only those looked up."""
+        for upload_id, session in list(self.sessions.items()):
+            if self._forgotten(session, now):
+                del self.sessions[upload_id]
+
+    def _forgotten(self, session: Session, now: float) -> bool:
+        """Apply expiry; whether the session has been expired longer than it is kept."""
+        self.refresh(session, now)
+        return (
+            session.status == EXPIRED
+            and session.ended_at is not None
+            and now - session.ended_at > self.config.expired_retention
+        )
 
     def views(self) -> dict[str, SessionView]:
         now = time.time()

@@ -13,6 +13,7 @@ import pytest
 from yarl import URL
 
 from atai_fs.emulator import ATAIEmulator, Fault, format_fault, parse_fault
+from tests.support.clock import ManualClock
 
 INITIATE = {"filename": "f.csv", "file_type": "text/csv", "num_bytes": 10}
 
@@ -36,7 +37,10 @@ async def raw_put(url: str, data: bytes) -> bytes:
     """
     target = URL(url, encoded=True)
     reader, writer = await asyncio.open_connection(target.host, target.port)
-    head = f"PUT {target.raw_path_qs} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n"
+    head = (
+        f"PUT {target.raw_path_qs} HTTP/1.1\r\nHost: {target.authority}\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    )
     try:
         writer.write(head.encode() + data)
         await writer.drain()
@@ -276,16 +280,6 @@ async def test_clear_removes_faults_while_serving(emulator, open_api):
         emulator.faults.clear()
         assert await statuses(api, 1) == [200]
     assert emulator.faults.fired == {}
-
-
-class ManualClock:
-    """The emulator's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_a_window_makes_a_fault_active_from_start_for_duration(make_emulator, open_api):

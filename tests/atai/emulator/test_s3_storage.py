@@ -19,6 +19,7 @@ import pytest
 from atai_fs.emulator import ATAIEmulator
 from tests.conftest import S3_BUCKET
 from tests.sizes import S3_PART_SIZE as PART
+from tests.support.clock import ManualClock
 
 
 @pytest.fixture
@@ -156,6 +157,20 @@ async def test_abort_aborts_the_s3_upload(emulator, open_api, s3):
         await api.ok("POST", f"files/uploads/{init['upload_id']}/abort")
     assert open_s3_uploads(s3, emulator) == []
     assert objects(s3, emulator) == {}
+
+
+async def test_an_expired_upload_aborts_its_s3_upload(make_s3_emulator, open_api, s3):
+    clock = ManualClock()
+    emulator = make_s3_emulator(clock=clock, upload_lifetime=600)
+    async with open_api(emulator) as api:
+        init = await api.initiate("abandoned.csv", PART + 1)
+        await api.put_part(init["parts"][0], os.urandom(PART + 1))
+        (abandoned,) = open_s3_uploads(s3, emulator)
+        clock.now += 600
+        await api.initiate("next.csv", 1)  # each initiate first collects the abandoned
+    assert emulator.uploads[init["upload_id"]].state == "expired"
+    still_open = open_s3_uploads(s3, emulator)
+    assert abandoned not in still_open and len(still_open) == 1  # next.csv's
 
 
 def test_stopping_the_emulator_aborts_the_s3_uploads_left_open(make_s3_emulator, s3):

@@ -95,7 +95,10 @@ async def test_put_without_content_length_is_411(emulator, open_api):
         init = await api.initiate("nolength.csv", 10)
     url = URL(init["parts"][0]["url"])
     reader, writer = await asyncio.open_connection(url.host, url.port)
-    writer.write(f"PUT {url.raw_path_qs} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    writer.write(
+        f"PUT {url.raw_path_qs} HTTP/1.1\r\nHost: {url.authority}\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
     await writer.drain()
     status_line = await reader.readline()
     writer.close()
