@@ -8,6 +8,7 @@ import os
 
 from fsspec.callbacks import Callback
 
+from atai_fs.engine.concurrency import PartConcurrency
 from atai_fs.engine.config import TransferConfig
 from atai_fs.engine.progress import REPORT_INTERVAL, ClosedWithTransfer, Progress
 from atai_fs.engine.retry import RetryPolicy
@@ -104,7 +105,7 @@ def test_an_upload_with_retried_parts_reports_monotonically_up_to_its_size():
     recorder = Recorder()
     uploader = Uploader(
         target,
-        slots=asyncio.Semaphore(2),
+        slots=PartConcurrency.fixed(2),
         config=TransferConfig(
             max_concurrency=2, chunk_size=3, retry=RetryPolicy(clock=clock, sleep=clock.sleep)
         ),

@@ -17,6 +17,7 @@ followed (an operation on a symlink acts on the link), except by :meth:`SandboxR
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -125,7 +126,9 @@ class _Walk:
                 continue
             except FileNotFoundError:
                 if create:
-                    os.mkdir(name, 0o755, dir_fd=self.fd)
+                    # Another request may create it this very moment: then enter theirs.
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(name, 0o755, dir_fd=self.fd)
                     pending.append((name, from_path))
                 elif dangling_ok:
                     self.dangling = 1
@@ -297,7 +300,8 @@ class SandboxRoot:
                     os.unlink(name, dir_fd=walk.fd)
                     os.mkdir(name, 0o700, dir_fd=walk.fd)
             except FileNotFoundError:
-                os.mkdir(name, 0o700, dir_fd=walk.fd)
+                with contextlib.suppress(FileExistsError):  # created meanwhile: reused
+                    os.mkdir(name, 0o700, dir_fd=walk.fd)
             fd = os.open(name, _DIR_FLAGS, dir_fd=walk.fd)
             try:
                 os.fchmod(fd, mode)
