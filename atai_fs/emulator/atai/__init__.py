@@ -118,7 +118,8 @@ must not depend on any of these.
     as S3 answers for SSE-KMS/SSE-C buckets). Re-PUT replaces the part. Error bodies are
     S3 XML.
 17. Abort: 200 with an empty body; any request body is ignored.
-18. Names: any non-empty string without NUL, at most 1024 characters, ``/`` allowed,
+18. Names: any non-empty string without control characters (NUL, CR, LF, the rest of
+    U+0000-U+001F, DEL), at most 1024 characters, ``/`` allowed,
     case-sensitive. Path parameters take the whole path tail, so both URL-encoded
     (``%2F``) and raw ``/`` work; other characters must be URL-encoded by the client.
     Otherwise 400 ``invalid_parameter`` (``missing_parameter`` when absent).
