@@ -132,7 +132,7 @@ def require_bearer(api_key: str, refusal: Callable[[], ApiFailure], *, scope: Sc
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if scope(request):
-            given = request.headers.get("Authorization", "").encode()
+            given = request.headers.get("Authorization", "").encode("utf-8", "surrogatepass")
             if not hmac.compare_digest(given, expected):
                 raise refusal()
         return await handler(request)

@@ -289,7 +289,9 @@ class PresignedStorage:
                 "Query-string authentication requires X-Amz-Expires and X-Amz-Signature",
                 path,
             )
-        if not hmac.compare_digest(signature, self._sign(method, path, expiry)):
+        # Bytes, not str: compare_digest refuses non-ASCII str, and a query may hold any.
+        given = signature.encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(given, self._sign(method, path, expiry).encode()):
             return s3_error(
                 403,
                 "SignatureDoesNotMatch",
