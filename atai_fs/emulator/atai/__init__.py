@@ -126,8 +126,9 @@ must not depend on any of these.
 19. Unknown ``file_id`` on metadata, download, delete: 404 ``file_not_found``.
 20. Download: 200 ``application/octet-stream`` with ``Content-Length``, ``Accept-Ranges:
     bytes`` and ``ETag: "<file_uid>"``; one ``Range`` (``a-b``, ``a-``, ``-n``) gives 206 with
-    ``Content-Range``; unsatisfiable: 416 with ``Content-Range: bytes */size``; several
-    ranges or bad syntax: ignored (200). ``ignore_range``: every ``Range`` is ignored (200, no
+    ``Content-Range``; unsatisfiable: 416 ``range_not_satisfiable`` with ``Content-Range:
+    bytes */size``; several ranges or bad syntax (digits other than ASCII ``0-9``
+    included): ignored (200). ``ignore_range``: every ``Range`` is ignored (200, no
     ``Accept-Ranges``). ``redirect_downloads``: 307 with ``Location`` a presigned storage GET
     URL (signed like part URLs, no bearer key), which answers like the API download (single
     range, 416) with S3 XML errors: an ``Authorization`` header is 400 ``InvalidArgument``,

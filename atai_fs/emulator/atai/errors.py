@@ -23,6 +23,7 @@ CODES = {
     405: "METHOD_NOT_ALLOWED",
     409: "conflict",
     413: "invalid_file_size",
+    416: "range_not_satisfiable",
     429: "RATE_LIMIT_EXCEEDED",
     500: "internal_error",
     502: "bad_gateway",

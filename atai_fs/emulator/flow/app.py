@@ -1,8 +1,9 @@
 """The emulated controller API and its object store as one ``aiohttp.web.Application``.
 
 Middlewares, outermost first: count the request; shape the network (latency, PUT
-bandwidth); inject a fault if one fires; turn failures into Go's plain-text errors.
-Storage routes are the shared presigned storage's.
+bandwidth); inject a fault if one fires; turn failures into Go's plain-text errors on
+the controller's paths, into S3 XML on the object store's. Storage routes are the shared
+presigned storage's.
 """
 
 from __future__ import annotations
@@ -49,14 +50,15 @@ def build_flow_app(
         purge=config.purge_finished,
     )
     errors = ControllerErrors()
+    api = middleware.under(API_PREFIX)
     app = web.Application(
         middlewares=[
-            middleware.count_requests(stats, api=middleware.under(API_PREFIX)),
+            middleware.count_requests(stats, api=api),
             middleware.shape_network(
                 NetworkShaper(config.latency, config.put_bandwidth, config.link_bandwidth)
             ),
             middleware.inject_faults(faults, errors),
-            middleware.error_bodies(errors),
+            middleware.error_bodies(errors, scope=api),
         ],
         client_max_size=16 * 1024 * 1024,
     )

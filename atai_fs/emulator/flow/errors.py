@@ -36,7 +36,7 @@ class ControllerErrors(ErrorStyle):
             return text_error(404, "404 page not found")
         if error.status == 405:
             return web.Response(status=405)  # the router's default: no body
-        return None
+        return super().http_error(request, error)
 
     def internal_error(self, request: web.Request) -> web.StreamResponse:
         return text_error(500, "the emulator failed; see its log")
