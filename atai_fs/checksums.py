@@ -125,10 +125,10 @@ def crc32c_base64(crc: int) -> str:
     return base64.b64encode(crc.to_bytes(4, "big")).decode("ascii")
 
 
-_MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
+_MD5_ETAG = re.compile(r'"?([0-9a-fA-F]{32})"?')
 
 
 def md5_of_etag(etag: str) -> str | None:
     """The MD5 hex an ETag carries, or None for opaque ETags (multipart, KMS, ...)."""
-    match = _MD5_ETAG.match(etag.strip())
+    match = _MD5_ETAG.fullmatch(etag.strip())
     return match.group(1).lower() if match else None

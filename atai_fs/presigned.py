@@ -22,7 +22,6 @@ are refused before any request.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import weakref
@@ -33,6 +32,7 @@ from fsspec.asyn import get_loop, sync
 from fsspec.callbacks import Callback
 
 from .engine.body import DEFAULT_CHUNK_SIZE
+from .engine.concurrency import PartConcurrency
 from .engine.config import TransferConfig, coerce
 from .engine.integrity import EtagMode
 from .engine.retry import RetryPolicy
@@ -109,7 +109,7 @@ def _uploader(
         verify_tls=verify_tls,
     )
     target = PresignedPutTarget(http, url, content_type=content_type, headers=headers)
-    uploader = Uploader(target, slots=asyncio.Semaphore(1), config=config, callback=callback)
+    uploader = Uploader(target, slots=PartConcurrency.fixed(1), config=config, callback=callback)
     return uploader, http
 
 

@@ -41,6 +41,14 @@ def _share_429(r: Record) -> float:
     return 100 * r["emulator"]["rate_limited"] / calls if calls else float("nan")
 
 
+def _link_share(r: Record) -> float:
+    """The share of the emulated link's bandwidth the run used."""
+    link = r.get("link_bandwidth")
+    if not link:
+        return float("nan")
+    return _per_second(r["emulator"]["bytes_received"], r) / link
+
+
 METRICS = {
     "wall": Metric("wall s", _wall, 2),
     "mbps": Metric(
@@ -52,6 +60,8 @@ METRICS = {
     "api": Metric("API req", lambda r: r["emulator"]["api_requests"], 0),
     "puts": Metric("PUTs", lambda r: r["emulator"]["requests_by_route"].get("storage_put", 0), 0),
     "inflight": Metric("max in flight", lambda r: r["emulator"]["max_puts_in_flight"], 0),
+    "link": Metric("of link", _link_share, 2, True),
+    "settled": Metric("settled at", lambda r: r["client"].get("concurrency", float("nan")), 0),
     "r429": Metric("429s", lambda r: r["emulator"]["rate_limited"], 0),
     "r429_share": Metric("429 %", lambda r: _share_429(r), 1),
     "errors": Metric("errors", lambda r: r["client"].get("errors", 0), 0),

@@ -1,4 +1,4 @@
-"""The seven scenarios: inputs, emulator options, contenders, and how to compare them.
+"""The scenarios: inputs, emulator options, contenders, and how to compare them.
 
 Sizes are the full ones; ``scale`` (``--quick``, ``--scale``) multiplies data sizes,
 file counts and the large part sizes of ``large_parts`` (so the number of parts stays),
@@ -19,7 +19,10 @@ KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
 _FILE_COLUMNS = ("wall", "mbps", "cpu", "rss", "emu_cpu", "api", "puts", "inflight", "errors")
 _MEMORY_COLUMNS = ("rss", "wall", "mbps", "cpu", "api", "puts", "errors")
+_PATH_COLUMNS = ("wall", "mbps", "link", "settled", "inflight", "cpu", "rss", "api", "errors")
 _WAN = {"latency": 0.03, "put_bandwidth": 16e6, "link_bandwidth": 400e6}
+_FAR = {"latency": 0.1, "put_bandwidth": 8e6, "link_bandwidth": 1e9}
+_LAN = {"latency": 0.0005, "link_bandwidth": 1.25e9}
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,13 @@ def _human(n: int) -> str:
 
 
 def _three_clients(
-    path: Path, group: str = "", variants: dict[str, dict[str, Any]] | None = None
+    path: Path,
+    group: str = "",
+    variants: dict[str, dict[str, Any]] | None = None,
+    raw_in_flight: int = 8,
 ) -> tuple[Case, ...]:
-    """atai_fs with defaults (and optional variants), the official client, the ceiling."""
+    """atai_fs with defaults (and optional variants), the official client, the ceiling
+    (``raw_in_flight`` PUTs at once: enough to fill the scenario's link)."""
     extra = tuple(
         Case(
             f"atai_fs fs.put_file, {label}",
@@ -98,7 +105,7 @@ def _three_clients(
             "raw aiohttp ceiling",
             "raw_put_file",
             "raw",
-            {"path": str(path), "name": "raw/" + path.name},
+            {"path": str(path), "name": "raw/" + path.name, "in_flight": raw_in_flight},
             group,
         ),
     )
@@ -118,18 +125,43 @@ def large_put(workdir: Path, scale: float) -> Plan:
     )
 
 
-def wan_put(workdir: Path, scale: float) -> Plan:
-    size = _scaled(256 * MiB, scale)
-    path = random_file(workdir / "wan.csv", size)
+def _path_put(workdir: Path, scale: float, *, size: int, shaping: dict[str, Any]) -> Plan:
+    """One large file over a shaped path, every client at its defaults; the ceiling
+    runs enough PUTs at once to fill the link."""
+    path = random_file(workdir / "path.csv", _scaled(size, scale))
+    per_put, link = shaping.get("put_bandwidth"), shaping["link_bandwidth"]
+    knee = -(-int(link) // int(per_put)) if per_put else 8
+    latency = f"{shaping['latency'] * 1000:g} ms latency per request"
+    cap = f"{per_put / 1e6:g} MB/s per PUT, " if per_put else "no per-PUT cap, "
     return Plan(
-        title=f"Large file put, simulated WAN: {_human(size)}, 8 MiB parts",
-        emulators={"main": {"part_size": 8 * MiB, **_WAN}},
-        cases=_three_clients(path, variants={"max_concurrency=16": {"max_concurrency": 16}}),
-        columns=_FILE_COLUMNS,
+        title=(
+            f"Large file put, {latency}, {cap}{link / 1e6:g} MB/s link: "
+            f"{_human(_scaled(size, scale))}, 8 MiB parts, default settings"
+        ),
+        emulators={"main": {"part_size": 8 * MiB, **shaping}},
+        cases=_three_clients(path, raw_in_flight=knee),
+        columns=_PATH_COLUMNS,
         ratio_metric="wall",
         baselines=("official", "raw"),
-        notes=("emulator: 30 ms latency per request, 16 MB/s per PUT, 400 MB/s link",),
+        notes=(
+            f"emulator: {latency}, {cap}{link / 1e6:g} MB/s link shared by all PUTs",
+            f"raw ceiling: {knee} PUTs at once (link / per-PUT cap)",
+            "of link: MB/s over the link's bandwidth; settled at: where atai_fs's adaptive "
+            "part concurrency settled (from 16)",
+        ),
     )
+
+
+def wan_put(workdir: Path, scale: float) -> Plan:
+    return _path_put(workdir, scale, size=512 * MiB, shaping=_WAN)
+
+
+def far_put(workdir: Path, scale: float) -> Plan:
+    return _path_put(workdir, scale, size=512 * MiB, shaping=_FAR)
+
+
+def lan_put(workdir: Path, scale: float) -> Plan:
+    return _path_put(workdir, scale, size=GiB, shaping=_LAN)
 
 
 def large_parts(workdir: Path, scale: float) -> Plan:
@@ -139,19 +171,20 @@ def large_parts(workdir: Path, scale: float) -> Plan:
     profiles = {f"{_human(part_size)} parts": part_size for part_size in part_sizes}
     cases: list[Case] = []
     for group in profiles:  # the emulator profile and the ratio group are the part size
-        atai, official, _ = _three_clients(path, group)
+        atai, official, raw = _three_clients(path, group)
         cases += [
             Case(f"atai_fs fs.put_file, {group}", atai.kind, "atai", atai.params, group, group),
             Case(f"official, {group}", official.kind, "official", official.params, group, group),
+            Case(f"raw ceiling, {group}", raw.kind, "raw", raw.params, group, group),
         ]
     return Plan(
-        title=f"Large parts: {_human(size)} with {' and '.join(profiles)} (peak RSS)",
+        title=f"Large parts, loopback: {_human(size)} with {' and '.join(profiles)}",
         emulators={group: {"part_size": part_size} for group, part_size in profiles.items()},
         cases=tuple(cases),
         columns=_MEMORY_COLUMNS,
-        ratio_metric="rss",
-        baselines=("official",),
-        notes=("ratio: peak RSS vs the official client at the same part size",),
+        ratio_metric="wall",
+        baselines=("official", "raw"),
+        notes=("ratios: wall time vs the official client and the raw ceiling, same part size",),
     )
 
 
@@ -317,8 +350,10 @@ SCENARIOS = {
     s.name: s
     for s in (
         Scenario("large_put", "1 GiB put over loopback: atai_fs vs official vs raw", large_put),
-        Scenario("wan_put", "256 MiB put with latency and bandwidth caps", wan_put),
-        Scenario("large_parts", "peak RSS with 64 MiB and 400 MB parts", large_parts),
+        Scenario("wan_put", "512 MiB over 30 ms, 16 MB/s per PUT, 400 MB/s link", wan_put),
+        Scenario("far_put", "512 MiB over 100 ms, 8 MB/s per PUT, 1 GB/s link", far_put),
+        Scenario("lan_put", "1 GiB over a fast LAN: 0.5 ms, no per-PUT cap", lan_put),
+        Scenario("large_parts", "1 GiB in 64 MiB and in 400 MB parts", large_parts),
         Scenario(
             "dataframe", "df.to_parquet into atai:// vs local file + official upload", dataframe
         ),

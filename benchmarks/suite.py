@@ -61,7 +61,8 @@ def run_scenario(
                 for case in plan.cases:
                     time.sleep(plan.settle_seconds)
                     record = run_case(case, emulators[case.emulator], options.timeout)
-                    runs.append({"repetition": repetition, **record})
+                    link = plan.emulators[case.emulator].get("link_bandwidth")
+                    runs.append({"repetition": repetition, "link_bandwidth": link, **record})
                     _progress(
                         f"{scenario.name} {repetition + 1}/{repeat} {case.label}: "
                         f"{record['client'].get('wall', float('nan')):.2f} s, "

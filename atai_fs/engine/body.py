@@ -15,18 +15,37 @@ from aiohttp.abc import AbstractStreamWriter
 
 from .sources import Buffer, PartSource
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "PartBody"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "IN_FLIGHT_MEMORY", "PartBody", "chunk_size_for"]
 
 #: Bytes read from a source and handed to the socket at a time.  1 MiB keeps per-chunk
 #: Python overhead negligible at GB/s while bounding memory to a few MiB per connection.
 DEFAULT_CHUNK_SIZE = 1 << 20
 
+#: What all the parts in flight of a filesystem hold in chunks between them: each PUT
+#: holds about one chunk (the socket's buffers take the rest), so chunks shrink as the
+#: concurrency grows, and memory does not grow with it.
+IN_FLIGHT_MEMORY = 16 << 20
+_SMALLEST_CHUNK = 64 << 10
+
+
+def chunk_size_for(parts_in_flight: int, largest: int = DEFAULT_CHUNK_SIZE) -> int:
+    """The chunk size when ``parts_in_flight`` PUTs may run at once: at most
+    ``largest``, at most their share of :data:`IN_FLIGHT_MEMORY`, at least 64 KiB (below
+    that, per-chunk overhead would show)."""
+    share = IN_FLIGHT_MEMORY // max(1, parts_in_flight)
+    return min(largest, max(_SMALLEST_CHUNK, share))
+
 
 class PartBody(payload.Payload):
     """An aiohttp payload that streams ``[offset, offset + length)`` of a source.
 
-    ``on_chunk`` (optional) sees every chunk as it is sent, for checksums computed on the
-    bytes actually put on the wire.
+    ``on_chunk`` (optional) sees every byte of the part once, in order, as it is sent,
+    for checksums computed on the bytes actually put on the wire.  aiohttp writes a body
+    again when a reused connection drops under it (PUT is idempotent); the same bytes are
+    then not seen twice, or an MD5 or CRC32C would be of the part sent twice.
+    ``on_sent`` (optional) is told how many bytes of the
+    part this write has handed to the connection, after each chunk, for progress (a
+    body written again starts again from 0).
     """
 
     _autoclose = True
@@ -40,6 +59,7 @@ class PartBody(payload.Payload):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         content_type: str = "application/octet-stream",
         on_chunk: Callable[[Buffer], None] | None = None,
+        on_sent: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(source, content_type=content_type)
         self._source = source
@@ -48,6 +68,8 @@ class PartBody(payload.Payload):
         self._size = length  # what aiohttp announces as Content-Length
         self._chunk_size = chunk_size
         self._on_chunk = on_chunk
+        self._on_sent = on_sent
+        self._observed = 0  # bytes of the part on_chunk has seen, over every write
 
     @property
     def source(self) -> PartSource:
@@ -77,7 +99,19 @@ class PartBody(payload.Payload):
             take = min(self._chunk_size, remaining)
             chunk = self._source.read(position, take)
             if self._on_chunk is not None:
-                self._on_chunk(chunk)
+                self._observe(chunk, position - self._offset)
             await writer.write(chunk)
             position += take
+            if self._on_sent is not None:
+                self._on_sent(position - self._offset)
             remaining -= take
+
+    def _observe(self, chunk: Buffer, start: int) -> None:
+        """Hand ``on_chunk`` the bytes of ``chunk`` (at ``start`` in the part) that no
+        earlier write of this body showed it."""
+        end = start + len(chunk)
+        if end <= self._observed or self._on_chunk is None:
+            return
+        skip = self._observed - start
+        self._on_chunk(memoryview(chunk)[skip:] if skip > 0 else chunk)
+        self._observed = end

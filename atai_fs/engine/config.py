@@ -114,9 +114,18 @@ def parse_size(value: Any, option: str) -> int:
             return int(text)
         except ValueError:
             pass
-    raise ConfigurationError(
-        f"{option} must be a whole number (bytes, or with a unit such as 8MiB), got {value!r}"
-    )
+    if _counts_bytes(option):
+        raise ConfigurationError(
+            f"{option} must be a whole number of bytes (or with a unit such as 8MiB), got {value!r}"
+        )
+    raise ConfigurationError(f"{option} must be a whole number, got {value!r}")
+
+
+def _counts_bytes(option: str) -> bool:
+    """Whether an integer option is a size (``chunk_size``, ``spool_threshold``...) rather
+    than a count (``max_concurrency``, ``attempts``), for the words of its error."""
+    name = option.rsplit(".", 1)[-1]
+    return any(word in name for word in ("size", "threshold", "limit", "bytes"))
 
 
 def _optional_inner(annotation: Any) -> Any | None:
@@ -232,11 +241,18 @@ def plain_config(value: Any) -> Any:
 class TransferConfig:
     """Knobs of the engine, shared by every upload of a filesystem.
 
-    ``max_concurrency`` part PUTs run at once per filesystem.  ``spool_threshold`` is
+    Part PUTs in flight per filesystem start at ``initial_concurrency`` and, with
+    ``adaptive`` (the default), grow while the throughput keeps rising and back off when
+    the store or the path says it is overloaded, never beyond ``max_concurrency`` (the
+    default fills a 10 Gbit/s path of 16 MB/s connections); ``adaptive=False`` pins them
+    at ``max_concurrency`` (see :mod:`atai_fs.engine.concurrency`).  ``spool_threshold`` is
     the most a write keeps in memory before spilling to a temporary file in
     ``spool_dir``; a write of known size splits it among the parts it holds, so memory is
-    bounded by ``spool_threshold + max_concurrency * chunk_size`` whatever the part size.
-    ``chunk_size`` bytes are read from a source and sent at a time within a part.
+    bounded by ``spool_threshold`` plus the chunks being sent whatever the part size.
+    At most ``chunk_size`` bytes are read from a source and sent at a time within a part,
+    fewer when many parts are in flight (they share 16 MiB of chunks, see
+    :data:`~atai_fs.engine.body.IN_FLIGHT_MEMORY`), so memory does not grow with the
+    concurrency either.
     Resumable uploads checkpoint finished parts in batches of ``checkpoint_parts``
     (default: an eighth of the parts, at least 8) or every ``checkpoint_seconds``, never
     one call per part.  URLs expiring within ``url_refresh_margin`` seconds (or half
@@ -246,7 +262,9 @@ class TransferConfig:
     ``retry`` is the one retry policy of every call and every part.
     """
 
-    max_concurrency: int = 8
+    max_concurrency: int = 80
+    initial_concurrency: int = 16
+    adaptive: bool = True
     chunk_size: int = DEFAULT_CHUNK_SIZE
     spool_threshold: int = 8 << 20
     spool_dir: str | None = None
@@ -260,6 +278,8 @@ class TransferConfig:
         object.__setattr__(self, "verify_etag", parse_etag_mode(self.verify_etag))
         if self.max_concurrency < 1:
             raise ConfigurationError("max_concurrency must be at least 1")
+        if self.initial_concurrency < 1:
+            raise ConfigurationError("initial_concurrency must be at least 1")
         if self.chunk_size < 1:
             raise ConfigurationError("chunk_size must be at least 1 byte")
         if self.spool_threshold < 0:

@@ -5,20 +5,23 @@ owns the *how* for one API.  The uploader:
 
 * **chooses the route**: the content is stored already (no upload), one request for a
   file that fits it, or the server's part plan;
-* runs part PUTs concurrently, bounded by ``slots`` (one semaphore shared by every
-  upload of a filesystem, so ``put`` of many files stays bounded) and by the server's
-  own per-upload cap;
+* runs part PUTs concurrently, bounded by ``slots`` (one
+  :class:`~atai_fs.engine.concurrency.PartConcurrency` shared by every upload of a
+  filesystem, which finds how many parts in flight the path rewards, so ``put`` of many
+  files stays bounded too) and by the server's own per-upload cap;
 * retries every call and part with the one :class:`~atai_fs.engine.retry.RetryPolicy`,
   resending exactly the same bytes;
 * refreshes URLs before they expire (in batches) and after the storage refuses one;
 * checks each part's ETag against the MD5 of the bytes sent, and computes the
   whole-file CRC32C when the API wants one;
-* batches checkpoints of resumable uploads and reports progress;
+* batches checkpoints of resumable uploads and reports progress as bytes are sent
+  (:mod:`atai_fs.engine.progress`);
 * **cleans up exactly once**: the moment the server holds an upload, its cleanup is
   registered (abort; for a resumable upload, a last checkpoint and an error naming the
   upload), and any failure of any step, any exception of the caller
-  (:meth:`Uploader.discard`), runs it.  A file becomes visible only through a
-  successful complete.
+  (:meth:`Uploader.discard`), runs it; an interrupt while the server is creating the
+  upload waits for its answer, so no upload is ever orphaned.  A file becomes visible
+  only through a successful complete.
 
 Three ways to drive it:
 
@@ -43,6 +46,7 @@ from typing import TypeVar
 
 from fsspec.callbacks import Callback
 
+from ..advice import rerun
 from ..checksums import crc32c_of_parts, crc32c_update, md5_of_etag
 from ..errors import (
     AtaiFsError,
@@ -53,8 +57,9 @@ from ..errors import (
     UploadFailed,
     UrlExpired,
 )
-from .body import PartBody
+from .body import PartBody, chunk_size_for
 from .checkpoints import Checkpoints
+from .concurrency import PartConcurrency
 from .config import TransferConfig
 from .integrity import EtagCheck
 from .plan import PartSpec, PartUrls, UploadPlan
@@ -76,13 +81,43 @@ LEFT_RESUMABLE: contextvars.ContextVar[list[str] | None] = contextvars.ContextVa
 
 @contextlib.contextmanager
 def collect_left_resumable() -> Iterator[list[str]]:
-    """The notes of uploads left resumable by cancellation inside this block."""
+    """The notes of uploads left resumable by cancellation inside this block (also
+    handed to an enclosing block, which hears of every upload within)."""
+    outer = LEFT_RESUMABLE.get()
     notes: list[str] = []
     token = LEFT_RESUMABLE.set(notes)
     try:
         yield notes
     finally:
         LEFT_RESUMABLE.reset(token)
+        if outer is not None:
+            outer.extend(notes)
+
+
+#: Seconds an interrupted caller still waits for the answer of a call that creates an
+#: upload, so that the upload is known and cleaned up rather than orphaned.
+ANSWER_GRACE = 30.0
+
+
+async def answer_even_if_cancelled(call: Awaitable[T]) -> tuple[T, bool]:
+    """Await a call that creates something on the server.  If the caller is cancelled
+    (Ctrl-C) while the answer is on its way, still wait for it (at most
+    :data:`ANSWER_GRACE` seconds; a second cancel stops waiting), so what the server
+    created is known and can be cleaned up.  Returns the answer and whether a cancel
+    came meanwhile (the caller then cleans up and re-raises it)."""
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task), False
+    except asyncio.CancelledError:
+        if task.done():
+            raise
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), ANSWER_GRACE), True
+        except Exception:  # no answer in time, or the call failed: nothing to clean up
+            raise asyncio.CancelledError from None
+        finally:
+            if not task.done():
+                task.cancel()
 
 
 #: Leading bytes a target may look at before an upload is declared (magic numbers).
@@ -99,7 +134,7 @@ class Uploader:
         self,
         target: UploadTarget,
         *,
-        slots: asyncio.Semaphore,
+        slots: PartConcurrency,
         config: TransferConfig,
         callback: Callback | None = None,
         etags: EtagCheck | None = None,
@@ -184,8 +219,9 @@ class Uploader:
         async with self._failing_cleanly():
             plan = await self._initiate(size)
             config = self.config
-            # The write holds up to max_concurrency + 1 parts; they share one
-            # spool_threshold of memory, whatever the part size.
+            # The write holds up to max_concurrency + 1 parts (the cap, whatever the
+            # limit of the moment); they share one spool_threshold of memory, whatever
+            # the part size or the concurrency.
             live = LiveParts(
                 plan.parts,
                 size=size,
@@ -194,6 +230,12 @@ class Uploader:
             )
             await self._adopt(plan, size, live)
             return live
+
+    def parts_to_hold(self) -> int:
+        """How many full parts a streaming write should have sent or queued at once:
+        twice the current limit (so the controller sees demand beyond it and may grow),
+        never more than the cap (their memory is bounded by the spools either way)."""
+        return max(1, min(self.config.max_concurrency, 2 * self._slots.limit))
 
     async def send_part(self, part: PartSpec, source: PartSource) -> None:
         """PUT one part (retrying transient failures) and record its token."""
@@ -208,8 +250,8 @@ class Uploader:
             await self._send_part(part, source)
 
     async def send_all(self, source: PartSource) -> None:
-        """Send every planned part from ``source``, ``max_concurrency`` at a time; the
-        first failure stops the others and is the one raised."""
+        """Send every planned part from ``source``, as many at a time as the part slots
+        allow; the first failure stops the others and is the one raised."""
         plan = self._require_plan()
         parts = plan.parts
         pending = iter(parts)
@@ -230,12 +272,19 @@ class Uploader:
                 raise
 
     async def _send_part(self, part: PartSpec, source: PartSource) -> None:
-        async with self._plan_slots or contextlib.nullcontext(), self._slots:
-            token = await self._attempt(
-                lambda: self._put_once(part.number, source), f"part {part.number}"
-            )
+        async with self._plan_slots or contextlib.nullcontext(), self._slots.slot() as ticket:
+
+            async def put_once() -> str:
+                try:
+                    return await self._put_once(part.number, source)
+                except Exception as exc:
+                    self._slots.part_failed(ticket, exc)
+                    raise
+
+            token = await self._attempt(put_once, f"part {part.number}")
+            self._slots.part_sent(ticket, part.length)
         self._tokens[part.number] = token
-        self._progress.advance(part.length)
+        self._progress.part_sent(part.number, part.length)
         if self._checkpoints is not None:
             await self._checkpoints.add(part.number, token)
 
@@ -255,15 +304,24 @@ class Uploader:
     # -- resumable uploads of local files ---------------------------------------------------
 
     async def upload_resumable(
-        self, source: FileSource, journal: ResumeJournal, destination: str
+        self,
+        source: PartSource,
+        journal: ResumeJournal,
+        destination: str,
+        identity: LocalFileIdentity | None = None,
     ) -> Completion:
         """Upload a local file so that a failure leaves the upload resumable.
 
         Finished parts are checkpointed in batches; a failure leaves the upload in
         progress and says so, naming it; running the same upload again continues it
         when the local record shows it was started from the same, unchanged, file.
+        ``identity`` tells that file (default: the :class:`FileSource`'s path); content
+        built from local files (a directory archive) passes its own.
         """
-        identity = LocalFileIdentity.of(source.path)
+        if identity is None:
+            if not isinstance(source, FileSource):
+                raise TypeError("a resumable upload of a built source needs its identity")
+            identity = LocalFileIdentity.of(source.path)
         request = ResumeRequest(
             size=source.size,
             record=journal.read(destination),
@@ -271,9 +329,11 @@ class Uploader:
             source=source,
             retry=self.config.retry,
         )
-        resumption = await self.target.resume(request)
+        resumption, cancelled = await answer_even_if_cancelled(self.target.resume(request))
         if resumption.result is not None:  # an earlier run published it
             journal.forget(destination)
+            if cancelled:
+                raise asyncio.CancelledError
             return resumption.result
         plan = resumption.plan
         if plan is None:  # pragma: no cover - a target bug
@@ -281,6 +341,9 @@ class Uploader:
         self._resume = (journal, destination)
         self._record(plan, identity)
         async with self._failing_cleanly():
+            if cancelled:  # interrupted as the upload was created: resumable, and said so
+                self.plan = plan
+                raise asyncio.CancelledError
             await self._adopt(plan, source.size, source)
             self._record(plan, identity)  # with what prepare learned (e.g. a digest)
             await self.send_all(source)
@@ -328,6 +391,7 @@ class Uploader:
         failure starts it; every caller waits until it is done (a caller discarding the
         upload must not return while the abort is still on its way).  Returns the error
         to raise instead of ``exc``, if any."""
+        self._progress.end()
         if self._state == "published":
             return None
         if self._cleanup is None:
@@ -352,8 +416,8 @@ class Uploader:
             # Cancelled (Ctrl-C, a task torn down): it stays resumable, and says so.
             note = (
                 f"{self.target.description}: interrupted; the upload {plan.upload_id} was left "
-                f"in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; run "
-                "the same put_file again to resume it"
+                f"in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; "
+                f"{rerun(self.target.resume_command)} to resume it"
             )
             log.warning("%s", note)
             collected = LEFT_RESUMABLE.get()
@@ -377,13 +441,14 @@ class Uploader:
         return UploadFailed(
             f"uploading {self.target.description} failed: {exc}. The upload {plan.upload_id} "
             f"was left in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; "
-            "run the same put_file again to resume it",
+            f"{rerun(self.target.resume_command)} to resume it",
             status=status,
             code=code,
             upload_id=plan.upload_id,
         )
 
     def _published(self, result: Completion) -> Completion:
+        self._progress.end()
         self._state = "published"
         self._result = result
         return result
@@ -396,7 +461,13 @@ class Uploader:
         return plan
 
     async def _initiate(self, size: int) -> UploadPlan:
-        return await self._attempt(lambda: self.target.initiate(size), "initiate")
+        plan, cancelled = await answer_even_if_cancelled(
+            self._attempt(lambda: self.target.initiate(size), "initiate")
+        )
+        if cancelled:
+            self.plan = plan  # the server holds it: the cleanup this raise runs aborts it
+            raise asyncio.CancelledError
+        return plan
 
     async def _adopt(self, plan: UploadPlan, size: int, source: PartSource | LiveParts) -> None:
         """Take over a plan: from now on the server holds an upload, so a failure runs
@@ -478,8 +549,9 @@ class Uploader:
             source,
             part.offset,
             part.length,
-            chunk_size=self.config.chunk_size,
+            chunk_size=chunk_size_for(self._slots.limit, self.config.chunk_size),
             on_chunk=observe if (md5 is not None or wants_crc) else None,
+            on_sent=lambda done: self._progress.reached(number, done),
         )
         try:
             token = await self.target.put_part(part, body)

@@ -257,7 +257,7 @@ def error_message(
 
 # -- timestamps --------------------------------------------------------------------------
 
-_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:?\d\d)?$")
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:?\d\d)?")
 
 
 def parse_rfc3339(value: str, *, naive_is_utc: bool = False) -> float:
@@ -268,7 +268,7 @@ def parse_rfc3339(value: str, *, naive_is_utc: bool = False) -> float:
     requires an offset; ``naive_is_utc`` reads one without as UTC (the ISO 8601 examples
     of some APIs).  Raises ``ValueError``.
     """
-    match = _RFC3339.match(value.strip())
+    match = _RFC3339.fullmatch(value.strip())
     if match is None or (match.group(4) is None and not naive_is_utc):
         raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
     day, clock, fraction, offset = match.groups()

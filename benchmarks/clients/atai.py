@@ -25,7 +25,16 @@ def put_file(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
             fs.put_file(params["path"], f"atai://{params['name']}")
         except Exception as exc:
             outcome.failed(exc)
+    _report_concurrency(fs, outcome)
     return outcome
+
+
+def _report_concurrency(fs: ATAIFileSystem, outcome: Outcome) -> None:
+    """Where the part-concurrency controller settled, and the levels it went through."""
+    controller = fs.part_concurrency
+    if controller is not None:
+        outcome.extra["concurrency"] = controller.settled
+        outcome.extra["concurrency_levels"] = [limit for _, limit in controller.history]
 
 
 def put_many(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
@@ -56,6 +65,7 @@ def stream(params: dict[str, Any], stopwatch: Stopwatch) -> Outcome:
                     f.write(chunk)
         except Exception as exc:
             outcome.failed(exc)
+    _report_concurrency(fs, outcome)
     return outcome
 
 

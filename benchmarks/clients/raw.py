@@ -1,4 +1,6 @@
-"""The raw ceiling: initiate, 8 part PUTs in flight straight from the file, complete.
+"""The raw ceiling: initiate, part PUTs straight from the file, complete.
+
+``in_flight`` PUTs at once (8 unless the scenario sets enough to fill its link).
 
 No retries, no checksums, no checkpoints, no progress: the least a correct client must
 do, so the gap to it is what a client's bookkeeping costs.
@@ -31,7 +33,8 @@ async def _upload(params: dict[str, Any]) -> None:
     path, api = params["path"], params["endpoint_url"]
     auth = {"Authorization": f"Bearer {params['api_key']}"}
     size = os.path.getsize(path)
-    connector = aiohttp.TCPConnector(limit=_IN_FLIGHT + 1)
+    in_flight = params.get("in_flight", _IN_FLIGHT)
+    connector = aiohttp.TCPConnector(limit=in_flight + 1)
     async with aiohttp.ClientSession(connector=connector) as session:
         initiate = {"filename": params["name"], "file_type": "text/csv", "num_bytes": size}
         async with session.post(f"{api}/files/uploads/initiate", json=initiate, headers=auth) as r:
@@ -52,7 +55,7 @@ async def _upload(params: dict[str, Any]) -> None:
                     )
 
         try:
-            await asyncio.gather(*(worker() for _ in range(_IN_FLIGHT)))
+            await asyncio.gather(*(worker() for _ in range(in_flight)))
         finally:
             os.close(fd)
         url = f"{api}/files/uploads/{plan['upload_id']}/complete"

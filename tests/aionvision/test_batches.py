@@ -46,13 +46,15 @@ def test_batch_size_is_configurable(emulator, tmp_path):
     assert emulator.stats.requests_by_route["stream_batch"] == 3
 
 
-def test_large_files_of_a_put_go_presigned(fs, emulator, tmp_path):
+def test_large_files_of_a_put_go_in_a_presigned_batch(fs, emulator, tmp_path):
     small, _ = photos(tmp_path, 3)
     big, big_data = local_file(tmp_path, "big.png", LIMIT + 1)
     results = {r.path: r for r in fs.put([*small, big], "aionvision://mixed/")}
     assert [results[p].method for p in small] == ["stream-batch"] * 3
-    assert results[big].method == "presigned"
+    assert results[big].method == "presigned-batch"
     assert stored(emulator, results[big].image_id) == big_data
+    assert emulator.stats.requests_by_route["batch_prepare"] == 1
+    assert "request_presigned_url" not in emulator.stats.requests_by_route
 
 
 def test_quota_refusal_is_a_clear_error_before_any_upload(tmp_path):
@@ -157,3 +159,10 @@ def test_invalid_options_are_refused_before_any_request(fs, emulator):
     with pytest.raises(ValueError, match="at most 40 tags"):
         fs.pipe_file("aionvision://a.txt", b"x", tags=[f"t{i}" for i in range(41)])
     assert emulator.stats.api_requests == 0
+
+
+def test_progress_option_counts_the_files_of_a_put_on_a_bar(emulator, tmp_path, capsys):
+    paths = [local_file(tmp_path, f"frame-{i}.jpg", 2_000)[0] for i in range(3)]
+    make_fs(emulator, progress=True).put(paths, "aionvision://bar/")
+    screen = capsys.readouterr().err
+    assert "aionvision:// 3 files" in screen and "3/3" in screen

@@ -116,3 +116,30 @@ def test_a_failed_file_in_put_leaves_every_sibling_clean(tmp_path):
         message = str(caught.value)
         # Every upload still in progress is named in the error, to be resumed; none else.
         assert all(upload_id in message for upload_id in in_progress)
+
+
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_ctrl_c_while_the_initiate_answer_is_on_its_way_leaves_no_orphan(tmp_path, write, caplog):
+    """The server created the upload, the client has not heard yet: the interrupt waits
+    for the answer, then aborts the upload (or keeps it resumable and names it), instead
+    of leaving one nobody knows of."""
+    with ATAIEmulator(data_dir=tmp_path / "emulator", part_size=PART) as emulator:
+        emulator.faults.add(route="initiate", action="slow", delay=1.5)
+        local = tmp_path / "big.bin"
+        local.write_bytes(os.urandom(4 * PART))
+        fs = make_fs(emulator)
+        watcher = interrupt_when(lambda: len(emulator.uploads) >= 1)
+        with pytest.raises(KeyboardInterrupt):
+            write(fs, str(local))
+        watcher.join(5)
+        (upload,) = emulator.uploads.values()
+        assert emulator.stats.part_puts == 0
+        if "run the same put_file again" in caplog.text:  # the resumable one
+            assert upload.state == "in_progress"
+            assert upload.upload_id in caplog.text
+            fs.put_file(str(local), "big.bin")  # resumes that very upload
+            assert upload.state == "completed"
+            assert len(emulator.uploads) == 1
+        else:
+            assert upload.state == "aborted"
+        assert stored_names(emulator) <= {"big.bin"}

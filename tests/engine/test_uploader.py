@@ -10,6 +10,7 @@ import zlib
 import pytest
 
 from atai_fs.checksums import crc32c_update
+from atai_fs.engine.concurrency import PartConcurrency
 from atai_fs.engine.config import TransferConfig
 from atai_fs.engine.integrity import EtagCheck
 from atai_fs.engine.plan import UploadPlan
@@ -41,7 +42,7 @@ def uploader(target: FakeTarget, *, width: int = 4, clock: FakeClock | None = No
     config.setdefault("retry", RetryPolicy(attempts=3, clock=clock, sleep=clock.sleep))
     return Uploader(
         target,
-        slots=asyncio.Semaphore(width),
+        slots=PartConcurrency.fixed(width),
         config=TransferConfig(max_concurrency=width, **config),
         clock=clock,
     )
@@ -333,7 +334,7 @@ def test_auto_etag_check_learns_opaque_etags_and_warns_once(caplog):
     for _ in range(2):  # a second upload of the same filesystem resends nothing
         up = Uploader(
             target,
-            slots=asyncio.Semaphore(1),
+            slots=PartConcurrency.fixed(1),
             config=TransferConfig(max_concurrency=1, retry=RetryPolicy(base_delay=0)),
             etags=etags,
         )
@@ -355,7 +356,7 @@ def test_auto_etag_check_repairs_a_corrupted_part_and_keeps_checking():
 
     target = CorruptOnce(part_size=PART)
     etags = EtagCheck("auto")
-    up = Uploader(target, slots=asyncio.Semaphore(4), config=TransferConfig(), etags=etags)
+    up = Uploader(target, slots=PartConcurrency.fixed(4), config=TransferConfig(), etags=etags)
     run(up.upload(BytesSource(os.urandom(3 * PART))))
     assert target.puts.count(2) == 2
     assert etags.active and not etags.found_opaque

@@ -86,7 +86,7 @@ def test_ttl_is_rfc3339_one_hour_ahead(emulator):
 def test_url_expiry_is_issue_time_plus_lifetime_truncated_never_rounded_up(tmp_path, fraction):
     # Regression: the expiry was rounded to the nearest millisecond, so a TTL could land
     # up to 0.5 ms after "creation + 1 h" and after what a client read from its clock.
-    storage = PresignedStorage(tmp_path, b"secret", EmulatorStats())
+    storage = PresignedStorage(tmp_path / "objects", b"secret", EmulatorStats())
     issued_at = 1_772_560_800 + fraction
     url, expiry = storage.presign_put("bucket/object", "http://h", 3600, issued_at=issued_at)
     assert issued_at + 3600 - 0.001 < expiry <= issued_at + 3600

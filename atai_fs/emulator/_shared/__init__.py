@@ -2,6 +2,8 @@
 
 - :mod:`.server`: the application served from a background thread or in the foreground.
 - :mod:`.storage`: the S3-like object store behind HMAC-signed, expiring presigned URLs.
+- :mod:`.scratch`: the one-run folders under ``data_dir``, emptied only if an emulator
+  created them.
 - :mod:`.faults` (which fault fires), :mod:`.fault_text` (its ``key=value`` text) and
   :mod:`.injection` (making it happen).
 - :mod:`.shaping` and :mod:`.pacing`: latency and bandwidth caps on loopback.

@@ -41,6 +41,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .errors import s3_error
+from .scratch import claim_scratch_dir
 from .stats import EmulatorStats
 from .transfer import save_body, send_file
 
@@ -102,9 +103,7 @@ class PresignedStorage:
         self._objects: dict[str, StoredObject] = {}
         self._generation = 0
         self._exposed: dict[str, tuple[Callable[[str], Path | None], bool]] = {}
-        # Keys never outlive the process that reserved them: start from an empty tree.
-        shutil.rmtree(self.root, ignore_errors=True)
-        self.root.mkdir(parents=True, exist_ok=True)
+        claim_scratch_dir(root)  # keys never outlive the process that reserved them
 
     # -- owner side ------------------------------------------------------------------
     def reserve(self, key: str, length: int | None, *, max_length: int | None = None) -> None:

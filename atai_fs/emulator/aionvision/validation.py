@@ -13,8 +13,8 @@ from aiohttp import web
 from .._shared.bodies import MalformedBody, parse_json
 from .errors import Problem, ValidationFailed, invalid
 
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+MD5_HEX = re.compile(r"[0-9a-f]{32}")
 STORAGE_TARGETS = ("default", "custom")
 _INTENTS = ("describe", "verify", "rules")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -59,6 +59,16 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.found:
             raise ValidationFailed(self.found)
+
+
+def uuid_in_path(request: web.Request, name: str) -> str:
+    """The path parameter ``name``, which must be a UUID (422 otherwise, as FastAPI)."""
+    value = request.match_info[name]
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise invalid(("path", name), "Input should be a valid UUID", "uuid_parsing") from None
+    return value
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

@@ -20,7 +20,7 @@ Options (:class:`SandboxConfig`): ``api_key``, ``part_size`` (8 MiB), ``max_uplo
 ``session_lifetime`` (24 h), ``expired_retention`` (24 h), ``idempotency_ttl`` (24 h),
 ``sandboxes`` (ids that exist; default any well-formed id), ``roots``, ``seed``,
 ``faults``, ``latency``.  Fault routes: ``create``, ``status``, ``part``, ``complete``,
-``abort`` (or ``*``); actions ``status``, ``reset``, ``slow``, ``latency``,
+``abort``, ``direct`` (or ``*``); actions ``status``, ``reset``, ``slow``, ``latency``,
 ``malformed_json``, ``truncated_json``, with the shared triggers (``times``, ``nth``,
 ``probability``) and time windows (``start``, ``duration``).
 
@@ -70,12 +70,19 @@ CHOICES for the spec's open points (section 11); the real service may differ.
     the sum over a sandbox's live sessions must fit ``staging_quota_bytes`` (else 507
     ``insufficient_staging_space`` at create).  Parts beyond ``max_concurrency`` in
     flight for one session: 429 ``rate_limit_exceeded`` with ``Retry-After: 1``.
-15. Tar extraction: every entry is checked before anything is written.  Absolute names,
-    ``..`` escaping the target, or names under ``/workspace/.nullspace``:
-    ``directory_extract_invalid_path``; symlinks that are absolute or leave the tree,
-    hard links to anything but an earlier entry: ``directory_extract_invalid_symlink``;
-    devices, FIFOs and other types: ``directory_extract_unsupported_entry``; not a tar:
-    ``directory_extract_unsupported_entry``.  Modes and mtimes of files are kept.
+15. Tar extraction: every entry's name is checked before anything is written, then the
+    tree is extracted into staging, where links are checked physically (by where they
+    lead through the links already extracted, not by their text), and published only
+    if every entry passed.  Absolute names, ``..`` escaping the target, names under
+    ``/workspace/.nullspace`` (also through links), or an entry whose path goes through
+    a link leaving the tree: ``directory_extract_invalid_path``; symlinks that are
+    absolute or lead out of the tree (checked as each is extracted, and all again once
+    every entry is in place), hard links to anything but an earlier file or symlink
+    entry: ``directory_extract_invalid_symlink``; devices, FIFOs and other types, or
+    not a tar: ``directory_extract_unsupported_entry``.  A path through a link inside the tree
+    lands where the link leads, as ``tar`` does; a hard link to a symlink is that
+    symlink; a directory entry replaces a file or symlink of its name.  Modes and
+    mtimes of files are kept.
     Ownership (``user``) is recorded, not applied (the emulator is not root).
     ``published_bytes`` is the bytes of the file (``file``) or of the extracted regular
     files (``directory_tar``); ``published_file_count`` counts regular files.
@@ -85,8 +92,16 @@ CHOICES for the spec's open points (section 11); the real service may differ.
 Destinations: absolute paths under ``/workspace``, ``/data``, ``/context``, ``/tmp`` or the
 session user's home (``/home/<user>``, ``/root``); relative paths resolve against the
 user's home, else ``/workspace``; anything else, or ``/workspace/.nullspace``, is 400
-``invalid_request``.  Not emulated: the direct ``PUT .../file`` route, file info and
-listing, volumes, rate limiting of the API as a whole.
+``invalid_request``.  A destination the sandbox's own symlinks lead out of the sandbox
+is 400 ``invalid_request`` at create, 409 ``target_conflict`` at complete (if the link
+appeared meanwhile): no operation of the emulator reads, writes, deletes or chmods
+anything outside ``DATA_DIR/sandboxes/<id>/fs`` and its own staging.  The direct route
+``PUT /v1/machines/{id}/file?path=...&user=...`` (spec 4.6; SDK 1.0.3 only, so only under
+``/v1/machines``) writes one file in one request and answers 204: no session, no
+checksum, an existing file is overwritten (a directory in the way: 409
+``target_conflict``), the same destination rules; bodies over ``max_part_bytes``: 413
+``size_limit_exceeded``.  Not emulated: file info and listing, ``files/upload-url``,
+volumes, rate limiting of the API as a whole.
 """
 
 from .app import build_sandbox_app

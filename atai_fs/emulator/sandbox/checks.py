@@ -18,9 +18,9 @@ from .errors import UploadError
 from .files import PathRejected, normalize_target
 from .state import ABORTED, COMPLETED, COMPLETING, EXPIRED, FAILED, CreateRequest, Session
 
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-_SANDBOX_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_USER = re.compile(r"^[a-z_][a-z0-9_-]*$")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_SANDBOX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_USER = re.compile(r"[a-z_][a-z0-9_-]*")
 _MAX_IDEMPOTENCY_KEY = 255
 
 KINDS = ("file", "directory_tar")
@@ -32,7 +32,7 @@ def sandbox_id_of(request: web.Request) -> str:
     """The sandbox in the path, if it exists (any well-formed id, unless configured)."""
     sandbox_id = request.match_info["sandbox_id"]
     known = context_of(request).config.sandboxes
-    if not _SANDBOX_ID.match(sandbox_id) or (known is not None and sandbox_id not in known):
+    if not _SANDBOX_ID.fullmatch(sandbox_id) or (known is not None and sandbox_id not in known):
         raise UploadError(404, f"sandbox {sandbox_id} not found", code="machine_not_found")
     return sandbox_id
 
@@ -110,13 +110,13 @@ def check_create(body: dict[str, Any], config: SandboxConfig) -> CreateRequest:
     if not isinstance(length, int) or isinstance(length, bool) or length < 0:
         raise UploadError(400, f"content_length must be a non-negative integer, got {length!r:.40}")
     user = body.get("user")
-    if user is not None and (not isinstance(user, str) or not _USER.match(user)):
+    if user is not None and (not isinstance(user, str) or not _USER.fullmatch(user)):
         raise UploadError(400, f"user must be a user name, got {user!r:.40}")
     archive = body.get("archive_format")
     if archive not in (None, "tar") or (archive and kind != "directory_tar"):
         raise UploadError(400, "archive_format must be 'tar' for directory_tar, absent otherwise")
     digest = body.get("whole_checksum_sha256")
-    if digest is not None and (not isinstance(digest, str) or not SHA256_HEX.match(digest)):
+    if digest is not None and (not isinstance(digest, str) or not SHA256_HEX.fullmatch(digest)):
         raise UploadError(400, "whole_checksum_sha256 must be 64 lowercase hex digits")
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):

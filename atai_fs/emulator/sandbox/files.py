@@ -4,21 +4,27 @@ Each sandbox's files live under ``DATA_DIR/sandboxes/<sandbox_id>/fs``; a sandbo
 ``/workspace/a.txt`` is ``.../fs/workspace/a.txt``.  Publishing is atomic per file (a
 temporary name in the same directory, then ``os.replace``); a tree is extracted into a
 staging directory first, checked entry by entry, and only then moved into place.
+
+Every operation acts through a :class:`~.sandbox_root.SandboxRoot` (of the sandbox's
+``fs``, or of the staging tree while extracting), which walks each path physically: a
+symlink, whatever its text says, can lead no write, delete or chmod out of them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from .config import RESERVED_PATHS
+from .sandbox_root import LeavesRoot, SandboxRoot
 
 _COPY_CHUNK = 1 << 20
 
@@ -72,31 +78,83 @@ class Published:
     files: int
 
 
+@contextmanager
+def _refusing(reason: str, subject: str, root: str, path: str, shown: str) -> Iterator[None]:
+    """What a tree's links and files do to the path of ``subject``, as a refusal with
+    ``reason`` (``root`` names the tree; a link is shown as ``shown`` + its path)."""
+    try:
+        yield
+    except LeavesRoot as exc:
+        through = f" through the symlink {shown}{exc.link}" if exc.link else ""
+        raise PathRejected(reason, f"{subject} leads outside {root}{through}", path) from None
+    except (NotADirectoryError, FileExistsError):
+        raise PathRejected(
+            reason, f"a parent of {subject} exists and is not a directory", path
+        ) from None
+
+
+def _destination(target: str) -> AbstractContextManager[None]:
+    """Refusals of a destination in the sandbox's files."""
+    return _refusing("target_conflict", target, "the sandbox", target, "/")
+
+
+def _entry(raw: str) -> AbstractContextManager[None]:
+    """Refusals of archive entry ``raw`` in the tree being extracted."""
+    subject = f"archive entry {raw!r}"
+    return _refusing("directory_extract_invalid_path", subject, "the extracted tree", raw, "")
+
+
 class SandboxFiles:
-    """The files of every sandbox under one data directory."""
+    """The files of every sandbox under one data directory.
+
+    Every operation on a sandbox's files goes through a :class:`SandboxRoot` of its
+    ``fs`` directory (and extraction through one of the staging tree): no path, however
+    its symlinks chain, reads or writes outside them.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "sandboxes"
         self.root.mkdir(parents=True, exist_ok=True)
 
+    def fs_dir(self, sandbox_id: str) -> Path:
+        """The host directory that is ``/`` of the sandbox's paths."""
+        return self.root / sandbox_id / "fs"
+
     def host_path(self, sandbox_id: str, path: str) -> Path:
-        """Where sandbox path ``path`` lives on the host (``path`` is normalized absolute)."""
-        return self.root / sandbox_id / "fs" / path.lstrip("/")
+        """Where sandbox path ``path`` lives on the host (``path`` is normalized absolute;
+        symlinks on the way are not resolved: for looking, never for acting)."""
+        return self.fs_dir(sandbox_id) / path.lstrip("/")
+
+    def open_root(self, sandbox_id: str) -> SandboxRoot:
+        """The sandbox's filesystem, through which every operation on it goes."""
+        return SandboxRoot.open(self.fs_dir(sandbox_id))
+
+    def check_destination(self, sandbox_id: str, target: str) -> None:
+        """Refuse early a destination that the sandbox's symlinks already lead out of the
+        sandbox or into a reserved path (publishing checks again, authoritatively)."""
+        if not self.fs_dir(sandbox_id).is_dir():
+            return  # a sandbox without files yet: no link to lead anywhere
+        # Parents still to be made lead nowhere else: nothing to refuse yet.
+        with self.open_root(sandbox_id) as fs, _destination(target), suppress(FileNotFoundError):
+            _refuse_reserved(fs, target)
+
+    def read_bytes(self, sandbox_id: str, path: str) -> bytes:
+        """The bytes of file ``path`` (symlinks followed inside the sandbox)."""
+        with self.open_root(sandbox_id) as fs, fs.open_file(path) as data:
+            return data.read()
+
+    def exists(self, sandbox_id: str, path: str) -> bool:
+        """Whether ``path`` exists (a symlink counts, wherever it points)."""
+        with self.open_root(sandbox_id) as fs:
+            return fs.kind(path) is not None
 
     # -- files -----------------------------------------------------------------------
     def publish_file(
         self, sandbox_id: str, target: str, parts: list[Path], conflict: str
     ) -> Published:
-        dest = self.host_path(sandbox_id, target)
-        self._make_room(dest, target, conflict, directory=False)
-        temporary = dest.with_name(f".{dest.name}.upload-{os.getpid()}-{id(parts)}")
-        size = 0
-        with open(temporary, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as data:
-                    shutil.copyfileobj(data, out, _COPY_CHUNK)
-                size += part.stat().st_size
-        os.replace(temporary, dest)
+        with self.open_root(sandbox_id) as fs, _destination(target):
+            _make_room(fs, target, conflict, directory=False)
+            size = fs.write_file(target, _read_each(parts))
         return Published(size, 1)
 
     # -- trees -----------------------------------------------------------------------
@@ -105,87 +163,94 @@ class SandboxFiles:
     ) -> Published:
         """Check every entry of ``archive``, extract it into ``workdir``, then move the
         tree to ``target`` under the ``conflict`` policy (open points 10 and 15)."""
-        tree = workdir / "tree"
-        shutil.rmtree(tree, ignore_errors=True)
-        tree.mkdir(parents=True)
+        tree_dir = workdir / "tree"
+        shutil.rmtree(tree_dir, ignore_errors=True)
         try:
-            with tarfile.open(archive, mode="r:") as tar:
+            with tarfile.open(archive, mode="r:") as tar, SandboxRoot.open(tree_dir) as tree:
                 members = tar.getmembers()
                 names = _check_members(members, target)
-                published = _extract(tar, members, names, tree)
+                published = _extract(tar, members, names, tree, target)
         except tarfile.TarError as exc:
             raise PathRejected(
                 "directory_extract_unsupported_entry", f"the archive is not a valid tar: {exc}"
             ) from None
-        dest = self.host_path(sandbox_id, target)
-        exists = dest.exists() or dest.is_symlink()
-        if exists and conflict == "merge" and dest.is_dir() and not dest.is_symlink():
-            _merge(tree, dest)
-        else:
-            self._make_room(dest, target, conflict, directory=True)
-            os.replace(tree, dest)
+        with self.open_root(sandbox_id) as fs, _destination(target):
+            fs.make_parents(target)
+            _refuse_reserved(fs, target)
+            if conflict == "merge" and fs.kind(target) == "dir":
+                with SandboxRoot.open(tree_dir) as tree:
+                    _merge(tree, fs, target)
+            else:
+                _make_room(fs, target, conflict, directory=True)
+                with SandboxRoot.open(workdir) as staging:
+                    staging.move("tree", fs, target)
         return published
 
-    # -- conflicts -------------------------------------------------------------------
-    def _make_room(self, dest: Path, target: str, conflict: str, *, directory: bool) -> None:
-        """Apply the conflict policy to an existing ``dest`` and create its parents."""
-        self._make_parents(dest, target)
-        if not (dest.exists() or dest.is_symlink()):
-            return
-        is_dir = dest.is_dir() and not dest.is_symlink()
-        if conflict == "error":
-            raise PathRejected("target_conflict", f"{target} already exists", target)
-        if conflict == "merge" and is_dir and not directory:
-            raise PathRejected(
-                "target_conflict",
-                f"{target} is a directory; a file cannot be merged over it (use replace)",
-                target,
-            )
-        if conflict == "merge" and directory and not is_dir:
-            raise PathRejected(
-                "target_conflict",
-                f"{target} is a file; a tree cannot be merged over it (use replace)",
-                target,
-            )
-        if is_dir:
-            shutil.rmtree(dest)
-        elif directory or conflict == "replace":
-            dest.unlink()
 
-    def _make_parents(self, dest: Path, target: str) -> None:
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise PathRejected(
-                "target_conflict", f"a parent of {target} exists and is not a directory", target
-            ) from None
+def _read_each(paths: list[Path]) -> Iterator[IO[bytes]]:
+    """Each file opened in turn, closed before the next (parts may be thousands)."""
+    for path in paths:
+        with open(path, "rb") as data:
+            yield data
+
+
+def _refuse_reserved(fs: SandboxRoot, target: str) -> None:
+    """Refuse ``target`` if the symlinks of its parents lead it into a reserved path."""
+    physical = "/" + fs.physical(target)
+    if is_reserved(physical):
+        raise PathRejected(
+            "invalid_request", f"{target} leads to {physical}, reserved by the sandbox", target
+        )
+
+
+def _make_room(fs: SandboxRoot, target: str, conflict: str, *, directory: bool) -> None:
+    """Create the parents of ``target``, then apply the conflict policy to what is there."""
+    fs.make_parents(target)
+    _refuse_reserved(fs, target)
+    kind = fs.kind(target)
+    if kind is None:
+        return
+    is_dir = kind == "dir"
+    if conflict == "error":
+        raise PathRejected("target_conflict", f"{target} already exists", target)
+    if conflict == "merge" and is_dir and not directory:
+        raise PathRejected(
+            "target_conflict",
+            f"{target} is a directory; a file cannot be merged over it (use replace)",
+            target,
+        )
+    if conflict == "merge" and directory and not is_dir:
+        raise PathRejected(
+            "target_conflict",
+            f"{target} is a file; a tree cannot be merged over it (use replace)",
+            target,
+        )
+    if is_dir or directory or conflict == "replace":
+        fs.remove(target)
 
 
 def _check_members(members: list[tarfile.TarInfo], target: str) -> list[str]:
-    """Normalized names of the entries; raise :class:`PathRejected` on the first bad one."""
+    """Normalized names of the entries; raise :class:`PathRejected` on the first whose
+    text breaks the rules.  Where links lead is checked on the tree, as it is extracted."""
     names: list[str] = []
     seen: set[str] = set()
     for member in members:
         raw = member.name
         name = posixpath.normpath(raw) if raw not in ("", ".") else "."
-        full = posixpath.normpath(posixpath.join(target, name))
         if raw.startswith("/") or name == ".." or name.startswith("../") or "\x00" in raw:
             raise PathRejected(
                 "directory_extract_invalid_path", f"archive entry {raw!r} escapes the target", raw
             )
-        if is_reserved(full):
+        if is_reserved(posixpath.join(target, name)):
             raise PathRejected(
                 "directory_extract_invalid_path", f"archive entry {raw!r} is a reserved path", raw
             )
         if member.issym() or member.islnk():
             link = member.linkname
-            base = posixpath.dirname(name) if member.issym() else ""
-            resolved = posixpath.normpath(posixpath.join(base, link))
             if (
                 link.startswith("/")
-                or resolved == ".."
-                or resolved.startswith("../")
-                or (member.islnk() and resolved not in seen)
+                or "\x00" in link
+                or (member.islnk() and posixpath.normpath(link) not in seen)
             ):
                 raise PathRejected(
                     "directory_extract_invalid_symlink",
@@ -204,51 +269,105 @@ def _check_members(members: list[tarfile.TarInfo], target: str) -> list[str]:
 
 
 def _extract(
-    tar: tarfile.TarFile, members: list[tarfile.TarInfo], names: list[str], tree: Path
+    tar: tarfile.TarFile,
+    members: list[tarfile.TarInfo],
+    names: list[str],
+    tree: SandboxRoot,
+    target: str,
 ) -> Published:
+    """Write the entries into ``tree``, each where its path physically leads in it;
+    then check that no link, now that every entry is there, leads out of the tree (a
+    link made before the entries it goes through was judged on what existed then)."""
     size = files = 0
     for member, name in zip(members, names, strict=True):
-        path = tree / name if name != "." else tree
-        if member.isdir():
-            path.mkdir(parents=True, exist_ok=True)
-            path.chmod(stat.S_IMODE(member.mode) | 0o700)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
-        if member.issym():
-            os.symlink(member.linkname, path)
-        elif member.islnk():
-            shutil.copyfile(tree / posixpath.normpath(member.linkname), path)
+        with _entry(member.name):
+            written = _extract_entry(tar, member, name, tree, target)
+        if written is not None:
             files += 1
-            size += path.stat().st_size
-        else:
-            data = tar.extractfile(member)
-            assert data is not None
-            with data, open(path, "wb") as out:
-                shutil.copyfileobj(data, out, _COPY_CHUNK)
-            path.chmod(stat.S_IMODE(member.mode))
-            os.utime(path, (member.mtime, member.mtime))
-            files += 1
-            size += member.size
+            size += written
+    for link, destination in tree.links():
+        with _link_inside(link, destination):
+            tree.check_link(link, destination)
     return Published(size, files)
 
 
-def _merge(tree: Path, dest: Path) -> None:
+def _extract_entry(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, tree: SandboxRoot, target: str
+) -> int | None:
+    """Write one entry into ``tree``: the size of the regular file it is, else None."""
+    if name == "." and member.isdir():
+        tree.make_dir(name, stat.S_IMODE(member.mode) | 0o700)
+        return None
+    if name == ".":
+        raise PathRejected(
+            "directory_extract_invalid_path",
+            f"archive entry {member.name!r} names the tree itself",
+            member.name,
+        )
+    tree.make_parents(name)
+    if is_reserved(posixpath.join(target, tree.physical(name))):
+        raise PathRejected(
+            "directory_extract_invalid_path",
+            f"archive entry {member.name!r} leads to a reserved path",
+            member.name,
+        )
+    if member.isdir():
+        tree.make_dir(name, stat.S_IMODE(member.mode) | 0o700)
+        return None
+    if tree.kind(name) is not None:
+        tree.remove(name)  # an entry replaces what has its name
+    if member.issym():
+        with _link_inside(member.name, member.linkname):
+            tree.symlink(name, member.linkname)
+        return None
+    if member.islnk():
+        source = posixpath.normpath(member.linkname)
+        kind = tree.kind(source)
+        if kind == "link":  # a hard link to a symlink is that symlink, here
+            destination = tree.read_link(source)
+            with _link_inside(member.name, destination):
+                tree.symlink(name, destination)
+            return None
+        if kind != "file":
+            raise PathRejected(
+                "directory_extract_invalid_symlink",
+                f"hard link {member.name!r} -> {member.linkname!r} is not to a file",
+                member.name,
+            )
+        with tree.open_file(source) as copied:
+            return tree.write_file(name, [copied])
+    data = tar.extractfile(member)
+    assert data is not None
+    with data:
+        mode, mtime = stat.S_IMODE(member.mode), member.mtime
+        return tree.write_file(name, [data], mode=mode, mtime=mtime)
+
+
+@contextmanager
+def _link_inside(raw: str, destination: str) -> Iterator[None]:
+    """A link ``raw -> destination`` that leads out of the tree, as its entry's refusal."""
+    try:
+        yield
+    except LeavesRoot:
+        raise PathRejected(
+            "directory_extract_invalid_symlink",
+            f"link {raw!r} -> {destination!r} points outside the extracted tree",
+            raw,
+        ) from None
+
+
+def _merge(tree: SandboxRoot, fs: SandboxRoot, dest: str, path: str = "") -> None:
     """Move the extracted entries over ``dest``, keeping unrelated entries (open point 10)."""
-    for entry in sorted(tree.iterdir()):
-        target = dest / entry.name
-        if entry.is_dir() and not entry.is_symlink():
-            if target.is_symlink() or (target.exists() and not target.is_dir()):
-                target.unlink()
-            if target.is_dir():
-                _merge(entry, target)
-                continue
-        elif target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(entry, target)
+    for name, kind in tree.entries(path):
+        entry = posixpath.join(path, name)
+        target = posixpath.join(dest, entry)
+        existing = fs.kind(target)
+        if kind == "dir" and existing == "dir":
+            _merge(tree, fs, dest, entry)
+            continue
+        if existing is not None:
+            fs.remove(target)
+        tree.move(entry, fs, target)
 
 
 def sha256_of(paths: list[Path]) -> str:

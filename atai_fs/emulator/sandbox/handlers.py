@@ -56,6 +56,10 @@ async def create_session(request: web.Request) -> web.StreamResponse:
     async def create() -> dict[str, Any]:
         now = time.time()
         fields = check_create(body, ctx.config)
+        try:
+            ctx.files.check_destination(sandbox_id, fields.target_path)
+        except PathRejected as exc:
+            raise UploadError(400, exc.message, path=exc.path) from None
         length = fields.content_length
         if length > ctx.config.max_upload_bytes:
             raise UploadError.upload(
@@ -163,7 +167,7 @@ async def complete(request: web.Request) -> web.StreamResponse:
     key = idempotency_key_of(request)
     body = await json_object(request, empty_ok=True)
     given = body.get("whole_checksum_sha256")
-    if given is not None and (not isinstance(given, str) or not SHA256_HEX.match(given)):
+    if given is not None and (not isinstance(given, str) or not SHA256_HEX.fullmatch(given)):
         raise UploadError(400, "whole_checksum_sha256 must be 64 lowercase hex digits")
 
     async def complete_session() -> dict[str, Any]:

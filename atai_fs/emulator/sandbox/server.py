@@ -10,6 +10,7 @@ from .app import build_sandbox_app
 from .config import SandboxConfig
 from .context import CONTEXT_KEY
 from .faults import SandboxFaultInjector
+from .files import SandboxFiles
 from .state import ACTIVE, SessionView
 
 
@@ -31,6 +32,7 @@ class SandboxEmulator(BackgroundServer[SandboxConfig, SandboxFaultInjector]):
     _build_app = staticmethod(build_sandbox_app)
     _thread_name = "sandbox-emulator"
     _title = "Nullspace sandbox upload emulator"
+    _environment = ("SANDBOX_API_KEY", "SANDBOX_API_ENDPOINT")
 
     # -- public view -----------------------------------------------------------------
 
@@ -47,16 +49,16 @@ class SandboxEmulator(BackgroundServer[SandboxConfig, SandboxFaultInjector]):
         return [view for view in self.sessions.values() if view.status in ACTIVE]
 
     def path_of(self, sandbox_id: str, path: str) -> Path:
-        """Where ``path`` of ``sandbox_id`` lives on the host."""
-        return self._config.data_dir / "sandboxes" / sandbox_id / "fs" / path.lstrip("/")
+        """Where ``path`` of ``sandbox_id`` lives on the host (symlinks not resolved)."""
+        return SandboxFiles(self.data_dir).host_path(sandbox_id, path)
 
     def read_file(self, sandbox_id: str, path: str) -> bytes:
-        """The bytes of a published file of a sandbox."""
-        return self.path_of(sandbox_id, path).read_bytes()
+        """The bytes of a published file of a sandbox (symlinks followed inside it only)."""
+        return SandboxFiles(self.data_dir).read_bytes(sandbox_id, path)
 
     def exists(self, sandbox_id: str, path: str) -> bool:
-        target = self.path_of(sandbox_id, path)
-        return target.exists() or target.is_symlink()
+        """Whether ``path`` exists in the sandbox (a symlink counts, wherever it points)."""
+        return SandboxFiles(self.data_dir).exists(sandbox_id, path)
 
 
 def serve_sandbox(
@@ -65,6 +67,6 @@ def serve_sandbox(
     data_dir: str | Path | None = None,
     **options: Any,
 ) -> None:
-    """Serve in the foreground until Ctrl-C (``atai-fs serve sandbox``); prints one line
-    with the endpoint URL.  ``options`` are those of :class:`SandboxEmulator`."""
+    """Serve until Ctrl-C or SIGTERM (``atai-fs serve sandbox``); prints the
+    endpoint URL and ``export`` line.  ``options`` are those of :class:`SandboxEmulator`."""
     SandboxEmulator(data_dir=data_dir, host=host, port=port, **options).serve_in_foreground()

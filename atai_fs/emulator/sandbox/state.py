@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .._shared.scratch import claim_scratch_dir
 from .config import SandboxConfig
 
 CREATED, UPLOADING, STAGED, COMPLETING, COMPLETED = (
@@ -170,9 +171,8 @@ class SessionRegistry:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.sessions: dict[str, Session] = {}
-        self.staging_root = config.data_dir / "staging"
-        shutil.rmtree(self.staging_root, ignore_errors=True)  # sessions live in memory only
-        self.staging_root.mkdir(parents=True, exist_ok=True)
+        # Sessions live in memory only: their staged parts never outlive the process.
+        self.staging_root = claim_scratch_dir(config.data_dir / "staging")
 
     # -- sessions --------------------------------------------------------------------
     def new_session(self, sandbox_id: str, request: CreateRequest, now: float) -> Session:
