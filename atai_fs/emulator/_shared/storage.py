@@ -31,7 +31,6 @@ import hmac
 import math
 import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Callable
