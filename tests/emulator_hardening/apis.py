@@ -293,7 +293,7 @@ def _sandbox_headers(emu: Served) -> dict[str, str]:
     return {"Authorization": f"Bearer {emu.api_key}", "Idempotency-Key": str(uuid.uuid4())}
 
 
-def _sandbox_create(target: str = "/workspace/fuzz.bin") -> dict[str, Any]:
+def sandbox_create_body(target: str = "/workspace/fuzz.bin") -> dict[str, Any]:
     return {
         "kind": "file",
         "source_kind": "restartable_file",
@@ -310,7 +310,7 @@ def _sandbox_seed(wire: Wire, emu: Served) -> Seed:
         wire.request(
             "POST",
             f"/v1/sandboxes/{SANDBOX_ID}/uploads",
-            json_body=_sandbox_create("/workspace/seed.bin"),
+            json_body=sandbox_create_body("/workspace/seed.bin"),
             headers=_sandbox_headers(emu),
         ),
         "create",
@@ -339,9 +339,10 @@ SANDBOX = FuzzedApi(
     base_headers=_sandbox_headers,
     seed=_sandbox_seed,
     templates=lambda seed: {
-        "create": Template(_sandbox_create()),
+        "create": Template(sandbox_create_body()),
         "complete": Template({"whole_checksum_sha256": hashlib.sha256(b"0" * 10).hexdigest()}),
         "part": Template(b"0123456789"),
+        "direct": Template(b"0123456789", query="path=/workspace/direct.bin"),
     },
     api_error_problem=sandbox_problem,
     prescribed_5xx=_sandbox_prescribed_5xx,
@@ -349,6 +350,12 @@ SANDBOX = FuzzedApi(
 
 
 # -- Aionvision -----------------------------------------------------------------------------
+AION_BATCH = {
+    "files": [{"filename": "batch.png", "content_type": "image/png", "size_bytes": 10}],
+    "intent": "describe",
+}
+
+
 def _aion_seed(wire: Wire, emu: Served) -> Seed:
     headers = {"Authorization": f"Bearer {emu.api_key}"}
     presigned = _ok(
@@ -370,9 +377,21 @@ def _aion_seed(wire: Wire, emu: Served) -> Seed:
         ),
         "stream-batch",
     )
+    prepared = _ok(
+        wire.request(
+            "POST", "/api/v2/uploads/batch-prepare", json_body=AION_BATCH, headers=headers
+        ),
+        "batch-prepare",
+    )
     key, query = _storage_seed(presigned["upload_url"])
     return Seed(
-        params={"session_id": batch["session_id"], "key": key},
+        params={
+            "session_id": batch["session_id"],
+            "key": key,
+            "batch_id": prepared["batch_id"],
+            "image_id": prepared["presigned_urls"][0]["image_id"],
+            "batch_object_key": prepared["presigned_urls"][0]["object_key"],
+        },
         query={"storage_put": query, "storage_get": query},
     )
 
@@ -393,6 +412,19 @@ def _aion_templates(seed: Seed) -> dict[str, Template]:
         ),
         "confirm": Template({"object_key": seed.params["key"], "size_bytes": 10, "checksum": None}),
         "session_results": Template(query="offset=0&limit=10"),
+        "batch_prepare": Template(AION_BATCH),
+        "batch_confirm": Template(
+            {
+                "batch_id": seed.params["batch_id"],
+                "confirmations": [
+                    {
+                        "object_key": seed.params["batch_object_key"],
+                        "file_size": 10,
+                        "success": True,
+                    }
+                ],
+            }
+        ),
         "storage_put": Template(b"0123456789", headers={"Content-Type": "image/png"}),
     }
 

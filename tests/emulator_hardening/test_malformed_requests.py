@@ -13,7 +13,7 @@ import pytest
 
 from atai_fs.emulator._shared.server import BackgroundServer
 
-from .apis import AIONVISION, ATAI, FLOW, FLOW_REQUEST, PNG, SANDBOX, FuzzedApi
+from .apis import AIONVISION, ATAI, FLOW, FLOW_REQUEST, PNG, SANDBOX, FuzzedApi, sandbox_create_body
 from .corpus import DEEP_ARRAY, DEEP_OBJECT, HUGE_INT, Multipart, multipart_body
 from .wire import Answer, Probe, Wire
 
@@ -347,3 +347,23 @@ def test_storage_wrong_method_and_unknown_path_are_s3_xml(running, api):
     unknown = wire.request("GET", "/storage/a%0Ab")
     assert unknown.status == 404
     assert b"<Code>NoSuchKey</Code>" in unknown.body
+
+
+@pytest.mark.parametrize("target", ["/workspace/" + "n" * 256, "/workspace/" + "d/" * 2100 + "f"])
+def test_sandbox_path_no_filesystem_takes_is_invalid_request(running, target):
+    emulator, wire = running(SANDBOX)
+    create = wire.request(
+        "POST",
+        "/v1/sandboxes/sb_fuzz/uploads",
+        json_body={**sandbox_create_body(), "target_path": target},
+        headers=SANDBOX.base_headers(emulator),
+    )
+    direct = wire.request(
+        "PUT",
+        f"/v1/machines/sb_fuzz/file?path={target}",
+        body=b"0123456789",
+        headers=SANDBOX.base_headers(emulator),
+    )
+    for answer in (create, direct):
+        assert answer.status == 400
+        assert answer.json()["code"] == "invalid_request"
