@@ -28,8 +28,25 @@ def atai_call(emu: ATAIEmulator, path: str, body: Any) -> tuple[int, Any]:
     return response.status_code, (response.json() if response.content else None)
 
 
-def initiate_with_a_part(emu: ATAIEmulator, name: str) -> tuple[str, Path]:
-    """An upload of two parts with its first part stored; its id and parts directory."""
+def stored_files(emu: ATAIEmulator) -> set[Path]:
+    """The files the emulator's storage holds (its scratch marker aside)."""
+    root = emu.data_dir / "parts"
+    return {p for p in root.rglob("*") if p.is_file() and p.name != MARKER_NAME}
+
+
+class Parts:
+    """The stored files of one upload's parts: ``exists()`` while any is left."""
+
+    def __init__(self, files: set[Path]) -> None:
+        self.files = files
+
+    def exists(self) -> bool:
+        return any(p.exists() for p in self.files)
+
+
+def initiate_with_a_part(emu: ATAIEmulator, name: str) -> tuple[str, Parts]:
+    """An upload of two parts with its first part stored; its id and stored parts."""
+    before = stored_files(emu)
     status, init = atai_call(
         emu,
         "/initiate",
@@ -38,8 +55,8 @@ def initiate_with_a_part(emu: ATAIEmulator, name: str) -> tuple[str, Path]:
     assert status == 200
     first = init["parts"][0]
     assert requests.put(first["url"], data=b"x" * first["length"], timeout=30).status_code == 200
-    parts = emu.data_dir / "parts" / init["upload_id"]
-    assert any(parts.iterdir())
+    parts = Parts(stored_files(emu) - before)
+    assert parts.exists()
     return init["upload_id"], parts
 
 
@@ -84,7 +101,7 @@ def test_calls_on_an_upload_keep_it_alive():
             status, _ = atai_call(emu, f"/{upload_id}/parts/urls", {"part_numbers": [2]})
             assert status == 200
         assert emu.uploads[upload_id].state == "in_progress"
-        assert any(parts.iterdir())
+        assert all(p.exists() for p in parts.files)
 
 
 def test_a_sandbox_session_past_its_lifetime_releases_its_staging_at_the_next_create():

@@ -4,7 +4,7 @@ Each API words its errors its own way (an envelope, FastAPI's ``detail``, plain 
 the shared middlewares only need to turn an exception into that API's answer, and to
 answer in that API's words for errors nobody raised on purpose (an unknown route, an
 injected fault, a bug in the emulator). :class:`ApiFailure` and :class:`ErrorStyle` are
-those two hooks.
+those two hooks; :class:`StorageErrors` is the storage's.
 """
 
 from __future__ import annotations
@@ -63,6 +63,35 @@ class ErrorStyle:
     def internal_error(self, request: web.Request) -> web.StreamResponse:
         """A bug in the emulator: said in the API's own format (the log has the traceback)."""
         return self.answer(request, 500, INTERNAL_ERROR_MESSAGE)
+
+
+S3_CODES = {
+    400: "BadRequest",
+    403: "AccessDenied",
+    404: "NoSuchKey",
+    405: "MethodNotAllowed",
+    411: "MissingContentLength",
+    413: "EntityTooLarge",
+    416: "InvalidRange",
+    500: "InternalError",
+    503: "SlowDown",
+}
+"""S3's code for an error the storage did not word itself, by status."""
+
+
+class StorageErrors(ErrorStyle):
+    """The presigned storage's errors nobody raised (an unknown key path, a wrong method,
+    an injected fault, a bug), as S3 words them: XML with the code of :data:`S3_CODES`."""
+
+    def answer(self, request: web.Request, status: int, message: str) -> web.StreamResponse:
+        code = S3_CODES.get(status, f"Http{status}")
+        return s3_error(status, code, message, request.rel_url.raw_path)
+
+    def internal_error(self, request: web.Request) -> web.StreamResponse:
+        return self.answer(request, 500, "We encountered an internal error. Please try again.")
+
+
+STORAGE_ERRORS = StorageErrors()
 
 
 def s3_error(status: int, code: str, message: str, resource: str = "") -> web.Response:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .errors import ErrorStyle, s3_error
+from .errors import STORAGE_ERRORS, ErrorStyle, s3_error
 from .pacing import Pacer
 from .storage import PUT_ROUTE, STORAGE_ROUTES
 from .transfer import plan_of, read_some, reset_connection, send_response
@@ -26,14 +26,6 @@ Action = Callable[[web.Request, Handler, "BaseFault", ErrorStyle], Awaitable[web
 
 MALFORMED_BODY = b"<html><body><h1>OK</h1></body></html>\n"
 """What ``malformed_json`` answers: what a captive portal or a confused proxy might send."""
-
-_S3_CODES = {
-    400: "BadRequest",
-    403: "AccessDenied",
-    404: "NoSuchKey",
-    500: "InternalError",
-    503: "SlowDown",
-}
 
 
 async def apply_fault(
@@ -52,9 +44,7 @@ async def _status(
             status=fault.status, text=fault.body, content_type=_guess_type(fault.body)
         )
     elif request.match_info.route.name in STORAGE_ROUTES:
-        code = _S3_CODES.get(fault.status, f"Http{fault.status}")
-        message = f"Injected fault: {fault.status}"
-        response = s3_error(fault.status, code, message, request.rel_url.raw_path)
+        response = STORAGE_ERRORS.injected(request, fault.status)
     else:
         response = errors.injected(request, fault.status)
     retry_after = fault.retry_after_header

@@ -19,9 +19,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
-from .errors import ApiFailure, ErrorStyle
+from .errors import STORAGE_ERRORS, ApiFailure, ErrorStyle
 from .faults import BaseFaultInjector
 from .injection import apply_fault
 from .ratelimit import RateLimiter, retry_after_seconds
@@ -91,35 +91,40 @@ def inject_faults(faults: BaseFaultInjector[Any], errors: ErrorStyle) -> Middlew
     return middleware
 
 
-def error_bodies(errors: ErrorStyle, *, scope: Scope = everywhere) -> Middleware:
-    """Turn every failure of a request in ``scope`` into the API's error answer.
+def error_bodies(
+    errors: ErrorStyle, *, scope: Scope = everywhere, elsewhere: ErrorStyle = STORAGE_ERRORS
+) -> Middleware:
+    """Turn every failure of a request into an error answer: the API's for requests in
+    ``scope``, ``elsewhere``'s (by default the storage's S3 XML) for the others.
 
     An :class:`~.errors.ApiFailure` answers itself; aiohttp's refusals (unknown route,
-    method, a body over ``client_max_size``) and bugs of the emulator are worded by
-    ``errors``. A client that went away gets no answer: there is nobody to read it.
+    method, a body over ``client_max_size``, with their headers such as ``Allow``) and
+    bugs of the emulator are worded by the style. A bug is logged with its traceback and
+    answered 500 without it. A client that went away gets no answer: there is nobody to
+    read it.
     """
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        style = errors if scope(request) else elsewhere
         try:
             return await handler(request)
         except ApiFailure as exc:
             return exc.to_response(request)
         except web.HTTPException as exc:
-            answer = None
-            if exc.status >= 400 and scope(request):
-                answer = errors.http_error(request, exc)
+            answer = style.http_error(request, exc) if exc.status >= 400 else None
             if answer is None:
                 raise
+            for name, value in exc.headers.items():
+                if name not in (hdrs.CONTENT_TYPE, hdrs.CONTENT_LENGTH):
+                    answer.headers.setdefault(name, value)
             return answer
         except ConnectionError:
             raise
         except Exception:
-            if not scope(request):
-                raise
-            # A bug in the emulator: say so in the API's own format, keep the traceback.
+            # A bug in the emulator: say so in the answer's own format, keep the traceback.
             logger.exception("emulator error on %s %s", request.method, request.path)
-            return errors.internal_error(request)
+            return style.internal_error(request)
 
     return middleware
 
@@ -132,7 +137,7 @@ def require_bearer(api_key: str, refusal: Callable[[], ApiFailure], *, scope: Sc
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if scope(request):
-            given = request.headers.get("Authorization", "").encode()
+            given = request.headers.get("Authorization", "").encode("utf-8", "surrogatepass")
             if not hmac.compare_digest(given, expected):
                 raise refusal()
         return await handler(request)

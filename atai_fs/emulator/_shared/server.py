@@ -160,6 +160,13 @@ class BackgroundServer(Generic[C, FI]):
             raise AttributeError(f"{type(self).__name__} serves an API without keys")
         return key
 
+    def routes(self) -> list[web.AbstractRoute]:
+        """Every route the running application serves, as its router holds them: what a
+        test that must reach every route (a fuzz) enumerates, so a new route is covered."""
+        if self._app is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        return list(self._app.router.routes())
+
     def __repr__(self) -> str:
         where = self.endpoint_url if self.port is not None else "stopped"
         return f"{type(self).__name__}({where}, data_dir={str(self.data_dir)!r})"

@@ -31,7 +31,6 @@ import hmac
 import math
 import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -53,6 +52,8 @@ STORAGE_ROUTES = frozenset({PUT_ROUTE, GET_ROUTE})
 """Route names of the storage (in ``stats.requests_by_route`` and fault routes)."""
 _CHUNK = 1 << 20
 _KEY_RE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+MAX_KEY_BYTES = 1024
+"""S3's longest object key."""
 
 
 def url_origin(request: web.Request, public_url: str | None) -> str:
@@ -87,7 +88,8 @@ class _Slot:
 
 
 class PresignedStorage:
-    """Objects on disk under ``root``, written only through presigned PUT URLs."""
+    """Objects on disk under ``root``, written only through presigned PUT URLs: one flat
+    file per key, since S3's namespace is flat (``dir`` and ``dir/child`` both exist)."""
 
     def __init__(
         self, root: Path, secret: bytes, stats: EmulatorStats, *, opaque_etags: bool = False
@@ -109,7 +111,13 @@ class PresignedStorage:
         """Accept PUTs at ``key`` from now on: of exactly ``length`` bytes, or, with
         ``length=None`` (a whole object of a size the owner does not know, as a plain S3
         presigned PUT), of any length up to ``max_length`` (400 ``EntityTooLarge`` above)."""
-        if not _KEY_RE.fullmatch(key) or ".." in key.split("/"):
+        segments = key.split("/")
+        if (
+            not _KEY_RE.fullmatch(key)
+            or "." in segments
+            or ".." in segments
+            or len(key) > MAX_KEY_BYTES
+        ):
             raise ValueError(f"invalid storage key {key!r}")
         self._generation += 1
         self._slots[key] = _Slot(length, self._generation, max_length)
@@ -118,12 +126,7 @@ class PresignedStorage:
         """Forget ``prefix`` and every key under it, and delete their bytes."""
         self.revoke(prefix)
         for key in [k for k in self._objects if k == prefix or k.startswith(prefix + "/")]:
-            del self._objects[key]
-        target = self.root / prefix
-        if target.is_dir():
-            shutil.rmtree(target, ignore_errors=True)
-        else:  # one object's key (rmtree would leave it)
-            target.unlink(missing_ok=True)
+            self._objects.pop(key).path.unlink(missing_ok=True)
 
     def revoke(self, prefix: str) -> None:
         """Refuse further PUTs under ``prefix`` but keep the stored objects (to assemble them)."""
@@ -220,8 +223,7 @@ class PresignedStorage:
         """Stream the body to a temp file, then move it in place: a part is whole or absent."""
         expected = slot.length if slot.length is not None else request.content_length
         assert expected is not None
-        target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self._object_file(key)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         digest = hashlib.md5(usedforsecurity=False)
         received = 0
@@ -274,6 +276,12 @@ class PresignedStorage:
             on_bytes=self._stats.add_bytes_served,
         )
 
+    def _object_file(self, key: str) -> Path:
+        """Where the bytes of ``key`` live: one flat file per key, named by its hash. S3
+        keys are flat, so ``dir`` and ``dir/child`` are two objects, stored in either
+        order; a directory per ``/`` would put one in the way of the other."""
+        return self.root / hashlib.sha256(key.encode()).hexdigest()
+
     def _check_signature(self, request: web.Request, method: str) -> web.Response | None:
         """The S3 error for a request whose query signature does not hold, in S3's order."""
         path = request.rel_url.raw_path
@@ -294,7 +302,9 @@ class PresignedStorage:
                 "Query-string authentication requires X-Amz-Expires and X-Amz-Signature",
                 path,
             )
-        if not hmac.compare_digest(signature, self._sign(method, path, expiry)):
+        # Bytes, not str: compare_digest refuses non-ASCII str, and a query may hold any.
+        given = signature.encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(given, self._sign(method, path, expiry).encode()):
             return s3_error(
                 403,
                 "SignatureDoesNotMatch",

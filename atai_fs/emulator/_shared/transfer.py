@@ -179,14 +179,20 @@ async def send_file(
     honour_range: bool,
     on_bytes: Callable[[int], None],
 ) -> web.StreamResponse:
-    """``path`` (``size`` bytes) as 200, or 206/416 for one ``Range`` when ``honour_range``."""
+    """``path`` (``size`` bytes) as 200, or 206 for one ``Range`` when ``honour_range``.
+
+    A range past the end raises aiohttp's 416 with ``Content-Range: bytes */size``, for
+    the error middleware to word in the API's (or the storage's) error body.
+    """
     headers = dict(headers)
     if honour_range:
         headers["Accept-Ranges"] = "bytes"
     try:
         byte_range = parse_range(request.headers.get("Range"), size) if honour_range else None
     except Unsatisfiable:
-        return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        raise web.HTTPRequestRangeNotSatisfiable(
+            headers={**headers, "Content-Range": f"bytes */{size}"}
+        ) from None
     status, start, end = 200, 0, size
     if byte_range is not None:
         status, (start, end) = 206, byte_range

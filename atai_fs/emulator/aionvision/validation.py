@@ -3,7 +3,6 @@ reported at once, as one 422 with a ``detail`` list (open point 1)."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._shared.bodies import MalformedBody, parse_json
 from .errors import Problem, ValidationFailed, invalid
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -74,9 +74,9 @@ def uuid_in_path(request: web.Request, name: str) -> str:
 async def json_body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise invalid(("body",), "JSON decode error", "json_invalid") from None
+        body = parse_json(raw)
+    except MalformedBody as exc:
+        raise invalid(("body",), f"JSON decode error: {exc}", "json_invalid") from None
     if not isinstance(body, dict):
         raise invalid(("body",), "Input should be a valid dictionary", "dict_type")
     return body

@@ -126,15 +126,17 @@ must not depend on any of these.
     as S3 answers for SSE-KMS/SSE-C buckets). Re-PUT replaces the part. Error bodies are
     S3 XML.
 17. Abort: 200 with an empty body; any request body is ignored.
-18. Names: any non-empty string without NUL, at most 1024 characters, ``/`` allowed,
+18. Names: any non-empty string without control characters (NUL, CR, LF, the rest of
+    U+0000-U+001F, DEL), at most 1024 characters, ``/`` allowed,
     case-sensitive. Path parameters take the whole path tail, so both URL-encoded
     (``%2F``) and raw ``/`` work; other characters must be URL-encoded by the client.
     Otherwise 400 ``invalid_parameter`` (``missing_parameter`` when absent).
 19. Unknown ``file_id`` on metadata, download, delete: 404 ``file_not_found``.
 20. Download: 200 ``application/octet-stream`` with ``Content-Length``, ``Accept-Ranges:
     bytes`` and ``ETag: "<file_uid>"``; one ``Range`` (``a-b``, ``a-``, ``-n``) gives 206 with
-    ``Content-Range``; unsatisfiable: 416 with ``Content-Range: bytes */size``; several
-    ranges or bad syntax: ignored (200). ``ignore_range``: every ``Range`` is ignored (200, no
+    ``Content-Range``; unsatisfiable: 416 ``range_not_satisfiable`` with ``Content-Range:
+    bytes */size``; several ranges or bad syntax (digits other than ASCII ``0-9``
+    included): ignored (200). ``ignore_range``: every ``Range`` is ignored (200, no
     ``Accept-Ranges``). ``redirect_downloads``: 307 with ``Location`` a presigned storage GET
     URL (signed like part URLs, no bearer key), which answers like the API download (single
     range, 416) with S3 XML errors: an ``Authorization`` header is 400 ``InvalidArgument``,

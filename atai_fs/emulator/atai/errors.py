@@ -23,6 +23,7 @@ CODES = {
     405: "METHOD_NOT_ALLOWED",
     409: "conflict",
     413: "invalid_file_size",
+    416: "range_not_satisfiable",
     421: "misdirected_request",
     429: "RATE_LIMIT_EXCEEDED",
     500: "internal_error",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
 
+from .._shared.bodies import MalformedBody, multipart_errors
 from .config import API_PREFIX
 from .context import EmulatorContext, context_of
 from .errors import ApiError, bad_request, not_found
@@ -54,7 +57,8 @@ async def _multipart_upload(request: web.Request, *, decode_base64: bool) -> web
         raise _too_large(limit)
     if not request.content_type.startswith("multipart/"):
         raise bad_request("invalid_body", "Expected a multipart/form-data body with a file part")
-    part = await _first_file_part(request)
+    with _malformed_multipart_is_400():
+        reader, part = await _first_file_part(request)
     filename = part.filename
     raise_if_any([name_problem(filename, "filename")])
     assert filename is not None
@@ -62,7 +66,9 @@ async def _multipart_upload(request: web.Request, *, decode_base64: bool) -> web
     tmp = ctx.files.new_tmp_path()
     file_uid = new_file_uid()
     try:
-        size = await _save_part(part, tmp, limit, decode_base64)
+        with _malformed_multipart_is_400():
+            size = await _save_part(part, tmp, limit, decode_base64)
+            await _read_to_the_end(reader)
         await ctx.backend.store_file(file_uid, tmp, file_type)
     finally:
         tmp.unlink(missing_ok=True)
@@ -100,7 +106,22 @@ async def publish_record(
         await ctx.backend.drop_file(replaced.file_uid)
 
 
-async def _first_file_part(request: web.Request) -> BodyPartReader:
+@contextmanager
+def _malformed_multipart_is_400() -> Iterator[None]:
+    try:
+        with multipart_errors():
+            yield
+    except MalformedBody as exc:
+        raise bad_request(
+            "invalid_body",
+            f"Malformed request body: {exc}",
+            "Send multipart/form-data with a file part, e.g. curl -F file=@data.csv",
+        ) from None
+
+
+async def _first_file_part(
+    request: web.Request,
+) -> tuple[MultipartReader, BodyPartReader]:
     reader = await request.multipart()
     while True:
         part = await reader.next()
@@ -111,7 +132,14 @@ async def _first_file_part(request: web.Request) -> BodyPartReader:
                 "Send the file as a part with a filename, e.g. curl -F file=@data.csv",
             )
         if isinstance(part, BodyPartReader) and part.filename is not None:
-            return part
+            return reader, part
+        await part.release()
+
+
+async def _read_to_the_end(reader: MultipartReader) -> None:
+    """Skip the parts after the file, up to the closing boundary: a body cut short ends
+    the file part without one, and must not publish what arrived of the file."""
+    while (part := await reader.next()) is not None:
         await part.release()
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any, TypeGuard
 
 from aiohttp import web
 
+from .._shared.bodies import MalformedBody, parse_json
 from .errors import ApiError, ErrorDetail, bad_request
 
 MAX_NAME_LENGTH = 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 async def read_json_object(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
@@ -20,9 +22,9 @@ async def read_json_object(request: web.Request, *, optional: bool = False) -> d
             return {}
         raise bad_request("missing_parameter", "Request body is empty; a JSON object is required")
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad_request("invalid_body", f"Request body is not valid JSON: {exc}") from exc
+        body = parse_json(raw)
+    except MalformedBody as exc:
+        raise bad_request("invalid_body", f"Malformed request body: {exc}") from None
     if not isinstance(body, dict):
         raise bad_request("invalid_body", "Request body must be a JSON object")
     return body
@@ -39,8 +41,13 @@ def name_problem(name: Any, field: str) -> ErrorDetail | None:
         return ErrorDetail("missing_parameter", f"'{field}' is required")
     if not isinstance(name, str) or not name:
         return ErrorDetail("invalid_parameter", f"'{field}' must be a non-empty string")
-    if "\x00" in name:
-        return ErrorDetail("invalid_parameter", f"'{field}' must not contain NUL characters")
+    if _CONTROL.search(name):
+        # A name with a raw CR or LF could be uploaded but never named again: no path
+        # matches it (and NUL ends names on most filesystems).
+        return ErrorDetail(
+            "invalid_parameter",
+            f"'{field}' must not contain control characters (NUL, CR, LF, ...), got {name!r:.80}",
+        )
     if len(name) > MAX_NAME_LENGTH:
         return ErrorDetail(
             "invalid_parameter", f"'{field}' is longer than {MAX_NAME_LENGTH} characters"

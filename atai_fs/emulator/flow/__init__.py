@@ -40,8 +40,10 @@ engine may differ; clients must not depend on any of these.
 3. Error bodies: ``error_style="code"`` (default, faithful): plain text + newline, unknown
    run = 400 ``Flow run does not exist.`` followed by the zero-value run JSON;
    ``"plain"``: the same without the appended JSON; ``"docs"``: ``{"error": ...}`` JSON and
-   404 for an unknown run. Invalid JSON: 400 ``Invalid input``; a refused flow: 500
-   ``unable to run flow: <reason>``; unknown routes (``/upload`` included): 404
+   404 for an unknown run. A body Go's decoder refuses (not UTF-8 JSON, nested over 64
+   levels, an integer over 64 digits, a value of the wrong type for its field, such as a
+   string for ``Flow`` or a float for ``MaxAttempts``): 400 ``Invalid input``; a refused
+   flow: 500 ``unable to run flow: <reason>``; unknown routes (``/upload`` included): 404
    ``404 page not found``; wrong method: 405 with no body.
 4. Detection: ``detect_interval=0`` (default): one scheduler pass per status call of that
    run (and one when the run starts), so after the upload the next status shows the edge

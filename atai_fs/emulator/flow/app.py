@@ -2,8 +2,9 @@
 
 Middlewares, outermost first: count the request; refuse a ``Host`` that is not the
 emulator's; shape the network (latency, PUT bandwidth); inject a fault if one fires;
-turn failures into Go's plain-text errors; close the connection of a body that stalls.
-Storage routes are the shared presigned storage's.
+turn failures into Go's plain-text errors on the controller's paths, into S3 XML on the
+object store's; close the connection of a body that stalls.  Storage routes are the
+shared presigned storage's.
 """
 
 from __future__ import annotations
@@ -51,15 +52,16 @@ def build_flow_app(
         purge=config.purge_finished,
     )
     errors = ControllerErrors()
+    api = middleware.under(API_PREFIX)
     app = web.Application(
         middlewares=[
-            middleware.count_requests(stats, api=middleware.under(API_PREFIX)),
+            middleware.count_requests(stats, api=api),
             guards.check_host(errors, config.public_url, storage_prefix=STORAGE_PREFIX),
             middleware.shape_network(
                 NetworkShaper(config.latency, config.put_bandwidth, config.link_bandwidth)
             ),
             middleware.inject_faults(faults, errors),
-            middleware.error_bodies(errors),
+            middleware.error_bodies(errors, scope=api),
             guards.bound_body_stalls(config.body_timeout),
         ],
         client_max_size=config.max_json_body,

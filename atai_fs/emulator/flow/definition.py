@@ -3,7 +3,8 @@
 Go's JSON decoder matches field names case-insensitively and ignores unknown ones,
 except inside a store's ``Params``, where unknown keys are refused; the same holds here.
 A definition the controller would refuse raises :class:`FlowInvalid`, answered as
-``500 unable to run flow: <reason>``.
+``500 unable to run flow: <reason>``; a value of the wrong JSON type for its Go field
+raises :class:`FlowUndecodable`, answered as the decoder's ``400 Invalid input``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,17 @@ SOURCES = ("upload", "static", "webhook")
 _STORE_PARAMS = ("endpoint", "bucketname", "location", "accesskey", "secretkey", "secure")
 
 
+_GO_INT = range(-(2**63), 2**63)
+"""What Go's ``int`` holds (64-bit): a larger JSON number does not decode into it."""
+
+
 class FlowInvalid(ValueError):
     """The controller would refuse this flow (the reason is the message)."""
+
+
+class FlowUndecodable(ValueError):
+    """Go's JSON decoder would refuse the body: a value of the wrong type for its field
+    (a string where an object is, a float where an int is), before any validation."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,7 @@ def _folded(value: Any, what: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise FlowInvalid(f"{what} must be an object")
+        raise FlowUndecodable(f"{what} must be an object")
     return {str(key).lower(): item for key, item in value.items()}
 
 
@@ -71,7 +81,7 @@ def _list(value: Any, what: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise FlowInvalid(f"{what} must be an array")
+        raise FlowUndecodable(f"{what} must be an array")
     return value
 
 
@@ -82,7 +92,7 @@ def _text(fields: Mapping[str, Any], name: str, what: str, *, required: bool = T
             raise FlowInvalid(f"{what}: {name} is required")
         return None
     if not isinstance(value, str):
-        raise FlowInvalid(f"{what}: {name} must be a string")
+        raise FlowUndecodable(f"{what}: {name} must be a string")
     return value
 
 
@@ -94,8 +104,13 @@ def parse_request(body: Any) -> tuple[FlowDefinition, dict[str, int]]:
         fields = _folded(item, f"node def {index}")
         publisher = _text(fields, "Publisher", f"node def {index}")
         name = _text(fields, "Name", f"node def {index}")
-        attempts = fields.get("maxattempts") or 3
-        if not isinstance(attempts, int) or attempts < 1:
+        attempts = fields.get("maxattempts")
+        if attempts is not None and (
+            not isinstance(attempts, int) or isinstance(attempts, bool) or attempts not in _GO_INT
+        ):
+            raise FlowUndecodable(f"node def {publisher}/{name}: MaxAttempts must be an int")
+        attempts = attempts or 3
+        if attempts < 1:
             raise FlowInvalid(f"node def {publisher}/{name}: MaxAttempts must be a positive int")
         node_defs[f"{publisher}/{name}"] = attempts
     return parse_flow(top.get("flow"), node_defs), node_defs

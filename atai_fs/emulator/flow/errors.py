@@ -38,7 +38,7 @@ class ControllerErrors(ErrorStyle):
             return web.Response(status=405)  # the router's default: no body
         if error.status == 413:  # over max_json_body: what Go's http.MaxBytesReader says
             return text_error(413, "http: request body too large")
-        return None
+        return super().http_error(request, error)
 
     def internal_error(self, request: web.Request) -> web.StreamResponse:
         return text_error(500, "the emulator failed; see its log")

@@ -6,9 +6,10 @@ import json
 
 from aiohttp import web
 
+from .._shared.bodies import MalformedBody, parse_json
 from .._shared.storage import url_origin
 from .context import context_of
-from .definition import FlowInvalid, parse_request
+from .definition import FlowInvalid, FlowUndecodable, parse_request
 from .errors import styled_error, text_error
 from .runs import ZERO_RUN
 
@@ -28,12 +29,15 @@ async def flow_test(request: web.Request) -> web.StreamResponse:
     context = context_of(request)
     style = context.config.error_style
     try:
-        body = json.loads(await request.read())
-        flow, _ = parse_request(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        if isinstance(exc, FlowInvalid):
-            return styled_error(style, 500, f"unable to run flow: {exc}")
+        body = parse_json(await request.read())
+    except MalformedBody:
         return styled_error(style, 400, "Invalid input")
+    try:
+        flow, _ = parse_request(body)
+    except FlowUndecodable:
+        return styled_error(style, 400, "Invalid input")
+    except FlowInvalid as exc:
+        return styled_error(style, 500, f"unable to run flow: {exc}")
     try:
         run = context.runs.create(flow, url_origin(request, context.config.public_url))
     except FlowInvalid as exc:

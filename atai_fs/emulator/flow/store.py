@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .._shared.storage import PresignedStorage, StoredObject
+from .._shared.storage import MAX_KEY_BYTES, PresignedStorage, StoredObject
+from .definition import FlowInvalid
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -29,6 +30,12 @@ class FlowStore:
     def open_for_upload(self, bucket: str, object_name: str) -> str:
         """Accept PUTs of the object (any length up to the single-PUT limit); its key."""
         key = self.key(bucket, object_name)
+        if len(key) > MAX_KEY_BYTES:
+            # The URL could not be set up: the controller's 500 (spec section 1).
+            raise FlowInvalid(
+                f"object {object_name[:60]!r}... in bucket {bucket!r} is a key longer than "
+                f"S3's {MAX_KEY_BYTES} bytes"
+            )
         self.storage.reserve(key, None, max_length=self.max_object_size)
         return key
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._shared.bodies import MalformedBody, parse_json
 from .config import SandboxConfig
 from .context import context_of
 from .errors import UploadError
@@ -60,9 +61,9 @@ async def json_object(request: web.Request, *, empty_ok: bool) -> dict[str, Any]
             return {}
         raise UploadError(400, "a JSON object body is required")
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise UploadError(400, "the body is not valid JSON") from None
+        data = parse_json(raw)
+    except MalformedBody as exc:
+        raise UploadError(400, str(exc)) from None
     if data is None and empty_ok:
         return {}
     if not isinstance(data, dict):

@@ -45,10 +45,27 @@ def home_of(user: str | None) -> str | None:
     return "/root" if user == "root" else f"/home/{user}"
 
 
+_NAME_MAX = 255
+_PATH_MAX = 4096
+"""Linux's limits in bytes, of one name and of a whole path: a sandbox path beyond them
+could never be created (ENAMETOOLONG), so it is refused as sent."""
+
+
+def too_long(path: str) -> bool:
+    """Whether ``path`` has a name or a length no Linux filesystem takes."""
+    encoded = path.encode("utf-8", "surrogatepass")
+    return len(encoded) > _PATH_MAX or any(len(n) > _NAME_MAX for n in encoded.split(b"/"))
+
+
 def normalize_target(path: str, user: str | None, roots: Iterable[str]) -> str:
     """The absolute, normalized destination of ``path`` (spec 4.1 ``target_path``)."""
     if not path or "\x00" in path:
         raise PathRejected("invalid_request", "target_path must be a non-empty path")
+    if too_long(path):
+        raise PathRejected(
+            "invalid_request",
+            f"target_path has a name over {_NAME_MAX} bytes or is over {_PATH_MAX} bytes",
+        )
     home = home_of(user)
     absolute = path if path.startswith("/") else posixpath.join(home or "/workspace", path)
     normalized = posixpath.normpath(absolute)
@@ -241,6 +258,13 @@ def _check_members(members: list[tarfile.TarInfo], target: str) -> list[str]:
             raise PathRejected(
                 "directory_extract_invalid_path", f"archive entry {raw!r} escapes the target", raw
             )
+        if too_long(posixpath.join(target, name)):
+            raise PathRejected(
+                "directory_extract_invalid_path",
+                f"archive entry {raw[:80]!r}... has a name over {_NAME_MAX} bytes or makes a "
+                f"path over {_PATH_MAX} bytes",
+                raw,
+            )
         if is_reserved(posixpath.join(target, name)):
             raise PathRejected(
                 "directory_extract_invalid_path", f"archive entry {raw!r} is a reserved path", raw
@@ -250,6 +274,7 @@ def _check_members(members: list[tarfile.TarInfo], target: str) -> list[str]:
             if (
                 link.startswith("/")
                 or "\x00" in link
+                or too_long(link)
                 or (member.islnk() and posixpath.normpath(link) not in seen)
             ):
                 raise PathRejected(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from .files import PathRejected, sha256_of
 from .state import ABORTED, COMPLETED, COMPLETING, EXPIRED, FAILED, STAGED, UPLOADING, Session
 
 PART_SHA256_HEADER = "x-nullspace-part-sha256"
+_PART_NUMBER = re.compile(r"[0-9]{1,9}")
 _READ_CHUNK = 1 << 20
 
 
@@ -92,7 +94,8 @@ async def put_part(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     session = session_of(request, sandbox_id_of(request))
     raw_number = request.match_info["part_number"]
-    number = int(raw_number) if raw_number.isdigit() else -1
+    # ASCII digits only: str.isdigit() also takes "²", which int() then refuses.
+    number = int(raw_number) if _PART_NUMBER.fullmatch(raw_number) else -1
     refuse_unless_writable(session, part=number if number >= 0 else None)
     if not 0 <= number < session.part_count:
         raise UploadError.upload(
