@@ -18,6 +18,7 @@ code that wants to tell our errors apart catches :class:`AtaiFsError`::
     │   ├── PresignedUrlRefused                a caller's presigned URL was refused (not renewable)
     │   └── WaitingUrlExpired                  a flow edge's URL passed its TTL (not renewable)
     ├── NotFound (FileNotFoundError)           404
+    ├── ProcessingTimeout (TimeoutError)       Aionvision: still processing when the wait ended
     ├── Conflict (FileExistsError)             409
     │   ├── AlreadyCompleted                   sandbox: the session was completed already
     │   └── TargetConflict                     sandbox: the destination exists (conflict="error")
@@ -28,6 +29,7 @@ code that wants to tell our errors apart catches :class:`AtaiFsError`::
         ├── RateLimited                        429 after our retries
         ├── ProtocolError                      an answer the protocol does not allow
         ├── QuotaExceeded                      Aionvision: the workspace quota cannot take the files
+        ├── ProcessingFailed                   Aionvision: a file's processing failed or is stuck
         └── UploadFailed                       an upload could not be finished
             ├── PartCorrupted                  a part's ETag is not the MD5 of the bytes sent
             └── SandboxUploadError             a sandbox failure with a documented ``reason``
@@ -65,6 +67,8 @@ __all__ = [
     "PartCorrupted",
     "PartRejected",
     "PresignedUrlRefused",
+    "ProcessingFailed",
+    "ProcessingTimeout",
     "ProtocolError",
     "QuotaExceeded",
     "RateLimited",
@@ -233,6 +237,15 @@ class ProtocolError(RequestFailed):
 
 class QuotaExceeded(RequestFailed):
     """The workspace's upload quota cannot take the files; refused before uploading."""
+
+
+class ProcessingFailed(RequestFailed):
+    """Aionvision stored the file, but its processing failed or is stuck
+    (``upload_id`` is the file's ``image_id``)."""
+
+
+class ProcessingTimeout(AtaiFsError, TimeoutError):
+    """Aionvision was still processing the file when the wait's timeout ran out."""
 
 
 class UploadFailed(RequestFailed):

@@ -70,6 +70,8 @@ class UploadTarget:
 
     #: A short, secret-free description used in errors and logs (e.g. ``atai://x.csv``).
     description: str = "an upload"
+    #: The call that resumes an upload left in progress, as messages name it.
+    resume_command: str = "put_file"
 
     # -- the parts route: every target ------------------------------------------------
 

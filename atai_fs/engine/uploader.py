@@ -298,15 +298,24 @@ class Uploader:
     # -- resumable uploads of local files ---------------------------------------------------
 
     async def upload_resumable(
-        self, source: FileSource, journal: ResumeJournal, destination: str
+        self,
+        source: PartSource,
+        journal: ResumeJournal,
+        destination: str,
+        identity: LocalFileIdentity | None = None,
     ) -> Completion:
         """Upload a local file so that a failure leaves the upload resumable.
 
         Finished parts are checkpointed in batches; a failure leaves the upload in
         progress and says so, naming it; running the same upload again continues it
         when the local record shows it was started from the same, unchanged, file.
+        ``identity`` tells that file (default: the :class:`FileSource`'s path); content
+        built from local files (a directory archive) passes its own.
         """
-        identity = LocalFileIdentity.of(source.path)
+        if identity is None:
+            if not isinstance(source, FileSource):
+                raise TypeError("a resumable upload of a built source needs its identity")
+            identity = LocalFileIdentity.of(source.path)
         request = ResumeRequest(
             size=source.size,
             record=journal.read(destination),
@@ -401,7 +410,7 @@ class Uploader:
             note = (
                 f"{self.target.description}: interrupted; the upload {plan.upload_id} was left "
                 f"in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; run "
-                "the same put_file again to resume it"
+                f"the same {self.target.resume_command} again to resume it"
             )
             log.warning("%s", note)
             collected = LEFT_RESUMABLE.get()
@@ -425,7 +434,7 @@ class Uploader:
         return UploadFailed(
             f"uploading {self.target.description} failed: {exc}. The upload {plan.upload_id} "
             f"was left in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; "
-            "run the same put_file again to resume it",
+            f"run the same {self.target.resume_command} again to resume it",
             status=status,
             code=code,
             upload_id=plan.upload_id,

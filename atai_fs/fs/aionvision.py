@@ -7,13 +7,21 @@ many files goes through the batch coordinator (:mod:`atai_fs.targets.aionvision.
 one ``quota-check`` first, optional ``check-duplicates``, then ``stream-batch`` requests
 of the tier's batch size whose sessions are followed until they finish.
 
+Large files of a ``put`` go up in presigned batches of up to five (``batch-prepare``,
+PUTs following the batch's ``upload_plan``, ``batch-confirm``).  A session or batch
+abandoned by an exception or Ctrl-C is cancelled.
+
 The API assigns ids, so a path only gives the file name sent (its last component); what
 happened to each file is returned and kept in :attr:`AionVisionFileSystem.last_results`.
+The names this filesystem uploaded can be looked up: ``info`` answers their processing
+status, ``wait`` (or ``wait=True`` on a write) waits until they are processed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback, NoOpCallback
@@ -31,6 +39,7 @@ from ..targets.aionvision import (
     AionVisionTarget,
     BatchSettings,
     BatchUploads,
+    ProcessingWait,
     Tier,
     UploadOptions,
     UploadResult,
@@ -39,7 +48,9 @@ from ..targets.aionvision import (
     tier_named,
     tier_rate_limit,
 )
+from ..targets.aionvision.processing import is_terminal
 from .base import UploadFileSystem, Write, checked_options
+from .blocking import interruptible
 
 __all__ = ["AionVisionFileSystem"]
 
@@ -74,8 +85,9 @@ class AionVisionFileSystem(UploadFileSystem):
         string such as ``"100/min"``, or ``"off"``; defaults to env
         ``AIONVISION_RATE_LIMIT``, then the tier's requests per minute.
     wait, poll_interval, poll_timeout:
-        Whether ``put`` follows each batch's session until it finishes, how often it
-        asks, and for how long at most.
+        Whether ``put`` follows each batch's session until it finishes (``put(...,
+        wait=...)`` per call), how often it asks, and for how long at most; also the
+        pace and the default timeout of :meth:`wait`.
     title, tags, auto_describe, skip_duplicates, storage_target, intent:
         Default upload options; every write call also takes them as keywords.
     **kwargs:
@@ -151,6 +163,9 @@ class AionVisionFileSystem(UploadFileSystem):
         #: ``pipe_file``, a closed file), in fsspec's order of the files (sorted paths
         #: for globs and directories).
         self.last_results: list[UploadResult] = []
+        #: Names this filesystem uploaded -> (image_id, size in bytes if known): what
+        #: ``info`` and ``wait`` can look up.
+        self._stored: dict[str, tuple[str, int | None]] = {}
 
     @property
     def stream_batch_size(self) -> int:
@@ -221,8 +236,18 @@ class AionVisionFileSystem(UploadFileSystem):
             intent=intent,
         )
 
-    def _published(self, name: str, result: Completion) -> None:
+    def _published(self, name: str, result: Completion, size: int | None = None) -> None:
         self.last_results = [UploadResult.from_completion(result)]
+        self._remember(name, self.last_results[0], size)
+
+    def _remember(self, name: str, result: UploadResult, size: int | None) -> None:
+        image_id = result.image_id or result.existing_image_id
+        if result.status != "failed" and image_id:
+            self._stored[name] = (image_id, size)
+
+    def _processing_wait(self, timeout: float | None = None) -> ProcessingWait:
+        timeout = self.batch.poll_timeout if timeout is None else float(timeout)
+        return ProcessingWait(self.api, self.retry, self.batch.poll_interval, timeout)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -233,9 +258,11 @@ class AionVisionFileSystem(UploadFileSystem):
         callback: Callback = DEFAULT_CALLBACK,
         mode: str = "overwrite",
         _collect: list[tuple[str, str]] | None = None,
+        wait: bool = False,
         **options: Any,
     ) -> UploadResult | None:
-        """Upload one local file (streamed from disk, never read whole into memory)."""
+        """Upload one local file (streamed from disk, never read whole into memory);
+        ``wait=True`` also waits until Aionvision has processed it (see :meth:`wait`)."""
         if _collect is not None:  # planning a put of many files: see _put
             _collect.append((lpath, rpath))
             return None
@@ -248,8 +275,11 @@ class AionVisionFileSystem(UploadFileSystem):
             completion = await self._uploader(target, callback=callback).upload(source)
         finally:
             source.close()
-        self._published(name, completion)
-        return self.last_results[0]
+        self._published(name, completion, source.size)
+        result = self.last_results[0]
+        if parse_flag(wait, "wait") and result.status == "uploaded":
+            await self._wait(name)
+        return result
 
     async def _pipe_file(  # type: ignore[override]
         self,
@@ -257,11 +287,19 @@ class AionVisionFileSystem(UploadFileSystem):
         value: bytes,
         mode: str = "overwrite",
         callback: Callback = DEFAULT_CALLBACK,
+        wait: bool = False,
         **options: Any,
     ) -> UploadResult:
-        """Upload bytes held in memory (no copy)."""
+        """Upload bytes held in memory (no copy); ``wait=True`` also waits until
+        Aionvision has processed them (see :meth:`wait`)."""
         await super()._pipe_file(path, value, mode=mode, callback=callback, **options)
-        return self.last_results[0]
+        result = self.last_results[0]
+        name = self._strip_protocol(path)
+        if name in self._stored:
+            self._stored[name] = (self._stored[name][0], len(value))
+        if parse_flag(wait, "wait") and result.status == "uploaded":
+            await self._wait(name)
+        return result
 
     async def _put(
         self, lpath: Any, rpath: Any, recursive: bool = False, **kwargs: Any
@@ -271,11 +309,17 @@ class AionVisionFileSystem(UploadFileSystem):
 
         Returns one :class:`UploadResult` per file (also in :attr:`last_results`);
         raises :class:`~atai_fs.errors.UploadFailed` naming the files that failed, after
-        the others were uploaded.  Duplicates skipped are not failures.
+        the others were uploaded.  Duplicates skipped are not failures.  ``wait``
+        overrides the filesystem's: whether each batch is followed until its files are
+        processed (their processing failures are then failures too).
         """
         callback = kwargs.pop("callback", DEFAULT_CALLBACK)
         maxdepth = kwargs.pop("maxdepth", None)
         kwargs.pop("batch_size", None)
+        wait = kwargs.pop("wait", None)
+        settings = self.batch
+        if wait is not None:
+            settings = dataclasses.replace(settings, wait=parse_flag(wait, "wait"))
         upload_options = self._upload_options(**checked_options(self._upload_options, kwargs))
         pairs: list[tuple[str, str]] = []
         # fsspec's own expansion of globs, directories and targets, without uploading.
@@ -283,25 +327,94 @@ class AionVisionFileSystem(UploadFileSystem):
             lpath, rpath, recursive, callback=NoOpCallback(), maxdepth=maxdepth, _collect=pairs
         )
         named = [(local, file_name(self._strip_protocol(remote))) for local, remote in pairs]
-        results = await self._batch_uploads().run(named, upload_options, callback)
+        results = await self._batch_uploads(settings).run(named, upload_options, callback)
         self.last_results = results
+        for (local, remote), result in zip(pairs, results, strict=True):
+            self._remember(self._strip_protocol(remote), result, _size_of(local))
         raise_for_failures(results)
         return results
 
-    def _batch_uploads(self) -> BatchUploads:
-        return BatchUploads(self.api, self.batch, self.retry, self._uploader)
+    def _batch_uploads(self, settings: BatchSettings | None = None) -> BatchUploads:
+        return BatchUploads(self.api, settings or self.batch, self.retry, self._uploader)
+
+    # -- processing status -------------------------------------------------------------------
+
+    async def _wait(
+        self, path: str | Sequence[str], timeout: float | None = None
+    ) -> dict[str, Mapping[str, Any]]:
+        """Wait until Aionvision has processed the files this filesystem uploaded under
+        ``path`` (one name or a list), polling ``GET /uploads/status/{image_id}`` every
+        ``poll_interval`` seconds.
+
+        Parameters
+        ----------
+        path:
+            ``aionvision://NAME`` (or a list of them) as written by this filesystem.
+        timeout:
+            Seconds to wait at most (default: ``poll_timeout``).
+
+        Returns
+        -------
+        Each name's final status answer (``unified_status``, ``completed_at``, ...).
+
+        Raises
+        ------
+        ProcessingFailed
+            A file's processing failed or is stuck (every file is looked at first).
+        ProcessingTimeout
+            Still processing when ``timeout`` ran out (a ``TimeoutError``).
+        NotFound
+            A name this filesystem did not upload.
+        """
+        names = [path] if isinstance(path, str) else list(path)
+        images = [(f"aionvision://{name}", self._image_of(name)[0]) for name in names]
+        final = await self._processing_wait(timeout).until_processed(images)
+        return {name: final[image_id] for name, (_, image_id) in zip(names, images, strict=True)}
+
+    wait = interruptible("_wait")
+
+    def _image_of(self, path: str) -> tuple[str, int | None]:
+        name = self._strip_protocol(path)
+        known = self._stored.get(name)
+        if known is None:
+            raise NotFound(
+                f"aionvision://{name}: not uploaded by this filesystem; the Uploads API "
+                "cannot look files up by path (it assigns ids): use the ids in "
+                "fs.last_results",
+                status=None,
+            )
+        return known
 
     # -- no read side ----------------------------------------------------------------------
 
     async def _info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A file this filesystem uploaded, with its processing status now
+        (``status``: ``uploading`` ... ``processing``, ``completed`` or ``failed``;
+        ``is_stuck``, ``error_message``); other names are not found."""
         name = self._strip_protocol(path)
         if name == self.root_marker:
             return {"name": name, "size": 0, "type": "directory"}
-        raise NotFound(
-            f"aionvision://{name}: the Uploads API cannot look files up by path (it assigns "
-            "ids); use the ids in fs.last_results",
-            status=None,
-        )
+        image_id, size = self._image_of(name)
+        status = await self._processing_wait().status(image_id)
+        return {
+            "name": name,
+            "size": size,
+            "type": "file",
+            "image_id": image_id,
+            "status": status.get("unified_status"),
+            "is_stuck": status.get("is_stuck") is True,
+            "is_terminal": is_terminal(status),
+            "error_message": status.get("error_message"),
+            "batch_id": status.get("batch_id"),
+            "processing": dict(status),
+        }
 
     async def _isdir(self, path: str) -> bool:
         return bool(self._strip_protocol(path) == self.root_marker)
+
+
+def _size_of(local: str) -> int | None:
+    try:
+        return os.path.getsize(local)
+    except OSError:
+        return None

@@ -1,34 +1,41 @@
 """``sandbox://``: files and directory trees written into Nullspace sandboxes.
 
 ``sandbox://SANDBOX_ID/ABSOLUTE/PATH`` is the path ``/ABSOLUTE/PATH`` inside sandbox
-``SANDBOX_ID``.  Every write goes through a resumable upload session (spec
+``SANDBOX_ID``.  Writes go through resumable upload sessions (spec
 ``sandbox-uploads.md``): ``put_file`` of a local file (resumable after a crash),
 ``open(..., "wb")`` (spooled, or streamed with ``size=``), ``pipe_file``, and
 ``put(local_dir, remote, recursive=True)``, which sends the whole tree as one tar
-archive (one ``directory_tar`` session).  The API has no read side, so neither has
-this filesystem.
+archive (one ``directory_tar`` session, resumable too: a rerun of the same ``put``
+continues it).  Files up to ``direct_limit`` (8 MiB) with ``conflict="merge"`` or
+``"replace"`` go up in one request instead (the direct route).  The API has no read
+side, so neither has this filesystem.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
+from ..engine.config import parse_size
+from ..engine.resume import LocalFileIdentity
 from ..engine.sources import SpoolSource
 from ..engine.target import Completion, UploadTarget
 from ..errors import ConfigurationError, InvalidRequest, NotFound
 from ..targets.sandbox import (
     CONFLICTS,
     DEFAULT_ENDPOINT,
+    DIRECT_UPLOAD_LIMIT,
     ROUTE_PREFIXES,
     SandboxApi,
     SandboxUploadTarget,
+    TreeMember,
     build_tar_archive,
+    scan_tree,
 )
 from .base import UploadFileSystem, Write
 
@@ -56,6 +63,11 @@ class SandboxFileSystem(UploadFileSystem):
         Sandbox user owning the written files.  Also a per-call keyword.
     metadata:
         Free-form object stored with each session.  Also a per-call keyword.
+    direct_limit:
+        Largest file sent in one request by the direct route (``PUT
+        /v1/machines/{id}/file``, as the vendor SDK does; default 8 MiB; 0: never).
+        The route has no conflict check, so writes with ``conflict="error"`` take a
+        session whatever their size.
     **kwargs:
         Engine options of :class:`~atai_fs.fs.base.UploadFileSystem` and fsspec's own.
         ``max_concurrency`` bounds part PUTs of the filesystem; each upload is further
@@ -81,6 +93,7 @@ class SandboxFileSystem(UploadFileSystem):
         conflict: str = "error",
         user: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        direct_limit: int = DIRECT_UPLOAD_LIMIT,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -96,6 +109,9 @@ class SandboxFileSystem(UploadFileSystem):
         self.conflict = conflict
         self.user = user
         self.metadata = dict(metadata or {})
+        self.direct_limit = parse_size(direct_limit, "direct_limit")
+        if self.direct_limit < 0:
+            raise ConfigurationError(f"direct_limit must not be negative, got {direct_limit!r}")
         self.api = SandboxApi(
             self.http, self.rate_limiter, route=route, require_key=self._require_key
         )
@@ -135,6 +151,7 @@ class SandboxFileSystem(UploadFileSystem):
         kind: str = "file",
         source_kind: str = "restartable_file",
         whole_sha256: str | None = None,
+        members: Sequence[TreeMember] | None = None,
         mode: str = "overwrite",
     ) -> SandboxUploadTarget:
         """Per-call options: ``conflict``, ``user``, ``metadata`` (the filesystem's by
@@ -155,6 +172,8 @@ class SandboxFileSystem(UploadFileSystem):
             metadata=metadata if metadata is not None else self.metadata,
             whole_sha256=whole_sha256,
             chunk_size=self.transfer.chunk_size,
+            direct_limit=self.direct_limit,
+            members=members,
         )
 
     # -- uploads ----------------------------------------------------------------------
@@ -186,22 +205,45 @@ class SandboxFileSystem(UploadFileSystem):
         return results
 
     async def _put_directory(
-        self, local: str, remote: str, *, callback: Callback = DEFAULT_CALLBACK, **options: Any
+        self,
+        local: str,
+        remote: str,
+        *,
+        callback: Callback = DEFAULT_CALLBACK,
+        resume: bool = True,
+        **options: Any,
     ) -> Completion:
         """Archive ``local`` into a spool (memory, then an unlinked temporary file) while
-        hashing it, then upload the archive; its contents land at ``remote``."""
+        hashing it, then upload the archive; its contents land at ``remote``.
+
+        With ``resume=True`` (the default) a failure leaves the session in progress and
+        a rerun of the same ``put`` continues it: the archive is rebuilt (an unchanged
+        tree gives the same bytes), checked against what the session accepted, and only
+        the parts from its ``next_part`` are sent.  A tree that changed meanwhile starts
+        a fresh session, with a warning.
+        """
         options.pop("mode", None)
+        config = self._call_config(options)
+        members = await asyncio.to_thread(scan_tree, local)
         spool = SpoolSource(self.transfer.spool_threshold, spool_dir=self.transfer.spool_dir)
         try:
-            digest, _ = await asyncio.to_thread(build_tar_archive, local, spool)
+            digest, _ = await asyncio.to_thread(build_tar_archive, local, spool, members)
             target = self._make_target(
                 remote,
                 kind="directory_tar",
                 source_kind="directory_archive",
                 whole_sha256=digest,
+                members=members,
                 **options,
             )
-            return await self._uploader(target, callback=callback).upload(spool)
+            uploader = self._uploader(target, callback=callback, config=config)
+            if not (resume and uploader.streams(spool.size)):
+                return await uploader.upload(spool)
+            newest = max((m.mtime_ns for m in members), default=0)
+            identity = LocalFileIdentity(os.path.abspath(local), spool.size, newest)
+            return await uploader.upload_resumable(
+                spool, self._resume_journal, self._destination(target), identity
+            )
         finally:
             spool.close()
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,3 +63,27 @@ def local_file(directory: Path, name: str, size: int) -> tuple[str, bytes]:
 def stored(emulator: AionVisionEmulator, image_id: str | None) -> bytes:
     assert image_id is not None
     return emulator.files[image_id].read_bytes()
+
+
+class VirtualClock:
+    """Wall-clock seconds that pass only when the client waits (or a test advances
+    them); the emulator's ``now`` and the client's retry clock and sleep share it."""
+
+    def __init__(self) -> None:
+        self._now = time.time()
+        self._lock = threading.Lock()
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += max(0.0, seconds)
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+        with self._lock:
+            self.slept += max(0.0, seconds)
+        await asyncio.sleep(0)

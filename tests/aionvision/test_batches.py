@@ -46,13 +46,15 @@ def test_batch_size_is_configurable(emulator, tmp_path):
     assert emulator.stats.requests_by_route["stream_batch"] == 3
 
 
-def test_large_files_of_a_put_go_presigned(fs, emulator, tmp_path):
+def test_large_files_of_a_put_go_in_a_presigned_batch(fs, emulator, tmp_path):
     small, _ = photos(tmp_path, 3)
     big, big_data = local_file(tmp_path, "big.png", LIMIT + 1)
     results = {r.path: r for r in fs.put([*small, big], "aionvision://mixed/")}
     assert [results[p].method for p in small] == ["stream-batch"] * 3
-    assert results[big].method == "presigned"
+    assert results[big].method == "presigned-batch"
     assert stored(emulator, results[big].image_id) == big_data
+    assert emulator.stats.requests_by_route["batch_prepare"] == 1
+    assert "request_presigned_url" not in emulator.stats.requests_by_route
 
 
 def test_quota_refusal_is_a_clear_error_before_any_upload(tmp_path):

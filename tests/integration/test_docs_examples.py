@@ -1,4 +1,4 @@
-"""The examples of ``README.md``, ``docs/integrations.md`` and ``docs/atai.md`` run as
+"""The examples of ``README.md`` and the ``docs/`` pages listed in ``PAGES`` run as
 written.
 
 Fenced ``python`` blocks whose first line is ``# runnable`` run in order in one
@@ -26,6 +26,8 @@ PAGES = {
     "README.md": ROOT / "README.md",
     "integrations.md": ROOT / "docs" / "integrations.md",
     "atai.md": ROOT / "docs" / "atai.md",
+    "aionvision.md": ROOT / "docs" / "aionvision.md",
+    "sandbox.md": ROOT / "docs" / "sandbox.md",
 }
 
 _FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -52,6 +54,8 @@ def test_the_docs_have_runnable_examples():
     assert blocks("integrations.md", "# runnable-pytest")
     assert blocks("README.md", "# runnable-pytest")
     assert blocks("atai.md", "# runnable")
+    assert blocks("aionvision.md", "# runnable")
+    assert blocks("sandbox.md", "# runnable")
     assert blocks("README.md", "# runnable")
 
 

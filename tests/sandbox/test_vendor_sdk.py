@@ -108,3 +108,14 @@ def test_sdk_reads_the_error_detail_of_a_conflict(client, emulator, tmp_path):
     assert detail is not None, repr(error)
     assert detail.reason.value == "target_conflict"
     assert detail.upload_id is not None
+
+
+def test_sdk_direct_request_writes_a_small_file(client, emulator):
+    from nullspace._filesystem_core import _direct_file_request
+
+    spec = _direct_file_request(
+        filesystem_routes(SANDBOX), method="PUT", path="/workspace/small.txt", content=b"tiny"
+    )
+    client.request_empty(spec.method, spec.path, **spec.kwargs())
+    assert emulator.read_file(SANDBOX, "/workspace/small.txt") == b"tiny"
+    assert emulator.stats.requests_by_route == {"direct": 1}

@@ -3,8 +3,10 @@
 A real ``aiohttp.web`` server on loopback: bearer auth (one key, one tenant), stream
 uploads (multipart parsed as a stream with limits), stream batches with sessions that
 progress over time (status, results, cancel), quota check, duplicate check by SHA-256,
-presigned upload URLs (the shared HMAC-signed :mod:`~atai_fs.emulator._shared.storage`, with
-expiry and a signed ``Content-Type``) and confirm, tiers (batch size, requests per
+presigned batches (prepare with an upload plan, confirm, batch status), per-image
+processing status, presigned upload URLs (the shared HMAC-signed
+:mod:`~atai_fs.emulator._shared.storage`, with expiry and a signed ``Content-Type``)
+and confirm, tiers (batch size, requests per
 minute, monthly quota), the spec's error bodies, and fault injection.
 
     from atai_fs.emulator.aionvision import AionVisionEmulator, AionFault
@@ -32,8 +34,7 @@ differ; clients must not depend on them.
    storage ETag); anything else or a mismatch: 422 ``VALIDATION_ERROR``.
 3. Confirm before any PUT, or with another ``size_bytes``: 422; unknown ``object_key``:
    404; confirming again: 200 with the same ``upload_id`` (= the new file's
-   ``image_id``).  Batch prepare/confirm and the ``uploads/status``/``batch`` status
-   routes are not emulated.
+   ``image_id``).
 4. ``idempotency_key``: the same key and body returns the same ``object_key`` with a
    fresh URL (no time limit); another body: 409 ``CONFLICT``; after confirm: 409.
 5. URLs live ``url_lifetime`` seconds (600); ``expires_at`` is UTC without offset, with
@@ -70,14 +71,41 @@ differ; clients must not depend on them.
     (stream) or a non-retryable rejection (stream-batch).
 16. Session cancel: files still processing fail with ``error_message`` "cancelled", are
     deleted and refunded; cancelling a finished session: 400.
+17. Presigned batches: ``batch-prepare`` takes 1 to 5 files and a required ``intent``
+    (422 otherwise); each file gets a reservation (the ``idempotency_key`` rules of
+    point 4), a signed PUT URL and a pre-created ``image_id``; ``upload_plan`` is
+    ``strategy`` (``batch_strategy``, ``parallel``), ``max_concurrent``
+    (``batch_max_concurrent``, 3), ``retry_policy`` ``{"max_retries": 3, "backoff":
+    "exponential"}`` and ``timeout_per_upload`` (``upload_timeout``, 300 s);
+    ``estimated_time_seconds`` assumes 10 MiB/s.  A batch is also an upload session
+    under its ``batch_id`` (``upload_method`` presigned): status, results and cancel
+    work on it; its files are pending until confirmed.  Cancelling it fails the files
+    not yet confirmed and revokes their URLs; a later ``batch-confirm``: 400.
+18. ``batch-confirm``: a confirmation's ``object_key`` must be of the batch (else 422);
+    ``success: true`` is checked as a confirm is (point 3; a checksum of SHA-256 or MD5
+    hex), and a check that fails makes that file failed (with the reason) instead of
+    failing the request; ``success: false`` fails the file with its ``error_message``;
+    ``file_size`` is required even then and ignored.  Confirming a file again changes
+    nothing.  ``processing_status``: ``queued`` (all stored), ``partial``, ``failed``
+    (none stored).
+19. Status: ``uploads/status/{image_id}`` knows every file stored and every file of a
+    batch; ``unified_status`` is ``uploading`` (not confirmed), ``processing`` (until
+    ``processing_delay`` passed), then ``completed`` or ``failed`` (a failed upload, a
+    cancel, or a ``reject`` fault on the ``processing`` pseudo-route); ``is_stuck``
+    once processing for ``stuck_after`` seconds (1800).  Batch status counts files by
+    that status (``confirming``, ``queued`` and ``partially_completed`` stay 0) and
+    ``stuck``; ``overall_status`` is ``uploading``, ``processing``, ``completed``,
+    ``failed`` or ``partially_completed``.  Time comes from ``now`` (wall clock).
 
 Faults (:class:`AionFault`, triggered like every emulator's, see
 :class:`~atai_fs.emulator._shared.faults.BaseFault`):
 routes ``stream_upload``, ``stream_batch``, ``quota_check``, ``check_duplicates``,
 ``request_presigned_url``, ``confirm``, ``session_status``, ``session_results``,
-``session_cancel``, ``storage_put``; the shared actions, plus ``reset_after`` (the
+``session_cancel``, ``batch_prepare``, ``batch_confirm``, ``batch_status``,
+``image_status``, ``storage_put``; the shared actions, plus ``reset_after`` (the
 request lands, then the connection is reset before the answer) and ``reject`` on route
-``stream_batch_file`` (tried per batch file: a ``retryable: true`` rejection).  An
+``stream_batch_file`` (tried per batch file: a ``retryable: true`` rejection) or
+``processing`` (tried per stored file: its processing fails).  An
 injected ``status`` on an API route uses the error envelope with a code from the status
 (429 ``RATE_LIMIT_ERROR``, 503 ``SERVICE_UNAVAILABLE``...).
 """

@@ -19,7 +19,7 @@ from .._shared.ratelimit import RateLimiter
 from .._shared.shaping import NetworkShaper
 from .._shared.stats import EmulatorStats
 from .._shared.storage import PUT_ROUTE, PresignedStorage
-from . import checks, presigned, sessions, streaming
+from . import batches, checks, presigned, sessions, status, streaming
 from .config import API_PREFIX, AionVisionConfig
 from .context import CONTEXT_KEY, AionContext
 from .errors import AionError, AionErrors
@@ -99,6 +99,12 @@ def _add_routes(app: web.Application) -> None:
         name="request_presigned_url",
     )
     routes.add_post(f"{uploads}/confirm", presigned.confirm, name="confirm")
+    routes.add_post(f"{uploads}/batch-prepare", batches.batch_prepare, name="batch_prepare")
+    routes.add_post(f"{uploads}/batch-confirm", batches.batch_confirm, name="batch_confirm")
+    routes.add_get(
+        f"{uploads}/batch/{{batch_id}}/status", batches.batch_status, name="batch_status"
+    )
+    routes.add_get(f"{uploads}/status/{{image_id}}", status.image_status, name="image_status")
     session = f"{uploads}/sessions/{{session_id}}"
     routes.add_get(f"{session}/status", sessions.session_status, name="session_status")
     routes.add_get(f"{session}/results", sessions.session_results, name="session_results")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._shared.config import ServedConfig, new_signing_secret
@@ -59,6 +61,18 @@ class AionVisionConfig(ServedConfig[AionFault]):
     """Seconds a presigned URL lives (spec open point 5)."""
     processing_delay: float = 0.0
     """Seconds of "AI processing" per file; 0: files are completed at once."""
+    stuck_after: float = 1800.0
+    """Seconds a file may stay processing before its status says ``is_stuck`` (the
+    stuck-uploads route's default of 30 minutes)."""
+    batch_max_concurrent: int = 3
+    """``upload_plan.max_concurrent`` of presigned batches."""
+    batch_strategy: str = "parallel"
+    """``upload_plan.strategy`` of presigned batches: ``parallel`` or ``sequential``."""
+    upload_timeout: float = 300.0
+    """``upload_plan.timeout_per_upload`` of presigned batches (seconds)."""
+    now: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+    """Wall-clock time of timestamps and of processing progress: a test may share a
+    virtual clock with the client to play minutes of processing in a moment."""
     streaming_enabled: bool = True
     """False: the stream endpoints answer 501."""
     tenant_memory_limit: int = 500 * 10**6
@@ -82,6 +96,13 @@ class AionVisionConfig(ServedConfig[AionFault]):
             raise ValueError("rate_limit_per_minute must be positive")
         if self.rate_limit_burst is not None and self.rate_limit_burst < 1:
             raise ValueError("rate_limit_burst must be at least 1")
+        if self.batch_max_concurrent < 1 or self.upload_timeout <= 0 or self.stuck_after < 0:
+            raise ValueError(
+                "batch_max_concurrent and upload_timeout must be positive; stuck_after must "
+                "not be negative"
+            )
+        if self.batch_strategy not in ("parallel", "sequential"):
+            raise ValueError("batch_strategy must be 'parallel' or 'sequential'")
         if self.url_lifetime <= 0 or self.processing_delay < 0:
             raise ValueError("url_lifetime must be positive; processing_delay must not be negative")
 

@@ -7,7 +7,8 @@ module names the routes and the actions each of them takes: the shared ones, plu
   connection is reset before any answer: a request that landed although the client
   saw a transport error.
 - ``reject`` (route ``stream_batch_file``, tried once per file of a ``stream-batch``):
-  the file is rejected with ``retryable: true``.
+  the file is rejected with ``retryable: true``; (route ``processing``, tried once per
+  file stored): the file's processing fails.
 """
 
 from __future__ import annotations
@@ -26,12 +27,18 @@ API_JSON_ROUTES = frozenset(
         "session_status",
         "session_results",
         "session_cancel",
+        "batch_prepare",
+        "batch_confirm",
+        "batch_status",
+        "image_status",
     }
 )
 STORAGE_ROUTES = frozenset({PUT_ROUTE})
 BATCH_FILE_ROUTE = "stream_batch_file"
 """Not an HTTP route: the pseudo-route a ``reject`` fault is tried on, once per batch file."""
-ROUTES = API_JSON_ROUTES | STORAGE_ROUTES | {BATCH_FILE_ROUTE}
+PROCESSING_ROUTE = "processing"
+"""Not an HTTP route: a ``reject`` fault on it makes one stored file's processing fail."""
+ROUTES = API_JSON_ROUTES | STORAGE_ROUTES | {BATCH_FILE_ROUTE, PROCESSING_ROUTE}
 
 _EVERYWHERE = API_JSON_ROUTES | STORAGE_ROUTES
 ACTION_ROUTES: dict[str, frozenset[str]] = {
@@ -44,7 +51,7 @@ ACTION_ROUTES: dict[str, frozenset[str]] = {
     "wrong_etag": STORAGE_ROUTES,
     "expire_url": STORAGE_ROUTES,
     "reset_after": API_JSON_ROUTES,
-    "reject": frozenset({BATCH_FILE_ROUTE}),
+    "reject": frozenset({BATCH_FILE_ROUTE, PROCESSING_ROUTE}),
 }
 
 

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 from aiohttp import web
 
 from .config import API_PREFIX
 from .context import AionContext, context_of
-from .errors import AionError, invalid
+from .errors import AionError
 from .state import SESSION_TERMINAL, Session, now_iso
-from .validation import Problems
+from .validation import Problems, uuid_in_path
 
 
 def _session(ctx: AionContext, request: web.Request) -> Session:
-    session_id = request.match_info["session_id"]
-    try:
-        uuid.UUID(session_id)
-    except ValueError:
-        raise invalid(
-            ("path", "session_id"), "Input should be a valid UUID", "uuid_parsing"
-        ) from None
+    session_id = uuid_in_path(request, "session_id")
     session = ctx.workspace.sessions.get(session_id)
     if session is None:
         raise AionError(404, "NOT_FOUND", f"Upload session {session_id} not found")
@@ -77,7 +69,7 @@ def _session_body(session: Session, now: float) -> dict[str, Any]:
 
 async def session_status(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    return web.json_response(_session_body(_session(ctx, request), time.time()))
+    return web.json_response(_session_body(_session(ctx, request), ctx.config.now()))
 
 
 async def session_results(request: web.Request) -> web.Response:
@@ -97,7 +89,7 @@ async def session_results(request: web.Request) -> web.Response:
             problems.add(("query", name), f"must be between {low} and {high}", "range")
     problems.raise_if_any()
     include_failed = query.get("include_failed", "true").lower() != "false"
-    now = time.time()
+    now = ctx.config.now()
     finished = [f for f in session.files if f.status(now) != "processing"]
     shown = [f for f in finished if include_failed or f.status(now) != "failed"]
     page = shown[values["offset"] : values["offset"] + values["limit"]]
@@ -134,10 +126,11 @@ async def session_results(request: web.Request) -> web.Response:
 
 async def session_cancel(request: web.Request) -> web.Response:
     """Stop the files still processing (they fail as cancelled and their credits are
-    refunded); finished results stay."""
+    refunded); finished results stay.  A presigned batch's files not yet confirmed
+    fail too, and their upload URLs stop working."""
     ctx = context_of(request)
     session = _session(ctx, request)
-    now = time.time()
+    now = ctx.config.now()
     if session.status(now) in SESSION_TERMINAL:
         raise AionError(
             400, "VALIDATION_ERROR", f"Session is {session.status(now)} and cannot be cancelled"
@@ -145,7 +138,13 @@ async def session_cancel(request: web.Request) -> web.Response:
     for item in session.files:
         if item.status(now) == "processing":
             if item.outcome == "completed":
-                ctx.workspace.remove(item.image_id)
+                ctx.workspace.remove(item.image_id, now)
             item.outcome, item.error, item.ready_at = "failed", "cancelled", now
+    batch = ctx.workspace.batches.get(session.session_id)
+    for entry in batch.entries if batch is not None else ():
+        if not (entry.confirmed or entry.failed):
+            entry.failed = True
+            ctx.storage.revoke(entry.reservation.object_key)
+            ctx.storage.release(entry.reservation.object_key)
     session.cancelled_at = now
     return web.json_response(_session_body(session, now))

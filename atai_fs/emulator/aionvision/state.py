@@ -4,6 +4,7 @@ test threads read it through the read-only views of the runner."""
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import uuid
@@ -48,6 +49,8 @@ class StoredFile(FileView):
     created_at: float = field(default_factory=time.time)
     ready_at: float = 0.0
     """When its "AI processing" finishes."""
+    processing_error: str | None = None
+    """Why its processing fails (at ``ready_at``), if it does."""
 
     @property
     def media_type(self) -> str:
@@ -65,6 +68,36 @@ class Reservation:
     storage_target: str
     fingerprint: tuple[Any, ...]
     confirmed_id: str | None = None
+    image_id: str | None = None
+    """The id a ``batch-prepare`` created for the file in advance."""
+    batch_id: str | None = None
+
+
+@dataclass
+class ImageStatus:
+    """What ``GET /uploads/status/{image_id}`` reports of one image: uploading until
+    its bytes are confirmed, processing until ``ready_at``, then completed or failed."""
+
+    image_id: str
+    created_at: float
+    batch_id: str | None = None
+    confirmed_at: float | None = None
+    ready_at: float | None = None
+    error: str | None = None
+    """Why it failed: its upload, its processing (at ``ready_at``), or a cancel."""
+
+    def unified(self, now: float) -> str:
+        if self.confirmed_at is None:
+            return "failed" if self.error is not None else "uploading"
+        if self.ready_at is not None and now < self.ready_at:
+            return "processing"
+        return "failed" if self.error is not None else "completed"
+
+    def fail(self, error: str, now: float) -> None:
+        """End it as failed now (a failed upload, a cancel)."""
+        self.error = error
+        if self.confirmed_at is not None:
+            self.ready_at = now
 
 
 @dataclass
@@ -89,6 +122,8 @@ class Session:
     files: list[SessionFile]
     created_at: float = field(default_factory=time.time)
     cancelled_at: float | None = None
+    upload_method: str = "streaming"
+    """``streaming`` (a stream batch) or ``presigned`` (a presigned batch)."""
 
     def counts(self, now: float) -> dict[str, int]:
         counts = {"completed": 0, "failed": 0, "skipped": 0, "processing": 0}
@@ -107,7 +142,8 @@ class Session:
         return "completed"
 
     def finished_at(self) -> float:
-        return max((item.ready_at for item in self.files), default=self.created_at)
+        known = [item.ready_at for item in self.files if math.isfinite(item.ready_at)]
+        return max(known, default=self.created_at)  # files not yet confirmed: not known
 
 
 class Workspace:
@@ -124,6 +160,9 @@ class Workspace:
         self.reservations: dict[str, Reservation] = {}
         self.idempotency: dict[str, str] = {}
         self.sessions: dict[str, Session] = {}
+        """Stream batches and presigned batches (a batch's session id is its batch id)."""
+        self.batches: dict[str, Batch] = {}
+        self.images: dict[str, ImageStatus] = {}
         self.streaming_in_flight = 0
 
     def incoming_path(self) -> Path:
@@ -140,9 +179,12 @@ class Workspace:
         content_type: str,
         upload_method: str,
         ready_at: float,
+        now: float,
         image_id: str | None = None,
         title: str | None = None,
         tags: tuple[str, ...] = (),
+        processing_error: str | None = None,
+        batch_id: str | None = None,
     ) -> StoredFile:
         """Move ``source`` into the workspace as a new file and count it against the quota."""
         image_id = image_id or str(uuid.uuid4())
@@ -159,15 +201,24 @@ class Workspace:
             upload_method=upload_method,
             title=title,
             tags=tags,
+            created_at=now,
             ready_at=ready_at,
+            processing_error=processing_error,
         )
+        status = self.images.get(image_id) or ImageStatus(image_id, now, batch_id)
+        status.confirmed_at, status.ready_at, status.error = now, ready_at, processing_error
+        self.images[image_id] = status
         self.files[image_id] = stored
         self.by_hash.setdefault(sha256, image_id)
         self.usage += 1
         return stored
 
-    def remove(self, image_id: str) -> None:
-        """Forget a file (a cancelled session's unprocessed one) and refund its credit."""
+    def remove(self, image_id: str, now: float) -> None:
+        """Forget a file (a cancelled session's unprocessed one) and refund its credit;
+        its status stays, failed as cancelled."""
+        status = self.images.get(image_id)
+        if status is not None:
+            status.fail("cancelled", now)
         stored = self.files.pop(image_id, None)
         if stored is None:
             return
@@ -179,3 +230,24 @@ class Workspace:
                     break
         stored.path.unlink(missing_ok=True)
         self.usage -= 1
+
+
+@dataclass
+class BatchEntry:
+    """One file of a presigned batch: its reservation and its line in the batch's session."""
+
+    reservation: Reservation
+    item: SessionFile
+    confirmed: bool = False
+    failed: bool = False
+
+
+@dataclass
+class Batch:
+    """A presigned batch (``batch-prepare``): its files, and when it last changed."""
+
+    batch_id: str
+    intent: str
+    entries: list[BatchEntry]
+    created_at: float
+    last_activity_at: float

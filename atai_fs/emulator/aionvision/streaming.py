@@ -19,6 +19,7 @@ from .faults import BATCH_FILE_ROUTE
 from .formats import DOCUMENT_TYPES, content_type_of
 from .multipart import Received, read_multipart
 from .state import Session, SessionFile, StoredFile
+from .status import processing_failure
 from .validation import UploadOptions, new_object_key
 
 
@@ -49,7 +50,7 @@ async def stream_upload(request: web.Request) -> web.Response:
             )
         workspace = ctx.workspace
         existing = workspace.by_hash.get(received.sha256)
-        now = time.time()
+        now = ctx.config.now()
         if options.skip_duplicates and existing is not None:
             body = _file_body(workspace.files[existing], now=now, skipped_of=existing)
         else:
@@ -57,7 +58,7 @@ async def stream_upload(request: web.Request) -> web.Response:
             if problem:
                 raise AionError(402, "USAGE_LIMIT_EXCEEDED", problem)
             delay = ctx.config.processing_delay if options.auto_describe else 0.0
-            stored = _store(ctx, received, content_type, now + delay, options, options.title)
+            stored = _store(ctx, received, content_type, now, now + delay, options, options.title)
             body = _file_body(stored, now=now)
     finally:
         received.path.unlink(missing_ok=True)
@@ -83,7 +84,7 @@ async def stream_batch(request: web.Request) -> web.Response:
             raise invalid(("body", "files"), "Field required", "missing")
         options = UploadOptions.from_fields(fields)
         session_id = str(uuid.uuid4())
-        now = time.time()
+        now = ctx.config.now()
         delay = ctx.config.processing_delay if options.auto_describe else 0.0
         rejections: list[dict[str, Any]] = []
         accepted: list[SessionFile] = []
@@ -112,14 +113,15 @@ async def stream_batch(request: web.Request) -> web.Response:
                 stored_now.append((stored, existing))
             else:
                 content_type = content_type_of(received.filename) or ""
-                stored = _store(ctx, received, content_type, ready_at, options, title=None)
+                stored = _store(ctx, received, content_type, now, ready_at, options, title=None)
                 item = SessionFile(
                     index,
                     received.filename,
                     stored.image_id,
                     stored.object_key,
-                    "completed",
+                    "failed" if stored.processing_error else "completed",
                     ready_at,
+                    error=stored.processing_error,
                 )
                 stored_now.append((stored, None))
             item.processing_ms = delay * 1000
@@ -176,6 +178,7 @@ def _store(
     ctx: AionContext,
     received: Received,
     content_type: str,
+    now: float,
     ready_at: float,
     options: UploadOptions,
     title: str | None,
@@ -189,9 +192,11 @@ def _store(
         size=received.size,
         content_type=content_type,
         upload_method="STREAMING",
+        now=now,
         ready_at=ready_at,
         title=title,
         tags=options.tags,
+        processing_error=processing_failure(ctx),
     )
 
 

@@ -61,6 +61,16 @@ class Problems:
             raise ValidationFailed(self.found)
 
 
+def uuid_in_path(request: web.Request, name: str) -> str:
+    """The path parameter ``name``, which must be a UUID (422 otherwise, as FastAPI)."""
+    value = request.match_info[name]
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise invalid(("path", name), "Input should be a valid UUID", "uuid_parsing") from None
+    return value
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     try:

@@ -20,7 +20,7 @@ Options (:class:`SandboxConfig`): ``api_key``, ``part_size`` (8 MiB), ``max_uplo
 ``session_lifetime`` (24 h), ``expired_retention`` (24 h), ``idempotency_ttl`` (24 h),
 ``sandboxes`` (ids that exist; default any well-formed id), ``roots``, ``seed``,
 ``faults``, ``latency``.  Fault routes: ``create``, ``status``, ``part``, ``complete``,
-``abort`` (or ``*``); actions ``status``, ``reset``, ``slow``, ``latency``,
+``abort``, ``direct`` (or ``*``); actions ``status``, ``reset``, ``slow``, ``latency``,
 ``malformed_json``, ``truncated_json``, with the shared triggers (``times``, ``nth``,
 ``probability``) and time windows (``start``, ``duration``).
 
@@ -95,9 +95,13 @@ user's home, else ``/workspace``; anything else, or ``/workspace/.nullspace``, i
 ``invalid_request``.  A destination the sandbox's own symlinks lead out of the sandbox
 is 400 ``invalid_request`` at create, 409 ``target_conflict`` at complete (if the link
 appeared meanwhile): no operation of the emulator reads, writes, deletes or chmods
-anything outside ``DATA_DIR/sandboxes/<id>/fs`` and its own staging.  Not emulated: the
-direct ``PUT .../file`` route, file info and listing, volumes, rate limiting of the API
-as a whole.
+anything outside ``DATA_DIR/sandboxes/<id>/fs`` and its own staging.  The direct route
+``PUT /v1/machines/{id}/file?path=...&user=...`` (spec 4.6; SDK 1.0.3 only, so only under
+``/v1/machines``) writes one file in one request and answers 204: no session, no
+checksum, an existing file is overwritten (a directory in the way: 409
+``target_conflict``), the same destination rules; bodies over ``max_part_bytes``: 413
+``size_limit_exceeded``.  Not emulated: file info and listing, ``files/upload-url``,
+volumes, rate limiting of the API as a whole.
 """
 
 from .app import build_sandbox_app

@@ -7,6 +7,7 @@ Routes (``{prefix}`` is ``sandboxes`` or ``machines``, both served; :mod:`.handl
     PUT    /v1/{prefix}/{id}/uploads/{upload_id}/parts/{n}    one part  (route "part")
     POST   /v1/{prefix}/{id}/uploads/{upload_id}/complete     complete  (route "complete")
     DELETE /v1/{prefix}/{id}/uploads/{upload_id}              abort     (route "abort")
+    PUT    /v1/machines/{id}/file?path=...                    one file  (route "direct")
 
 Middlewares, outermost first: count the request; bound a session's parts in flight;
 latency; inject a fault if one fires; turn any failure into the ``ErrorResponse`` body;
@@ -21,7 +22,7 @@ from .._shared import middleware
 from .._shared.middleware import Handler, route_of
 from .._shared.shaping import NetworkShaper
 from .._shared.stats import EmulatorStats
-from . import handlers
+from . import direct, handlers
 from .config import SandboxConfig
 from .context import CONTEXT_KEY, SandboxContext
 from .errors import SandboxErrors, UploadError, request_id_of
@@ -77,6 +78,7 @@ def build_sandbox_app(
     app[CONTEXT_KEY] = context
     app.on_response_prepare.append(_stamp_request_id)
     handlers.add_routes(app)
+    direct.add_routes(app)
     return app
 
 

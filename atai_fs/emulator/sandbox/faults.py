@@ -12,7 +12,7 @@ from .._shared.faults import BaseFault, BaseFaultInjector
 JSON_ROUTES = frozenset({"create", "status", "part", "complete"})
 """Sandbox routes whose success body is JSON."""
 
-ROUTES = JSON_ROUTES | {"abort"}
+ROUTES = JSON_ROUTES | {"abort", "direct"}
 """Route names, as counted in ``stats.requests_by_route``."""
 
 ACTION_ROUTES: dict[str, frozenset[str]] = {

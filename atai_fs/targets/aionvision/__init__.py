@@ -1,5 +1,6 @@
 """Aionvision uploads (spec ``aionvision-uploads.md``): the API, what its errors mean,
-the upload options and results, the one-file target and the batch coordinator."""
+the upload options and results, the one-file target, the batch coordinator, presigned
+batches and the wait for processing."""
 
 from ...errors import QuotaExceeded, UnsupportedFormat
 from .api import DEFAULT_ENDPOINT, AionVisionApi
@@ -19,6 +20,8 @@ from .options import (
     tier_named,
     tier_rate_limit,
 )
+from .presigned_batch import MAX_PRESIGNED_BATCH, PresignedBatch
+from .processing import ProcessingWait
 from .target import AionVisionTarget, sha256_of
 
 __all__ = [
@@ -26,12 +29,15 @@ __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
     "DEFAULT_STREAM_LIMIT",
     "MAX_HASHES_PER_CHECK",
+    "MAX_PRESIGNED_BATCH",
     "SUPPORTED_TYPES",
     "TIERS",
     "AionVisionApi",
     "AionVisionTarget",
     "BatchSettings",
     "BatchUploads",
+    "PresignedBatch",
+    "ProcessingWait",
     "QuotaExceeded",
     "Tier",
     "UnsupportedFormat",

@@ -147,6 +147,59 @@ class AionVisionApi(ApiClient):
             raise ProtocolError(f"{what}: the server did not confirm it ({data!r:.200})")
         return data
 
+    # -- presigned batches ------------------------------------------------------------------
+
+    async def batch_prepare(
+        self,
+        files: Sequence[Mapping[str, Any]],
+        *,
+        intent: str,
+        verification_level: str = "standard",
+    ) -> Mapping[str, Any]:
+        """``POST /uploads/batch-prepare``: up to 5 ``FileInfo`` objects; the answer's
+        ``presigned_urls`` and ``upload_plan`` (checked)."""
+        what = f"preparing a presigned batch of {len(files)} files"
+        body = {
+            "files": [dict(f) for f in files],
+            "intent": intent,
+            "verification_level": verification_level,
+        }
+        data = await self.call_object("POST", "uploads/batch-prepare", what=what, json=body)
+        json_field(data, "batch_id", str, what)
+        json_field(data, "upload_plan", dict, what)
+        urls = json_field(data, "presigned_urls", list, what)
+        for item in urls:
+            if not isinstance(item, Mapping):
+                raise ProtocolError(f"{what}: a presigned_urls item is not an object")
+            for key in ("upload_url", "upload_method", "object_key"):
+                json_field(item, key, str, what)
+            json_field(item, "file_index", int, what)
+        return data
+
+    async def batch_confirm(
+        self, batch_id: str, confirmations: Sequence[Mapping[str, Any]]
+    ) -> Mapping[str, Any]:
+        """``POST /uploads/batch-confirm``: one confirmation per file."""
+        what = f"confirming presigned batch {batch_id}"
+        body = {"batch_id": batch_id, "confirmations": [dict(c) for c in confirmations]}
+        data = await self.call_object("POST", "uploads/batch-confirm", what=what, json=body)
+        json_field(data, "successful_uploads", int, what)
+        return data
+
+    async def batch_status(self, batch_id: str) -> Mapping[str, Any]:
+        what = f"reading the status of presigned batch {batch_id}"
+        data = await self.call_object("GET", f"uploads/batch/{batch_id}/status", what=what)
+        json_field(data, "overall_status", str, what)
+        json_field(data, "counts", dict, what)
+        return data
+
+    async def image_status(self, image_id: str) -> Mapping[str, Any]:
+        """``GET /uploads/status/{image_id}``: where one file's processing is."""
+        what = f"reading the processing status of image {image_id}"
+        data = await self.call_object("GET", f"uploads/status/{image_id}", what=what)
+        json_field(data, "unified_status", str, what)
+        return data
+
     # -- sessions -------------------------------------------------------------------------
 
     async def session_status(self, session_id: str) -> Mapping[str, Any]:

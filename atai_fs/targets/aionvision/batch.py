@@ -8,8 +8,11 @@
    the workspace cannot take them.
 4. Small files go in ``stream-batch`` requests of the tier's batch size and byte budget;
    each batch's session is followed until it finishes and its results are read;
-   rejections the server marks retryable are sent again.  Large files go one by one
-   through the presigned route (an :class:`~atai_fs.engine.uploader.Uploader` each).
+   rejections the server marks retryable are sent again.  Large files go in presigned
+   batches of up to five (:mod:`~atai_fs.targets.aionvision.presigned_batch`), or one
+   by one through the presigned route where the API has no batch route (404).
+5. A session the caller abandons (an exception, Ctrl-C) while it is followed is
+   cancelled, so its unprocessed files consume no credits.
 
 What happened to each file is one :class:`~atai_fs.targets.aionvision.options.UploadResult`,
 in the order of the files given.
@@ -21,8 +24,7 @@ import asyncio
 import collections
 import functools
 import os
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +42,10 @@ from ...errors import (
     UploadFailed,
 )
 from .api import AionVisionApi
-from .options import MAX_HASHES_PER_CHECK, UploadOptions, UploadResult, check_file
+from .options import MAX_HASHES_PER_CHECK, FileEntry, UploadOptions, UploadResult, check_file
+from .presigned_batch import MAX_PRESIGNED_BATCH, PresignedBatch
+from .processing import ProcessingWait
+from .sessions import cancel_abandoned
 from .target import AionVisionTarget, sha256_of
 
 __all__ = ["BatchSettings", "BatchUploads", "raise_for_failures"]
@@ -74,23 +79,11 @@ class BatchSettings:
             )
 
 
-@dataclass
-class _Entry:
-    """One file of a ``put``: where it comes from and what it is sent as."""
-
-    index: int
-    lpath: str
-    name: str
-    content_type: str
-    size: int
-    sha256: str | None = None
-
-
 class BatchUploads:
     """Uploads many local files (see the module docstring).
 
-    ``uploader_for`` builds the uploader of one large file's target (so its part PUTs
-    share the filesystem's concurrency bound).
+    ``uploader_for`` builds the uploader of one large file's target, for an API without
+    the batch route (so its part PUTs share the filesystem's concurrency bound).
     """
 
     def __init__(
@@ -125,13 +118,42 @@ class BatchUploads:
         limit = self.settings.stream_limit
         large = [e for e in todo if e.size > limit]
         small = [e for e in todo if e.size <= limit]
-        await asyncio.gather(
+        await _together(
             self._send_batches(small, options, results, callback),
-            *(self._send_large(e, options, results, callback) for e in large),
+            self._send_presigned_batches(large, options, results, callback),
         )
         return [results[e.index] for e in entries]
 
-    def _plan(self, pairs: Sequence[tuple[str, str]]) -> list[_Entry]:
+    def processing_wait(self) -> ProcessingWait:
+        """How this ``put`` waits for processing (the filesystem's poll settings)."""
+        return ProcessingWait(
+            self.api, self.retry, self.settings.poll_interval, self.settings.poll_timeout
+        )
+
+    async def _send_presigned_batches(
+        self,
+        entries: list[FileEntry],
+        options: UploadOptions,
+        results: dict[int, UploadResult],
+        callback: Callback,
+    ) -> None:
+        """Large files in presigned batches of up to five, one batch at a time."""
+        batch = PresignedBatch(
+            self.api,
+            self.retry,
+            chunk_size=self.settings.chunk_size,
+            wait=self.processing_wait() if self.settings.wait else None,
+        )
+        for start in range(0, len(entries), MAX_PRESIGNED_BATCH):
+            group = entries[start : start + MAX_PRESIGNED_BATCH]
+            done = await batch.run(group, options, callback)
+            if done is None:  # no batch route: the single presigned route, file by file
+                for entry in entries[start:]:
+                    await self._send_large(entry, options, results, callback)
+                return
+            results.update(done)
+
+    def _plan(self, pairs: Sequence[tuple[str, str]]) -> list[FileEntry]:
         """Every file checked (format, size) before anything is sent."""
         entries, problems, formats_only = [], [], True
         for index, (lpath, name) in enumerate(pairs):
@@ -142,7 +164,7 @@ class BatchUploads:
                 problems.append(f"{lpath}: {exc}")
                 formats_only = formats_only and isinstance(exc, UnsupportedFormat)
                 continue
-            entries.append(_Entry(index, lpath, name, content_type, size))
+            entries.append(FileEntry(index, lpath, name, content_type, size))
         if problems:
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
             raise (UnsupportedFormat if formats_only else InvalidRequest)(
@@ -153,11 +175,11 @@ class BatchUploads:
         return entries
 
     async def _skip_duplicates(
-        self, entries: list[_Entry], results: dict[int, UploadResult], callback: Callback
-    ) -> list[_Entry]:
+        self, entries: list[FileEntry], results: dict[int, UploadResult], callback: Callback
+    ) -> list[FileEntry]:
         """Hash every file and ask the API which contents it already holds."""
 
-        def digest(entry: _Entry) -> str:
+        def digest(entry: FileEntry) -> str:
             source = FileSource(entry.lpath)
             try:
                 return sha256_of(source, self.settings.chunk_size)
@@ -201,7 +223,7 @@ class BatchUploads:
 
     async def _send_large(
         self,
-        entry: _Entry,
+        entry: FileEntry,
         options: UploadOptions,
         results: dict[int, UploadResult],
         callback: Callback,
@@ -227,10 +249,10 @@ class BatchUploads:
         results[entry.index] = result
         callback.relative_update(1)
 
-    def _batches(self, entries: list[_Entry]) -> list[list[_Entry]]:
+    def _batches(self, entries: list[FileEntry]) -> list[list[FileEntry]]:
         """Consecutive groups within the batch's file count and byte budget."""
-        batches: list[list[_Entry]] = []
-        current: list[_Entry] = []
+        batches: list[list[FileEntry]] = []
+        current: list[FileEntry] = []
         size = 0
         for entry in entries:
             if current and (
@@ -247,7 +269,7 @@ class BatchUploads:
 
     async def _send_batches(
         self,
-        entries: list[_Entry],
+        entries: list[FileEntry],
         options: UploadOptions,
         results: dict[int, UploadResult],
         callback: Callback,
@@ -257,7 +279,7 @@ class BatchUploads:
 
     async def _send_batch(
         self,
-        batch: list[_Entry],
+        batch: list[FileEntry],
         options: UploadOptions,
         results: dict[int, UploadResult],
         callback: Callback,
@@ -290,13 +312,15 @@ class BatchUploads:
                     callback.relative_update(1)
             accepted = [e for i, e in enumerate(pending) if i not in rejected]
             if accepted:
-                await self._follow_session(session_id, accepted, options, results, callback)
+                await self._follow_abandonable(session_id, accepted, options, results, callback)
             pending = again
             if pending:
                 rounds += 1
-                await asyncio.sleep(self.retry.backoff(rounds))
+                await self.retry.sleep(self.retry.backoff(rounds))
 
-    async def _post_batch(self, entries: list[_Entry], options: UploadOptions) -> Mapping[str, Any]:
+    async def _post_batch(
+        self, entries: list[FileEntry], options: UploadOptions
+    ) -> Mapping[str, Any]:
         skip = options.skip_duplicates
 
         async def attempt() -> Mapping[str, Any]:
@@ -318,10 +342,28 @@ class BatchUploads:
 
         return await self.retry.run(attempt, what=f"uploading a batch of {len(entries)} files")
 
+    async def _follow_abandonable(
+        self,
+        session_id: str,
+        entries: list[FileEntry],
+        options: UploadOptions,
+        results: dict[int, UploadResult],
+        callback: Callback,
+    ) -> None:
+        """:meth:`_follow_session`, cancelling the session when the caller abandons it
+        (an exception or an interrupt before it was followed to its end)."""
+        followed = False
+        try:
+            await self._follow_session(session_id, entries, options, results, callback)
+            followed = True
+        finally:
+            if not followed:
+                await cancel_abandoned(self.api, session_id)
+
     async def _follow_session(
         self,
         session_id: str,
-        entries: list[_Entry],
+        entries: list[FileEntry],
         options: UploadOptions,
         results: dict[int, UploadResult],
         callback: Callback,
@@ -329,8 +371,9 @@ class BatchUploads:
         """Poll the session until it ends (reporting progress), then read its results."""
         reported = 0
         finished = False
+        clock, sleep = self.retry.clock, self.retry.sleep
         if self.settings.wait:
-            deadline = time.monotonic() + self.settings.poll_timeout
+            deadline = clock() + self.settings.poll_timeout
             while True:
                 status = await self.retry.run(
                     lambda: self.api.session_status(session_id), what="following an upload session"
@@ -346,10 +389,12 @@ class BatchUploads:
                 if status["status"] in _TERMINAL_SESSION:
                     finished = True
                     break
-                if time.monotonic() + self.settings.poll_interval > deadline:
+                if clock() + self.settings.poll_interval > deadline:
                     break
-                await asyncio.sleep(self.settings.poll_interval)
-        by_name: dict[str, collections.deque[_Entry]] = collections.defaultdict(collections.deque)
+                await sleep(self.settings.poll_interval)
+        by_name: dict[str, collections.deque[FileEntry]] = collections.defaultdict(
+            collections.deque
+        )
         for entry in entries:
             by_name[entry.name].append(entry)
         for item in await self._session_results(session_id):
@@ -390,8 +435,21 @@ class BatchUploads:
                 return items
 
 
+async def _together(*steps: Coroutine[Any, Any, None]) -> None:
+    """Run ``steps`` at once; the first failure cancels the others (whose cleanup, e.g.
+    cancelling their sessions, runs before this returns) and is the one raised."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 def _batch_result(
-    entry: _Entry, item: Mapping[str, Any], session_id: str, options: UploadOptions
+    entry: FileEntry, item: Mapping[str, Any], session_id: str, options: UploadOptions
 ) -> UploadResult:
     status = item.get("status")
     stored_as = str(item.get("skipped_existing_image_id") or item.get("image_id"))

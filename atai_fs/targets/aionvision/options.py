@@ -21,6 +21,7 @@ __all__ = [
     "MAX_HASHES_PER_CHECK",
     "SUPPORTED_TYPES",
     "TIERS",
+    "FileEntry",
     "Tier",
     "UploadOptions",
     "UploadResult",
@@ -210,6 +211,19 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
+@dataclass
+class FileEntry:
+    """One local file of a ``put``: where it comes from and what it is sent as
+    (``index`` is its place among the files given)."""
+
+    index: int
+    lpath: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str | None = None
+
+
 @dataclass(frozen=True)
 class UploadResult:
     """What happened to one file.
@@ -218,7 +232,8 @@ class UploadResult:
     duplicate: ``existing_image_id`` when the API named it; ``check-duplicates`` does
     not), ``failed`` (``error`` says why) or ``pending`` (accepted by batch session
     ``session_id``, still processing when ``poll_timeout`` ran out, or ``wait=False``).
-    ``method`` is ``stream``, ``stream-batch``, ``presigned`` or ``check-duplicates``.
+    ``method`` is ``stream``, ``stream-batch``, ``presigned``, ``presigned-batch`` or
+    ``check-duplicates``.
     """
 
     path: str

@@ -56,6 +56,31 @@ def sha256_of(source: PartSource, chunk_size: int = DEFAULT_CHUNK_SIZE) -> str:
     return digest.hexdigest()
 
 
+def put_headers(url: Mapping[str, Any], where: str) -> dict[str, str]:
+    """The headers a presigned upload URL (``request-presigned-url`` or a batch's) must be
+    sent with, exactly; only PUT URLs are supported."""
+    if str(url["upload_method"]).upper() != "PUT":
+        raise ProtocolError(
+            f"{where}: the API asked for a {url['upload_method']} form upload; only PUT "
+            "upload URLs are supported"
+        )
+    headers = url.get("upload_headers") or {}
+    if not isinstance(headers, Mapping):
+        raise ProtocolError(f"{where}: the upload URL's 'upload_headers' is not an object")
+    return {str(k): str(v) for k, v in headers.items()}
+
+
+def presigned_part(url: Mapping[str, Any], size: int) -> PartSpec:
+    """The one part of a presigned upload: the whole file, PUT to ``upload_url``."""
+    return PartSpec(
+        number=1,
+        offset=0,
+        length=size,
+        url=str(url["upload_url"]),
+        expires_at=parse_timestamp(url.get("expires_at")),
+    )
+
+
 def may_have_stored(error: AtaiFsError) -> bool:
     """Whether a failed upload request may still have stored the file (so its retry must
     ask the server to skip duplicates, or the file is stored twice)."""
@@ -196,26 +221,12 @@ class AionVisionTarget(UploadTarget):
             idempotency_key=self._idempotency_key,
             storage_target=self.options.storage_target,
         )
-        if str(data["upload_method"]).upper() != "PUT":
-            raise ProtocolError(
-                f"{self.description}: the API asked for a {data['upload_method']} form "
-                "upload; only PUT upload URLs are supported"
-            )
-        headers = data.get("upload_headers") or {}
-        if not isinstance(headers, Mapping):
-            raise ProtocolError("the upload URL's 'upload_headers' is not an object")
-        self._upload_headers = {str(k): str(v) for k, v in headers.items()}
+        self._upload_headers = put_headers(data, self.description)
         return data
 
     @staticmethod
     def _part(data: Mapping[str, Any], size: int) -> PartSpec:
-        return PartSpec(
-            number=1,
-            offset=0,
-            length=size,
-            url=data["upload_url"],
-            expires_at=parse_timestamp(data.get("expires_at")),
-        )
+        return presigned_part(data, size)
 
     async def refresh_urls(self, plan: UploadPlan, numbers: Sequence[int]) -> list[PartSpec]:
         data = await self._request_url(plan.total_bytes)

@@ -5,6 +5,7 @@ exception classes are in :mod:`atai_fs.errors` with every other."""
 from .api import (
     CONFLICTS,
     DEFAULT_ENDPOINT,
+    DIRECT_UPLOAD_LIMIT,
     PART_SHA256_HEADER,
     ROUTE_PREFIXES,
     SandboxApi,
@@ -12,12 +13,13 @@ from .api import (
 )
 from .digest import ContentDigest
 from .errors import SESSION_ENDING_REASONS
-from .tar import build_tar_archive
+from .tar import TreeMember, build_tar_archive, scan_tree
 from .target import SandboxUploadTarget
 
 __all__ = [
     "CONFLICTS",
     "DEFAULT_ENDPOINT",
+    "DIRECT_UPLOAD_LIMIT",
     "PART_SHA256_HEADER",
     "ROUTE_PREFIXES",
     "SESSION_ENDING_REASONS",
@@ -25,5 +27,7 @@ __all__ = [
     "SandboxApi",
     "SandboxSession",
     "SandboxUploadTarget",
+    "TreeMember",
     "build_tar_archive",
+    "scan_tree",
 ]

@@ -26,6 +26,7 @@ from .errors import STATUS_HINTS, parse_error_body, reason_error, reason_hint
 __all__ = [
     "CONFLICTS",
     "DEFAULT_ENDPOINT",
+    "DIRECT_UPLOAD_LIMIT",
     "KINDS",
     "PART_SHA256_HEADER",
     "ROUTE_PREFIXES",
@@ -36,6 +37,12 @@ __all__ = [
 ]
 
 DEFAULT_ENDPOINT = "https://api.13-215-85-171.sslip.io"
+
+#: Largest file the vendor SDK sends by the direct route (spec 4.6 and 6): 8 MiB.
+DIRECT_UPLOAD_LIMIT = 8 * 1024 * 1024
+
+#: Where the direct route lives: only SDK 1.0.3 documents it, under ``/v1/machines``.
+_DIRECT_PREFIX = "v1/machines"
 
 PART_SHA256_HEADER = "x-nullspace-part-sha256"
 
@@ -239,6 +246,27 @@ class SandboxApi(ApiClient):
                 f"[upload {upload_id}]"
             )
         return data
+
+    async def upload_direct(
+        self, sandbox_id: str, target_path: str, body: PartBody, *, user: str | None
+    ) -> None:
+        """``PUT /v1/machines/{id}/file?path=...``: the whole file in one request (spec
+        4.6); no session, no checksum, and an existing file is overwritten."""
+        params = {"path": target_path}
+        if user is not None:
+            params["user"] = user
+        await self.call(
+            "PUT",
+            f"{_DIRECT_PREFIX}/{quote(sandbox_id, safe='')}/file",
+            what=f"uploading {target_path} (direct)",
+            params=params,
+            data=body,
+            headers={
+                "Content-Length": str(body.length),
+                "Content-Type": "application/octet-stream",
+            },
+            transfer=True,
+        )
 
     async def abort(self, sandbox_id: str, upload_id: str) -> None:
         await self.call(

@@ -87,6 +87,10 @@ class ContentDigest:
         """Part ``number``'s digest once all of its bytes were seen."""
         return self._parts.get(number)
 
+    def parts(self) -> list[str]:
+        """The digests of the parts seen whole so far, in order."""
+        return [self._parts[n] for n in range(len(self._parts))]
+
     @property
     def whole(self) -> str | None:
         """The whole content's digest once every byte was seen (``None`` before, or when

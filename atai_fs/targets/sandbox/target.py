@@ -1,16 +1,24 @@
 """One upload (a file, or a directory archive) into one sandbox path, as an upload target.
 
-The session's plan (``part_size``, ``part_count``, ``max_concurrency``) is followed
-exactly.  Before the first part the target computes the digests the API wants
+A small file (up to ``direct_limit``, 8 MiB as the vendor SDK does) whose conflict
+policy lets an existing file be overwritten (``merge``, ``replace``) goes up in one
+request, the direct route (spec 4.6); with ``conflict="error"`` it takes a session,
+whose complete checks the destination atomically.  Otherwise the session's plan
+(``part_size``, ``part_count``, ``max_concurrency``) is followed exactly.  Before the
+first part the target computes the digests the API wants
 (:mod:`~atai_fs.targets.sandbox.digest`): each part's SHA-256 for its header, the whole
 content's for ``complete``.  Sessions resume by id: a rerun continues the recorded
-session from its ``next_part`` after checking that the local file still has the
-recorded length and SHA-256.
+session from its ``next_part`` after checking that the local content still has the
+recorded length and SHA-256, and that each part the session accepted has its recorded
+SHA-256.  A directory archive is rebuilt for the rerun (the same tree gives the same
+bytes, :mod:`~atai_fs.targets.sandbox.tar`); a tree whose listing changed (a member's
+size or modification time) starts a fresh session, with a warning saying why.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,11 +29,22 @@ from ...engine.resume import ResumeRecord
 from ...engine.sources import LiveParts, PartSource
 from ...engine.target import Completion, ResumeRequest, Resumption, UploadTarget
 from ...errors import ConfigurationError, NotFound, ProtocolError, SandboxUploadError, SessionGone
-from .api import CONFLICTS, KINDS, SOURCE_KINDS, TERMINAL_STATUSES, SandboxApi, SandboxSession
+from .api import (
+    CONFLICTS,
+    DIRECT_UPLOAD_LIMIT,
+    KINDS,
+    SOURCE_KINDS,
+    TERMINAL_STATUSES,
+    SandboxApi,
+    SandboxSession,
+)
 from .digest import ContentDigest
 from .errors import SESSION_ENDING_REASONS
+from .tar import TreeMember
 
 __all__ = ["SandboxUploadTarget"]
+
+log = logging.getLogger("atai_fs")
 
 
 class SandboxUploadTarget(UploadTarget):
@@ -33,7 +52,9 @@ class SandboxUploadTarget(UploadTarget):
 
     ``whole_sha256`` is the content's digest when known up front (a directory archive is
     hashed while it is built); it is sent at create and at complete, and checked by the
-    sandbox.  Idempotency keys: one per logical operation.  The key of a create (or a
+    sandbox.  ``members`` is the listing a directory archive was built from (what its
+    resume record keeps, to tell a changed tree).  Idempotency keys: one per logical
+    operation.  The key of a create (or a
     complete) is made on its first attempt and kept until that operation succeeds, so
     the engine's retries of the same operation reuse it and the server never does the
     work twice; the next logical operation gets a fresh key.
@@ -52,6 +73,8 @@ class SandboxUploadTarget(UploadTarget):
         metadata: Mapping[str, Any] | None = None,
         whole_sha256: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        direct_limit: int = DIRECT_UPLOAD_LIMIT,
+        members: Sequence[TreeMember] | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ConfigurationError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -73,12 +96,33 @@ class SandboxUploadTarget(UploadTarget):
         self.user = user
         self.metadata = dict(metadata or {})
         self.chunk_size = chunk_size
+        self.direct_limit = direct_limit
+        self._members = [m.fingerprint() for m in members] if members is not None else None
+        if kind == "directory_tar":
+            self.resume_command = "put(..., recursive=True)"
         self.description = f"sandbox://{sandbox_id}{target_path}"
         self._whole_sha256 = whole_sha256
         self._digest: ContentDigest | None = None
         self._session: SandboxSession | None = None
         self._create_key: str | None = None
         self._complete_key: str | None = None
+
+    # -- the direct route ----------------------------------------------------------------
+
+    def fits_one_request(self, size: int) -> bool:
+        """A file small enough for the direct route, which has no conflict check of its
+        own: only when the policy lets an existing file be overwritten."""
+        return self.kind == "file" and self.conflict != "error" and size <= self.direct_limit
+
+    async def upload_whole(self, source: PartSource) -> Completion:
+        body = PartBody(source, 0, source.size, chunk_size=self.chunk_size)
+        await self.api.upload_direct(self.sandbox_id, self.target_path, body, user=self.user)
+        return {
+            "route": "direct",
+            "target_path": self.target_path,
+            "published_bytes": source.size,
+            "published_file_count": 1,
+        }
 
     # -- the session ------------------------------------------------------------------
 
@@ -202,7 +246,12 @@ class SandboxUploadTarget(UploadTarget):
         return isinstance(error, SandboxUploadError) and error.reason in SESSION_ENDING_REASONS
 
     def resume_details(self) -> Mapping[str, Any]:
-        return {"sha256": self._whole()}
+        details: dict[str, Any] = {"sha256": self._whole()}
+        if self._digest is not None:
+            details["parts"] = self._digest.parts()
+        if self._members is not None:
+            details["members"] = self._members
+        return details
 
     async def resume(self, request: ResumeRequest) -> Resumption:
         """Continue the recorded session if it is alive and the local file is the same
@@ -239,15 +288,63 @@ class SandboxUploadTarget(UploadTarget):
             return None
         if session.status in TERMINAL_STATUSES:
             return None
+        changed = self._tree_changes(record)
+        if changed:
+            log.warning(
+                "%s: the directory changed since upload %s was interrupted (%s); starting "
+                "a fresh upload",
+                self.description,
+                upload_id,
+                changed,
+            )
+            await self.abandon(upload_id, retry)
+            return None
         digest = None
         if same_file:
             digest = await asyncio.to_thread(
                 ContentDigest.of_source, source, session.part_size, chunk_size=self.chunk_size
             )
-        if digest is None or digest.whole != recorded_sha256:
-            # Another file, or this one changed: never splice its parts onto the session.
+        first = session.part_count if session.next_part is None else session.next_part
+        recorded_parts = record.details.get("parts")
+        if (
+            digest is None
+            or digest.whole != recorded_sha256
+            or (
+                isinstance(recorded_parts, list)
+                and digest.parts()[:first] != recorded_parts[:first]
+            )
+        ):
+            # Another file, or this one changed (the parts the session accepted are not
+            # this content's): never splice its parts onto the session.
+            log.warning(
+                "%s: the local content is not the one upload %s was started from; starting "
+                "a fresh upload",
+                self.description,
+                upload_id,
+            )
             await self.abandon(upload_id, retry)
             return None
         self._digest = digest
-        first = session.part_count if session.next_part is None else session.next_part
         return Resumption(plan=self.plan_for(session, first=first))
+
+    def _tree_changes(self, record: ResumeRecord) -> str | None:
+        """What differs between the recorded listing of a directory and this one
+        (``None``: same listing, or not a directory)."""
+        if self._members is None:
+            return None
+        recorded = record.details.get("members")
+        if not isinstance(recorded, list):
+            return "no listing was recorded"
+        if recorded == self._members:
+            return None
+        before = {str(m[0]): m for m in recorded if isinstance(m, list) and m}
+        now = {str(m[0]): m for m in self._members}
+        notes = [f"{name} is new" for name in now if name not in before]
+        notes += [f"{name} was removed" for name in before if name not in now]
+        notes += [
+            f"{name} changed size or modification time"
+            for name in now
+            if name in before and before[name] != now[name]
+        ]
+        more = f" and {len(notes) - 3} more" if len(notes) > 3 else ""
+        return "; ".join(notes[:3]) + more
