@@ -21,6 +21,8 @@ _FILE_COLUMNS = ("wall", "mbps", "cpu", "rss", "emu_cpu", "api", "puts", "inflig
 _MEMORY_COLUMNS = ("rss", "wall", "mbps", "cpu", "api", "puts", "errors")
 _PATH_COLUMNS = ("wall", "mbps", "link", "settled", "inflight", "cpu", "rss", "api", "errors")
 _WAN = {"latency": 0.03, "put_bandwidth": 16e6, "link_bandwidth": 400e6}
+_WAN_QUARTER = {"latency": 0.03, "put_bandwidth": 4e6, "link_bandwidth": 100e6}
+"""The WAN path at a quarter of its bandwidths: a link this machine's emulator can carry."""
 _FAR = {"latency": 0.1, "put_bandwidth": 8e6, "link_bandwidth": 1e9}
 _LAN = {"latency": 0.0005, "link_bandwidth": 1.25e9}
 
@@ -154,6 +156,10 @@ def _path_put(workdir: Path, scale: float, *, size: int, shaping: dict[str, Any]
 
 def wan_put(workdir: Path, scale: float) -> Plan:
     return _path_put(workdir, scale, size=512 * MiB, shaping=_WAN)
+
+
+def wan_quarter_put(workdir: Path, scale: float) -> Plan:
+    return _path_put(workdir, scale, size=256 * MiB, shaping=_WAN_QUARTER)
 
 
 def far_put(workdir: Path, scale: float) -> Plan:
@@ -377,6 +383,11 @@ SCENARIOS = {
     for s in (
         Scenario("large_put", "1 GiB put over loopback: atai_fs vs official vs raw", large_put),
         Scenario("wan_put", "512 MiB over 30 ms, 16 MB/s per PUT, 400 MB/s link", wan_put),
+        Scenario(
+            "wan_quarter_put",
+            "256 MiB over 30 ms, 4 MB/s per PUT, 100 MB/s link",
+            wan_quarter_put,
+        ),
         Scenario("far_put", "512 MiB over 100 ms, 8 MB/s per PUT, 1 GB/s link", far_put),
         Scenario("lan_put", "1 GiB over a fast LAN: 0.5 ms, no per-PUT cap", lan_put),
         Scenario("large_parts", "1 GiB in 64 MiB and in 400 MB parts", large_parts),
