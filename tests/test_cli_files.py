@@ -1,17 +1,26 @@
-"""atai-fs cp / ls / rm / info / cat against the emulator, and the progress bar in a pty."""
+"""atai-fs cp / ls / rm / info / cat against the emulator, and the progress bars in a pty."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
+import re
+import select
+import shlex
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
 
 import pytest
 
 from atai_fs.cli import main
-from tests.conftest import download
+from atai_fs.emulator import ATAIEmulator
+from tests.conftest import download, stored_names
 
 
 @pytest.fixture
@@ -106,20 +115,26 @@ def test_help_everywhere():
         assert "usage: atai-fs" in result.stdout
 
 
-def test_progress_bar_in_a_real_terminal(env, tmp_path):
-    source = tmp_path / "big.bin"
-    source.write_bytes(os.urandom(8 << 20))
+def in_terminal(args, env=None, *, interrupt_when=None, seconds=120):
+    """Run ``atai-fs ARGS`` on a pseudo-terminal of 120 columns; returns its exit code
+    and everything it drew.  ``interrupt_when(screen)`` true sends it Ctrl-C (SIGINT)."""
     controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
     process = subprocess.Popen(
-        [sys.executable, "-m", "atai_fs.cli", "cp", str(source), "atai://bar/big.bin"],
+        [sys.executable, "-m", "atai_fs.cli", *args],
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
-        env={**os.environ, "COLUMNS": "120"},
+        env={**os.environ, **(env or {})},
     )
     os.close(terminal)
     output = b""
-    while True:
+    interrupted = False
+    deadline = time.monotonic() + seconds  # a bound on a hung child, not a measurement
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 1.0)
+        if not ready:
+            continue
         try:
             chunk = os.read(controller, 4096)
         except OSError:  # the child closed the terminal
@@ -127,38 +142,115 @@ def test_progress_bar_in_a_real_terminal(env, tmp_path):
         if not chunk:
             break
         output += chunk
-    assert process.wait(timeout=120) == 0
-    os.close(controller)
-    screen = output.decode(errors="replace")
+        if interrupt_when and not interrupted and interrupt_when(output.decode(errors="replace")):
+            process.send_signal(signal.SIGINT)
+            interrupted = True
+    try:
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    return code, output.decode(errors="replace")
+
+
+_SCALE = {"": 1, "k": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def bytes_shown(screen: str, total: str) -> list[float]:
+    """Every byte count a tqdm bar drew against ``total`` (e.g. ``"6.00M"``), in order."""
+    found = re.findall(r"(\d+(?:\.\d+)?)([kMG]?)/" + re.escape(total) + r" \[", screen)
+    return [float(number) * _SCALE[unit] for number, unit in found]
+
+
+def endpoint_env(emulator) -> dict[str, str]:
+    return {"ATAI_API_KEY": emulator.api_key, "ATAI_API_ENDPOINT": emulator.endpoint_url}
+
+
+@pytest.fixture
+def slow_emulator(tmp_path):
+    """Parts of 1 MiB through a 2 MB/s link: an upload of a few MiB takes seconds."""
+    with ATAIEmulator(
+        data_dir=tmp_path / "slow", part_size=1 << 20, link_bandwidth=2e6, put_bandwidth=2e6
+    ) as emu:
+        yield emu
+
+
+def test_progress_bar_in_a_real_terminal(env, tmp_path):
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(8 << 20))
+    code, screen = in_terminal(["cp", str(source), "atai://bar/big.bin"])
+    assert code == 0
     assert "\r" in screen  # redrawn in place
-    assert "100%" in screen and "8.0 MiB/8.0 MiB" in screen
-    assert "done in" in screen
+    assert "big.bin" in screen and "100%" in screen and "8.00M/8.00M" in screen
+    assert screen.endswith("\n")
     assert download(env, "bar/big.bin") == source.read_bytes()
+
+
+def test_progress_moves_while_a_large_part_is_sent(tmp_path):
+    # One part, read by the emulator at 8 MB/s; loopback's socket buffers take the first
+    # several MB at once, so the part is larger than they can hold.
+    size = 24 << 20
+    source = tmp_path / "one-part.bin"
+    source.write_bytes(os.urandom(size))
+    with ATAIEmulator(data_dir=tmp_path / "emu", part_size=size, put_bandwidth=8e6) as emu:
+        code, screen = in_terminal(
+            ["cp", "-o", "chunk_size=64KiB", str(source), "atai://one-part.bin"],
+            endpoint_env(emu),
+        )
+        assert code == 0
+        assert emu.stats.part_puts == 1
+    shown = bytes_shown(screen, "24.0M")
+    assert shown == sorted(shown)
+    assert shown[-1] == size
+    assert len({value for value in shown if 0 < value < size}) >= 3, screen
+
+
+def test_several_files_each_show_their_bar_and_a_total(env, tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("a.bin", "b.bin", "c.bin"):
+        (tree / name).write_bytes(os.urandom(300_000))
+    code, screen = in_terminal(["cp", "-r", str(tree), "atai://many/"])
+    assert code == 0
+    assert "3/3 files" in screen
+    assert all(name in screen for name in ("a.bin", "b.bin", "c.bin"))
+    assert download(env, "many/tree/b.bin") == (tree / "b.bin").read_bytes()
+
+
+def test_an_interrupted_upload_ends_its_line_and_says_how_to_resume(slow_emulator, tmp_path):
+    source = tmp_path / "big upload.bin"
+    source.write_bytes(os.urandom(6 << 20))
+    args = ["cp", str(source), "atai://big.bin"]
+    code, screen = in_terminal(
+        args,
+        endpoint_env(slow_emulator),
+        interrupt_when=lambda screen: bool(bytes_shown(screen, "6.00M")),  # it started
+    )
+    assert code == 130
+    command = shlex.join(["atai-fs", *args])
+    said = "atai-fs: interrupted; 1 upload(s) left resumable: run the same command again"
+    assert f"\n{said} to resume: {command}" in screen  # on a line of its own
+    assert "big.bin" not in stored_names(slow_emulator)
+    code, screen = in_terminal(args, endpoint_env(slow_emulator))
+    assert code == 0
+    assert download(slow_emulator, "big.bin") == source.read_bytes()
 
 
 def test_quiet_suppresses_the_bar_even_in_a_terminal(env, tmp_path):
     source = tmp_path / "small.bin"
     source.write_bytes(b"x" * 1000)
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "atai_fs.cli", "cp", "-q", str(source), "atai://q.bin"],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-    )
-    os.close(terminal)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert process.wait(timeout=60) == 0
-    os.close(controller)
-    assert output == b""
+    code, screen = in_terminal(["cp", "-q", str(source), "atai://q.bin"])
+    assert code == 0
+    assert screen == ""
+
+
+def test_tqdm_disable_suppresses_the_bar(env, tmp_path):
+    source = tmp_path / "small.bin"
+    source.write_bytes(b"x" * 1000)
+    code, screen = in_terminal(["cp", str(source), "atai://q.bin"], {"TQDM_DISABLE": "1"})
+    assert code == 0
+    assert screen == ""
 
 
 def test_commands_work_on_other_protocols(tmp_path, capsys, monkeypatch):

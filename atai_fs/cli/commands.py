@@ -1,108 +1,134 @@
-"""The file commands of ``atai-fs``: cp, ls, rm, info, cat, on any registered URL.
+"""The file commands of ``atai-fs``: cp, mv, rm, ls, du, info, cat, on any registered URL.
 
-Each command resolves its URLs with fsspec (``url_to_fs``), so every protocol atai_fs
-registers works, with storage options from the environment or ``-o key=value``.
+Each argument is resolved on its own (:mod:`atai_fs.cli.locations`), so every protocol
+atai_fs registers works, local paths and URLs mix, and ``-`` is stdin or stdout.  A
+command does everything it can, says on one line each thing it could not do, and exits 1
+if there was any (:class:`~atai_fs.cli.exits.Problems`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import shlex
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-from fsspec.core import url_to_fs
-from fsspec.implementations.local import LocalFileSystem
-
+from ..engine.uploader import collect_left_resumable
+from .copying import Filters, plan_copy, remove_emptied, remove_source, run_transfers
+from .exits import Problems, UsageError
+from .locations import Location, StorageOptions, expand, is_glob
 from .progress import TransferProgress, human_size
 
 __all__ = ["add_file_commands"]
 
 
-def _is_remote(url: str) -> bool:
-    protocol = url.split("://", 1)[0] if "://" in url else "file"
-    return protocol not in ("file", "local")
-
-
-def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for item in args.option or ():
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"-o expects KEY=VALUE, got {item!r}")
-        try:
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
-    return options
-
-
 def _progress(args: argparse.Namespace, total: int | None) -> TransferProgress | None:
-    if args.quiet or not sys.stdout.isatty():
+    if args.quiet or not sys.stderr.isatty():
         return None
-    return TransferProgress(total_bytes=total, stream=sys.stdout)
+    return TransferProgress(total_bytes=total, stream=sys.stderr)
+
+
+def _locations(args: argparse.Namespace, texts: list[str]) -> list[Location]:
+    options = StorageOptions(args.option)
+    return [Location.parse(text, options) for text in texts]
+
+
+def _copy_watched(args: argparse.Namespace, *, move: bool) -> int:
+    """Copy (or move); an interrupt ends the bars' lines and, where uploads were left
+    resumable, says the command that resumes them."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    bars: list[TransferProgress] = []
+    # Warnings meanwhile (a retry, an upload left resumable) print above the bars.
+    with collect_left_resumable() as left, logging_redirect_tqdm():
+        try:
+            return _copy(args, bars, move=move)
+        except KeyboardInterrupt:
+            for progress in bars:
+                progress.finish()
+            if left:
+                command = shlex.join(["atai-fs", *getattr(args, "argv", ["cp", *args.paths])])
+                print(
+                    f"atai-fs: interrupted; {len(left)} upload(s) left resumable: run the same "
+                    f"command again to resume: {command}",
+                    file=sys.stderr,
+                )
+            raise
+        finally:
+            for progress in bars:
+                progress.finish()
+
+
+def _copy(args: argparse.Namespace, bars: list[TransferProgress], *, move: bool) -> int:
+    if len(args.paths) < 2:
+        raise UsageError(f"{args.command} needs at least one source and a destination")
+    *sources, destination = _locations(args, args.paths)
+    problems = Problems()
+    plan = plan_copy(
+        sources,
+        destination,
+        recursive=move or args.recursive,
+        filters=Filters(args.include or (), args.exclude or ()),
+        problems=problems,
+    )
+    if args.dry_run:
+        verb = "move" if move else "copy"
+        for transfer in plan.transfers:
+            print(f"would {verb} {transfer.source.text} -> {transfer.target.text}")
+        return problems.exit_code
+    to_stdout = destination.is_stdio
+    progress = None if to_stdout else _progress(args, plan.total_bytes)
+    bars.extend([progress] if progress else [])
+    report = (lambda line: None) if args.quiet or to_stdout else print
+    run_transfers(plan, progress, report, after_each=remove_source if move else None)
+    if progress is not None:
+        progress.finish()
+    if move and not problems.count:
+        remove_emptied(plan.source_directories)
+    return problems.exit_code
 
 
 def cmd_cp(args: argparse.Namespace) -> int:
-    sources, destination = args.paths[:-1], args.paths[-1]
-    options = _storage_options(args)
-    if not sources:
-        raise ValueError("cp needs at least one source and a destination")
-    if any(_is_remote(s) for s in sources) and _is_remote(destination):
-        fs, _ = url_to_fs(destination, **options)
-        fs.copy(sources, destination, recursive=args.recursive)
-        return 0
-    if _is_remote(destination):  # upload
-        fs, _ = url_to_fs(destination, **options)
-        local = LocalFileSystem()
-        expanded = local.expand_path(sources, recursive=args.recursive)
-        total = sum(os.path.getsize(p) for p in expanded if os.path.isfile(p))
-        progress = _progress(args, total)
-        single = len(sources) == 1 and os.path.isfile(sources[0])
-        if single and not destination.endswith("/"):
-            callback = progress.single_file(sources[0]) if progress else None
-            fs.put_file(sources[0], destination, **_callback(callback))
-        else:
-            what = sources[0] if len(sources) == 1 else sources  # fsspec's cp semantics
-            fs.put(what, destination, recursive=args.recursive, **_callback(progress))
-    else:  # download
-        fs, _ = url_to_fs(sources[0], **options)
-        expanded = fs.expand_path(sources, recursive=args.recursive)
-        infos = [fs.info(p) for p in expanded]
-        total = sum(i["size"] for i in infos if i["type"] == "file")
-        progress = _progress(args, total)
-        single = len(infos) == 1 and infos[0]["type"] == "file"
-        if single and not os.path.isdir(destination):
-            callback = progress.single_file(sources[0]) if progress else None
-            fs.get_file(sources[0], destination, **_callback(callback))
-        else:
-            what = sources[0] if len(sources) == 1 else sources
-            fs.get(what, destination, recursive=args.recursive, **_callback(progress))
-    if progress is not None:
-        progress.finish()
-    return 0
+    return _copy_watched(args, move=False)
 
 
-def _callback(callback: Any) -> dict[str, Any]:
-    return {"callback": callback} if callback is not None else {}
+def cmd_mv(args: argparse.Namespace) -> int:
+    return _copy_watched(args, move=True)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    fs, path = url_to_fs(args.url, **_storage_options(args))
-    entries = fs.ls(path, detail=True)
-    protocol = args.url.split("://", 1)[0] + "://" if "://" in args.url else ""
-    for entry in sorted(entries, key=lambda e: e["name"]):
+    (location,) = _locations(args, [args.url])
+    problems = Problems()
+    for entry in _entries(location, args.recursive, problems):
         suffix = "/" if entry["type"] == "directory" else ""
         name = entry["name"] + suffix
         if not args.long:
-            short = entry["name"].rsplit("/", 1)[-1] + suffix
-            print(f"{protocol}{name}" if args.full else short)
+            shown = name if args.recursive else entry["name"].rsplit("/", 1)[-1] + suffix
+            print(location.url_of(name) if args.full else shown)
             continue
         size = "-" if entry["type"] == "directory" else _size(entry.get("size"), args)
         status = entry.get("file_status") or entry.get("status") or entry["type"]
-        print(f"{size:>10}  {status:<24}  {protocol}{name}")
-    return 0
+        print(f"{size:>10}  {status:<24}  {location.url_of(name)}")
+    return problems.exit_code
+
+
+def _entries(location: Location, recursive: bool, problems: Problems) -> list[dict[str, Any]]:
+    """What ``ls`` shows, sorted by name: a glob's matches, a whole tree (``-R``), or one
+    directory's entries (a file's own entry)."""
+    fs = location.fs
+    if is_glob(location.path):
+        matches = expand([location], problems)
+        entries = [fs.info(match.path) for match in matches]
+    elif recursive:
+        found = fs.find(location.path, withdirs=True, detail=True)
+        entries = [info for name, info in found.items() if name != location.path.rstrip("/")]
+        if not entries and not location.is_directory():
+            entries = fs.ls(location.path, detail=True)
+    else:
+        entries = fs.ls(location.path, detail=True)
+    return sorted(entries, key=lambda e: str(e["name"]))
 
 
 def _size(size: int | None, args: argparse.Namespace) -> str:
@@ -111,85 +137,169 @@ def _size(size: int | None, args: argparse.Namespace) -> str:
     return str(size) if args.bytes else human_size(size)
 
 
+def cmd_du(args: argparse.Namespace) -> int:
+    problems = Problems()
+    for location in expand(_locations(args, args.urls), problems):
+        info = location.info()
+        if info is None:
+            problems.add(f"cannot access {location.text!r}: no such file or directory")
+            continue
+        if info["type"] == "directory":
+            files = [
+                i for i in location.fs.find(location.path, detail=True).values()
+                if i.get("type") != "directory"
+            ]  # fmt: skip
+        else:
+            files = [info]
+        known = [i["size"] for i in files if i.get("size") is not None]
+        total = sum(known)
+        size = str(total) if args.bytes else human_size(total)
+        unknown = len(files) - len(known)
+        note = f" ({unknown} of unknown size)" if unknown else ""
+        count = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+        print(f"{size:>10}  {count:>12}  {location.text}{note}")
+    return problems.exit_code
+
+
 def cmd_rm(args: argparse.Namespace) -> int:
-    fs, _ = url_to_fs(args.urls[0], **_storage_options(args))
-    targets = fs.expand_path(args.urls, recursive=args.recursive)
-    if not targets:
-        raise FileNotFoundError(f"nothing matches {' '.join(args.urls)}")
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise ValueError(
-                f"refusing to delete {len(targets)} path(s) without confirmation; pass -y"
-            )
-        shown = ", ".join(targets[:5]) + (" ..." if len(targets) > 5 else "")
-        answer = input(f"delete {len(targets)} path(s): {shown}? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing deleted")
-            return 1
-    fs.rm(args.urls if len(args.urls) > 1 else args.urls[0], recursive=args.recursive)
-    return 0
+    problems = Problems()
+    chosen: list[tuple[Location, bool]] = []
+    for location in expand(_locations(args, args.urls), problems):
+        info = location.info()
+        if info is None:
+            problems.add(f"cannot remove {location.text!r}: no such file or directory")
+        elif info["type"] == "directory" and not args.recursive:
+            problems.add(f"cannot remove {location.text!r}: is a directory (use -r)")
+        else:
+            chosen.append((location, info["type"] == "directory"))
+    files = [name for location, _ in chosen for name in _files_below(location)]
+    if not files:
+        return problems.exit_code
+    if args.dry_run:
+        for name in files:
+            print(f"would delete {name}")
+        return problems.exit_code
+    if not args.yes and not _confirmed(files):
+        return problems.exit_code or 1
+    for location, is_directory in chosen:
+        location.fs.rm(location.path, recursive=is_directory)
+    return problems.exit_code
+
+
+def _files_below(location: Location) -> Iterator[str]:
+    """The URLs of the files ``rm`` deletes for ``location`` (itself, or all below it)."""
+    if not location.is_directory():
+        yield location.text
+        return
+    for name in sorted(location.fs.find(location.path)):
+        yield location.url_of(name)
+
+
+def _confirmed(files: list[str]) -> bool:
+    """Ask on the terminal; with none to ask on, refuse (a script must say -y)."""
+    if not sys.stdin.isatty():
+        raise PermissionError(
+            f"refusing to delete {len(files)} file(s) without confirmation; pass -y"
+        )
+    shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
+    answer = input(f"delete {len(files)} file(s): {shown}? [y/N] ")
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("nothing deleted")
+    return False
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    fs, path = url_to_fs(args.url, **_storage_options(args))
-    print(json.dumps(fs.info(path), indent=2, sort_keys=True, default=str))
+    (location,) = _locations(args, [args.url])
+    print(json.dumps(location.fs.info(location.path), indent=2, sort_keys=True, default=str))
     return 0
 
 
 def cmd_cat(args: argparse.Namespace) -> int:
-    fs, path = url_to_fs(args.url, **_storage_options(args))
+    problems = Problems()
     out = sys.stdout.buffer
-    with fs.open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            out.write(chunk)
-    out.flush()
-    return 0
+    for location in expand(_locations(args, args.urls), problems):
+        info = location.info()
+        if info is None:
+            problems.add(f"{location.text}: no such file or directory")
+            continue
+        if info["type"] == "directory":
+            problems.add(f"{location.text}: is a directory")
+            continue
+        with location.fs.open(location.path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                out.write(chunk)
+        out.flush()
+    return problems.exit_code
 
 
-def add_file_commands(commands: Any) -> None:
-    """Register cp, ls, rm, info and cat on an argparse subparsers object."""
+def add_file_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Register the file commands on an argparse subparsers object; ``common`` holds the
+    flags every command takes (``--debug``, ``-q``) in any position."""
 
-    def common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = commands.add_parser(name, parents=[common], **kwargs)
         parser.add_argument(
             "-o",
             "--option",
             action="append",
             metavar="KEY=VALUE",
-            help="storage option for the filesystem (repeatable), e.g. -o endpoint_url=URL",
+            help="storage option (repeatable), e.g. -o endpoint_url=URL; "
+            "-o PROTOCOL.KEY=VALUE for one protocol only",
         )
         return parser
 
-    cp = common(
-        commands.add_parser(
-            "cp",
-            help="copy files between local paths and atai_fs URLs",
-            description="Copy local files to a URL (upload), a URL to local paths (download), "
-            "or within a filesystem. Globs are expanded; a trailing '/' on the destination "
-            "means 'into this directory'.",
+    for name, verb in (("cp", "copy"), ("mv", "move")):
+        copy = command(
+            name,
+            help=f"{verb} files between local paths and URLs (and between URLs)",
+            description=f"{verb.capitalize()} local files to a URL, URLs to local paths, or "
+            "between URLs (of one protocol or two). Globs are expanded; a destination that "
+            "ends with '/' or is a directory receives each source under its own name; a "
+            "source ending with '/' copies the directory's contents; '-' is stdin (source) "
+            "or stdout (destination)."
+            + (" mv deletes each source once its copy is complete." if name == "mv" else ""),
         )
-    )
-    cp.add_argument("paths", nargs="+", metavar="PATH", help="sources..., then destination")
-    cp.add_argument("-r", "--recursive", action="store_true", help="copy directories")
-    cp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    cp.set_defaults(handler=cmd_cp)
+        copy.add_argument("paths", nargs="+", metavar="PATH", help="sources..., then destination")
+        if name == "cp":
+            copy.add_argument("-r", "--recursive", action="store_true", help="copy directories")
+        copy.add_argument(
+            "--include", action="append", metavar="GLOB", help="copy only files matching it"
+        )
+        copy.add_argument(
+            "--exclude", action="append", metavar="GLOB", help="skip files matching it"
+        )
+        copy.add_argument(
+            "-n", "--dry-run", action="store_true", help="print what would be done, do nothing"
+        )
+        copy.set_defaults(handler=cmd_cp if name == "cp" else cmd_mv, recursive=False)
 
-    ls = common(commands.add_parser("ls", help="list files and directories"))
-    ls.add_argument("url", help="e.g. atai://runs/")
+    ls = command("ls", help="list files and directories")
+    ls.add_argument("url", help="e.g. atai://runs/ (globs allowed)")
     ls.add_argument("-l", "--long", action="store_true", help="sizes and status")
+    ls.add_argument("-R", "--recursive", action="store_true", help="everything below")
     ls.add_argument("--bytes", action="store_true", help="sizes in bytes (with -l)")
     ls.add_argument("--full", action="store_true", help="print full URLs")
     ls.set_defaults(handler=cmd_ls)
 
-    rm = common(commands.add_parser("rm", help="delete files (asks first unless -y)"))
+    du = command("du", help="total size and file count below URLs")
+    du.add_argument("urls", nargs="+", metavar="URL")
+    du.add_argument("--bytes", action="store_true", help="sizes in bytes")
+    du.set_defaults(handler=cmd_du)
+
+    rm = command("rm", help="delete files (asks first unless -y)")
     rm.add_argument("urls", nargs="+", metavar="URL")
     rm.add_argument("-r", "--recursive", action="store_true", help="delete below a prefix")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    rm.add_argument(
+        "-n", "--dry-run", action="store_true", help="print what would be deleted, do nothing"
+    )
     rm.set_defaults(handler=cmd_rm)
 
-    info = common(commands.add_parser("info", help="print a file's metadata as JSON"))
+    info = command("info", help="print a file's metadata as JSON")
     info.add_argument("url")
     info.set_defaults(handler=cmd_info)
 
-    cat = common(commands.add_parser("cat", help="write a file's bytes to stdout"))
-    cat.add_argument("url")
+    cat = command("cat", help="write files' bytes to stdout")
+    cat.add_argument("urls", nargs="+", metavar="URL")
     cat.set_defaults(handler=cmd_cat)

@@ -39,8 +39,13 @@ def chunk_size_for(parts_in_flight: int, largest: int = DEFAULT_CHUNK_SIZE) -> i
 class PartBody(payload.Payload):
     """An aiohttp payload that streams ``[offset, offset + length)`` of a source.
 
-    ``on_chunk`` (optional) sees every chunk as it is sent, for checksums computed on the
-    bytes actually put on the wire.
+    ``on_chunk`` (optional) sees every byte of the part once, in order, as it is sent,
+    for checksums computed on the bytes actually put on the wire.  aiohttp writes a body
+    again when a reused connection drops under it (PUT is idempotent); the same bytes are
+    then not seen twice, or an MD5 or CRC32C would be of the part sent twice.
+    ``on_sent`` (optional) is told how many bytes of the
+    part this write has handed to the connection, after each chunk, for progress (a
+    body written again starts again from 0).
     """
 
     _autoclose = True
@@ -54,6 +59,7 @@ class PartBody(payload.Payload):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         content_type: str = "application/octet-stream",
         on_chunk: Callable[[Buffer], None] | None = None,
+        on_sent: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(source, content_type=content_type)
         self._source = source
@@ -62,6 +68,8 @@ class PartBody(payload.Payload):
         self._size = length  # what aiohttp announces as Content-Length
         self._chunk_size = chunk_size
         self._on_chunk = on_chunk
+        self._on_sent = on_sent
+        self._observed = 0  # bytes of the part on_chunk has seen, over every write
 
     @property
     def source(self) -> PartSource:
@@ -91,7 +99,19 @@ class PartBody(payload.Payload):
             take = min(self._chunk_size, remaining)
             chunk = self._source.read(position, take)
             if self._on_chunk is not None:
-                self._on_chunk(chunk)
+                self._observe(chunk, position - self._offset)
             await writer.write(chunk)
             position += take
+            if self._on_sent is not None:
+                self._on_sent(position - self._offset)
             remaining -= take
+
+    def _observe(self, chunk: Buffer, start: int) -> None:
+        """Hand ``on_chunk`` the bytes of ``chunk`` (at ``start`` in the part) that no
+        earlier write of this body showed it."""
+        end = start + len(chunk)
+        if end <= self._observed or self._on_chunk is None:
+            return
+        skip = self._observed - start
+        self._on_chunk(memoryview(chunk)[skip:] if skip > 0 else chunk)
+        self._observed = end

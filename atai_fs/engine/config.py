@@ -114,9 +114,18 @@ def parse_size(value: Any, option: str) -> int:
             return int(text)
         except ValueError:
             pass
-    raise ConfigurationError(
-        f"{option} must be a whole number (bytes, or with a unit such as 8MiB), got {value!r}"
-    )
+    if _counts_bytes(option):
+        raise ConfigurationError(
+            f"{option} must be a whole number of bytes (or with a unit such as 8MiB), got {value!r}"
+        )
+    raise ConfigurationError(f"{option} must be a whole number, got {value!r}")
+
+
+def _counts_bytes(option: str) -> bool:
+    """Whether an integer option is a size (``chunk_size``, ``spool_threshold``...) rather
+    than a count (``max_concurrency``, ``attempts``), for the words of its error."""
+    name = option.rsplit(".", 1)[-1]
+    return any(word in name for word in ("size", "threshold", "limit", "bytes"))
 
 
 def _optional_inner(annotation: Any) -> Any | None:

@@ -14,7 +14,8 @@ owns the *how* for one API.  The uploader:
 * refreshes URLs before they expire (in batches) and after the storage refuses one;
 * checks each part's ETag against the MD5 of the bytes sent, and computes the
   whole-file CRC32C when the API wants one;
-* batches checkpoints of resumable uploads and reports progress;
+* batches checkpoints of resumable uploads and reports progress as bytes are sent
+  (:mod:`atai_fs.engine.progress`);
 * **cleans up exactly once**: the moment the server holds an upload, its cleanup is
   registered (abort; for a resumable upload, a last checkpoint and an error naming the
   upload), and any failure of any step, any exception of the caller
@@ -45,6 +46,7 @@ from typing import TypeVar
 
 from fsspec.callbacks import Callback
 
+from ..advice import rerun
 from ..checksums import crc32c_of_parts, crc32c_update, md5_of_etag
 from ..errors import (
     AtaiFsError,
@@ -79,13 +81,17 @@ LEFT_RESUMABLE: contextvars.ContextVar[list[str] | None] = contextvars.ContextVa
 
 @contextlib.contextmanager
 def collect_left_resumable() -> Iterator[list[str]]:
-    """The notes of uploads left resumable by cancellation inside this block."""
+    """The notes of uploads left resumable by cancellation inside this block (also
+    handed to an enclosing block, which hears of every upload within)."""
+    outer = LEFT_RESUMABLE.get()
     notes: list[str] = []
     token = LEFT_RESUMABLE.set(notes)
     try:
         yield notes
     finally:
         LEFT_RESUMABLE.reset(token)
+        if outer is not None:
+            outer.extend(notes)
 
 
 #: Seconds an interrupted caller still waits for the answer of a call that creates an
@@ -278,7 +284,7 @@ class Uploader:
             token = await self._attempt(put_once, f"part {part.number}")
             self._slots.part_sent(ticket, part.length)
         self._tokens[part.number] = token
-        self._progress.advance(part.length)
+        self._progress.part_sent(part.number, part.length)
         if self._checkpoints is not None:
             await self._checkpoints.add(part.number, token)
 
@@ -385,6 +391,7 @@ class Uploader:
         failure starts it; every caller waits until it is done (a caller discarding the
         upload must not return while the abort is still on its way).  Returns the error
         to raise instead of ``exc``, if any."""
+        self._progress.end()
         if self._state == "published":
             return None
         if self._cleanup is None:
@@ -409,8 +416,8 @@ class Uploader:
             # Cancelled (Ctrl-C, a task torn down): it stays resumable, and says so.
             note = (
                 f"{self.target.description}: interrupted; the upload {plan.upload_id} was left "
-                f"in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; run "
-                f"the same {self.target.resume_command} again to resume it"
+                f"in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; "
+                f"{rerun(self.target.resume_command)} to resume it"
             )
             log.warning("%s", note)
             collected = LEFT_RESUMABLE.get()
@@ -434,13 +441,14 @@ class Uploader:
         return UploadFailed(
             f"uploading {self.target.description} failed: {exc}. The upload {plan.upload_id} "
             f"was left in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; "
-            f"run the same {self.target.resume_command} again to resume it",
+            f"{rerun(self.target.resume_command)} to resume it",
             status=status,
             code=code,
             upload_id=plan.upload_id,
         )
 
     def _published(self, result: Completion) -> Completion:
+        self._progress.end()
         self._state = "published"
         self._result = result
         return result
@@ -543,6 +551,7 @@ class Uploader:
             part.length,
             chunk_size=chunk_size_for(self._slots.limit, self.config.chunk_size),
             on_chunk=observe if (md5 is not None or wants_crc) else None,
+            on_sent=lambda done: self._progress.reached(number, done),
         )
         try:
             token = await self.target.put_part(part, body)

@@ -51,6 +51,7 @@ from ..targets.aionvision import (
 from ..targets.aionvision.processing import is_terminal
 from .base import UploadFileSystem, Write, checked_options
 from .blocking import interruptible
+from .progress_bar import TransferBar
 
 __all__ = ["AionVisionFileSystem"]
 
@@ -110,6 +111,7 @@ class AionVisionFileSystem(UploadFileSystem):
     # Its put_file and pipe_file return the stored file's ids, which exist only once it
     # is uploaded: inside a transaction they publish at once (opened files still wait).
     defers_in_transactions = False
+    uploads_in_batches = True
 
     def __init__(
         self,
@@ -327,7 +329,15 @@ class AionVisionFileSystem(UploadFileSystem):
             lpath, rpath, recursive, callback=NoOpCallback(), maxdepth=maxdepth, _collect=pairs
         )
         named = [(local, file_name(self._strip_protocol(remote))) for local, remote in pairs]
-        results = await self._batch_uploads(settings).run(named, upload_options, callback)
+        files_bar = None
+        if self.progress and isinstance(callback, NoOpCallback):  # files, not bytes
+            label = f"aionvision:// {len(named)} files"
+            callback = files_bar = TransferBar(label, unit="file", unit_scale=False)
+        try:
+            results = await self._batch_uploads(settings).run(named, upload_options, callback)
+        finally:
+            if files_bar is not None:
+                files_bar.close()
         self.last_results = results
         for (local, remote), result in zip(pairs, results, strict=True):
             self._remember(self._strip_protocol(remote), result, _size_of(local))

@@ -117,6 +117,7 @@ class ATAIFileSystem(UploadFileSystem):
     root_marker = ""
     supports_resume = True
     declares_types = True
+    readable = True
 
     def __init__(
         self,
@@ -340,7 +341,7 @@ class ATAIFileSystem(UploadFileSystem):
             # A redirect's presigned URL expired: a retry asks the API for a fresh one.
             return UrlExpired(
                 f"downloading atai://{name}: the storage URL the API redirected to has "
-                f"expired (HTTP {resp.status}); retrying asks for a fresh one",
+                f"expired (HTTP {resp.status})",
                 status=resp.status,
             )
         note = await self._why_not_downloadable(name) if resp.status == 400 else None
@@ -365,10 +366,15 @@ class ATAIFileSystem(UploadFileSystem):
         if os.path.isdir(lpath):
             return
         name = self._strip_protocol(rpath)
-        progress = _RestartableProgress(callback)
-        await self.retry.run(
-            lambda: self._download_to(name, lpath, progress), what=f"downloading atai://{name}"
-        )
+        bar = self._progress_callback(callback, f"atai://{name}")
+        progress = _RestartableProgress(bar or callback)
+        try:
+            await self.retry.run(
+                lambda: self._download_to(name, lpath, progress), what=f"downloading atai://{name}"
+            )
+        finally:
+            if bar is not callback and bar is not None:
+                bar.close()  # the filesystem's own bar (progress=True)
 
     async def _download_to(self, name: str, lpath: str, progress: _RestartableProgress) -> None:
         partial = f"{lpath}.atai-partial-{uuid.uuid4().hex[:8]}"

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from fsspec.asyn import AsyncFileSystem
-from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback, NoOpCallback
 from fsspec.compression import compr
 from fsspec.utils import infer_compression
 
+from ..advice import pass_options
 from ..engine.concurrency import PartConcurrency
 from ..engine.config import TransferConfig, coerce, parse_flag, plain_config, refuse_unknown
 from ..engine.integrity import EtagCheck
@@ -36,7 +37,9 @@ from ..engine.uploader import Uploader, collect_left_resumable
 from ..errors import AtaiFsError, ConfigurationError, InvalidRequest
 from ..http import HttpClient, Timeouts, check_endpoint
 from ..targets.content_types import compressed_type
+from .async_file import AsyncReadFile, AsyncUploadFile
 from .blocking import interruptible, run_blocking
+from .progress_bar import TransferBar
 from .read_file import RangeReadFile
 from .upload_file import CompressedUpload, UploadFile
 
@@ -179,6 +182,12 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     ``resume_dir``
         Where resumable ``put_file`` keeps its small records of which local file an
         in-progress upload comes from (default ``~/.cache/atai_fs/uploads``).
+    ``progress``
+        ``True``: every transfer of this filesystem that is given no ``callback=``
+        draws a tqdm bar (file name, bytes, rate) on stderr, or in a notebook, including
+        files written through ``open()`` (pandas ``to_parquet``, DuckDB ``COPY``, Dask),
+        which fsspec gives no callback.  Also ``FSSPEC_<PROTOCOL>_PROGRESS=true``;
+        ``TQDM_DISABLE=1`` hides the bars.
 
     An unknown option raises :class:`~atai_fs.errors.ConfigurationError` naming the
     closest valid one.
@@ -189,6 +198,9 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
 
     #: Whether ``put_file`` may leave an upload resumable (the target implements resume).
     supports_resume: ClassVar[bool] = False
+
+    #: Whether files can be read back (``open(path, "rb")``, ``cat_file``).
+    readable: ClassVar[bool] = False
 
     #: Environment variables the protocol reads its defaults from (part of the cache key).
     environment_variables: ClassVar[tuple[str, ...]] = ()
@@ -202,6 +214,12 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     default_endpoint: ClassVar[str] = ""
     #: Whether ``put_file`` and ``pipe_file`` inside a transaction wait for its commit.
     defers_in_transactions: ClassVar[bool] = True
+    #: Whether ``put`` of many files is one batch of the API (not one ``put_file`` each),
+    #: so a tool copying many files hands them to one ``put``.
+    uploads_in_batches: ClassVar[bool] = False
+    #: Whether ``put(local_dir, ..., recursive=True)`` uploads the tree whole (one
+    #: archive, published at once), so a tool copying a directory hands it over whole.
+    uploads_directories_whole: ClassVar[bool] = False
     #: Whether writes take a ``content_type`` option (the MIME type the API stores).
     declares_types: ClassVar[bool] = False
     #: What plain http to the endpoint would expose (for the refusal's message).
@@ -221,6 +239,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         share_rate_limit: bool = True,
         transfer: TransferConfig | Mapping[str, Any] | str | None = None,
         resume_dir: str | None = None,
+        progress: bool | str = False,
         **options: Any,
     ) -> None:
         ours = {k: v for k, v in options.items() if k not in FSSPEC_OPTIONS}
@@ -234,6 +253,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         self.transfer: TransferConfig = base.with_options(ours)
         super().__init__(**{k: v for k, v in options.items() if k in FSSPEC_OPTIONS})
         self._resume_journal = ResumeJournal(resume_dir)
+        #: Whether transfers given no callback draw a bar (see the class docstring).
+        self.progress = parse_flag(progress, "progress")
         #: What uploads learned of the storage's ETags (MD5s or opaque), shared by all.
         self._etags = EtagCheck(self.transfer.verify_etag)
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PartConcurrency]
@@ -351,8 +372,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         if not getattr(self, "api_key", None):
             raise ConfigurationError(
                 f"no {self.service_name} API key: set the {self.api_key_variable} environment "
-                "variable, or pass api_key=... (storage_options={'api_key': ...} in pandas "
-                "and Dask)"
+                f"variable, or {pass_options(('api_key', ...))} (storage_options="
+                "{'api_key': ...} in pandas and Dask)"
             )
 
     def __repr__(self) -> str:
@@ -423,8 +444,19 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         config = config or self.transfer
         etags = self._etags if config.verify_etag == self.transfer.verify_etag else None
         return Uploader(
-            target, slots=self._part_slots(), config=config, callback=callback, etags=etags
+            target,
+            slots=self._part_slots(),
+            config=config,
+            callback=self._progress_callback(callback, target.description),
+            etags=etags,
         )
+
+    def _progress_callback(self, callback: Callback | None, label: str) -> Callback | None:
+        """``callback`` if the caller passed one; else, with ``progress=True``, a bar
+        labelled ``label`` that closes when its transfer ends."""
+        if callback is not None and not isinstance(callback, NoOpCallback):
+            return callback
+        return TransferBar(label) if self.progress else callback
 
     def _call_config(self, options: dict[str, Any]) -> TransferConfig:
         """The engine options of one call (``retry=``, ``verify_etag=``, ``chunk_size=``...)
@@ -583,9 +615,10 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             raise FileExistsError(f"{self.protocol[0]}://{name} already exists (mode 'xb')")
         config = self._call_config(options)
         compression = options.pop(_COMPRESSION_OPTION, None)
+        callback = options.pop("callback", None)
         write_mode = "create" if mode == "xb" else "overwrite"
         target = self._write_target(Write(name, options, write_mode, compression=compression))
-        return self._upload_file(name, target, size, autocommit, block_size, config)
+        return self._upload_file(name, target, size, autocommit, block_size, config, callback)
 
     def _upload_file(
         self,
@@ -595,12 +628,13 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         autocommit: bool,
         block_size: int | None,
         config: TransferConfig,
+        callback: Callback | None = None,
     ) -> UploadFile:
         """The writable file of ``target`` (its uploader made on the filesystem's loop,
-        where the part semaphore lives)."""
+        where the part semaphore lives); ``callback`` hears its bytes as they are sent."""
 
         async def make() -> Uploader:
-            return self._uploader(target, config=config)
+            return self._uploader(target, config=config, callback=callback)
 
         return UploadFile(
             self,
@@ -614,6 +648,11 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         )
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if self.asynchronous:
+            raise NotImplementedError(
+                f"open() blocks, and this filesystem is asynchronous (asynchronous=True): "
+                f"use `await fs.open_async({str(path)!r}, {mode!r})` (see docs/async.md)"
+            )
         if "w" in mode or "x" in mode:
             self._write_name(path)  # refuse "dir/" before fsspec strips the slash
             compression = kwargs.pop("compression", None)
@@ -631,6 +670,89 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     def _open_read(self, path: str, **options: Any) -> RangeReadFile:
         """A file opened for reading; by default there is no read side."""
         raise InvalidRequest(f"{self.protocol[0]}:// files cannot be read back")
+
+    # -- async use -----------------------------------------------------------------------
+
+    async def open_async(
+        self,
+        path: str,
+        mode: str = "rb",
+        *,
+        size: int | None = None,
+        callback: Callback | None = None,
+        **options: Any,
+    ) -> AsyncUploadFile | AsyncReadFile:
+        """Open a file from async code, on the running event loop.
+
+        Parameters
+        ----------
+        path:
+            The file, with or without the protocol.
+        mode:
+            ``"wb"`` (or ``"xb"``, refusing to replace a file) to upload, ``"rb"`` to
+            read where the API has a read side.
+        size:
+            For ``"wb"``: the exact total, if known; parts are then sent while writing
+            (else the bytes are spooled and sent at close).
+        callback:
+            An fsspec callback told the upload's bytes as they are sent.
+        **options:
+            The per-write options of ``open`` (``content_type=``, ``retry=``...).
+
+        Returns
+        -------
+        AsyncUploadFile | AsyncReadFile
+            ``await f.write(data)``, ``await f.close()`` (publishes), ``async with``
+            (an exception aborts the upload); or ``await f.read(n)``.
+
+        Raises
+        ------
+        InvalidRequest
+            Another mode, compression, or a name that cannot be a file.
+        FileExistsError
+            ``"xb"`` and the file exists.
+        """
+        if options.pop("compression", None):
+            raise InvalidRequest(
+                "open_async takes no compression: compress the bytes before writing them"
+            )
+        if mode == "rb":
+            if not self.readable:
+                self._open_read(path)  # the protocol's own refusal: it has no read side
+            name = self._strip_protocol(path)
+            info = await self._info(name)
+            if info["type"] != "file":
+                raise IsADirectoryError(f"{self.protocol[0]}://{name} is a directory")
+            return AsyncReadFile(self, name, size=info["size"])
+        if mode not in ("wb", "xb"):
+            raise InvalidRequest(
+                f"mode {mode!r} is not supported: upload targets take whole files, so open "
+                "with 'wb' (or 'rb' to read)"
+            )
+        name = self._write_name(path)
+        write_mode = "create" if mode == "xb" else "overwrite"
+        await self._refuse_existing_if(write_mode, name)
+        config = self._call_config(options)
+        target = self._write_target(Write(name, options, write_mode))
+        uploader = self._uploader(target, callback=callback, config=config)
+        return await AsyncUploadFile.open(
+            name, uploader, size=size, on_published=lambda result: self._published(name, result)
+        )
+
+    async def close_session(self) -> None:
+        """Close this filesystem's HTTP session on the running event loop.
+
+        An asynchronous filesystem (``asynchronous=True``) runs on its caller's loop;
+        close it before that loop ends (or use ``async with fs:``), or aiohttp warns of
+        an unclosed session.  A later call opens a new session.
+        """
+        await self.http.close()
+
+    async def __aenter__(self) -> UploadFileSystem:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close_session()
 
     async def _makedirs(self, path: str, exist_ok: bool = False) -> None:
         """Directories are implied by names containing '/': nothing to create."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
-__all__ = ["interruptible", "run_blocking"]
+__all__ = ["gather_all", "interruptible", "run_blocking"]
 
 log = logging.getLogger("atai_fs")
 
@@ -81,3 +81,27 @@ def interruptible(name: str) -> Callable[..., Any]:
     method.__name__ = name.lstrip("_")
     method.__doc__ = f"Blocking ``{name}``; Ctrl-C stops it cleanly (:mod:`atai_fs.fs.blocking`)."
     return method
+
+
+async def gather_all(coroutines: Iterable[Coroutine[Any, Any, T]], *, limit: int) -> list[T]:
+    """Run ``coroutines``, at most ``limit`` at once, and return their results in order.
+
+    Unlike fsspec's ``_run_coros_in_chunks`` (its ``get`` of many files), a failure or a
+    cancellation (Ctrl-C through :func:`run_blocking`) cancels every other one and waits
+    for their cleanup (a download's partial file removed) before it is raised: none is
+    left running behind the caller's back.
+    """
+    slots = asyncio.Semaphore(limit)
+
+    async def bounded(coroutine: Coroutine[Any, Any, T]) -> T:
+        async with slots:
+            return await coroutine
+
+    tasks = [asyncio.ensure_future(bounded(coroutine)) for coroutine in coroutines]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -11,6 +11,7 @@ from typing import Any
 
 from fsspec.asyn import FSTimeoutError, sync, sync_wrapper
 
+from ..advice import call
 from ..engine.target import UploadTarget
 from ..errors import InvalidRequest, NotFound
 from ..targets.content_types import content_type
@@ -160,7 +161,8 @@ class FlowFileSystem(UploadFileSystem):
         run_id, edge = self.split_path(path)
         if not run_id:
             raise InvalidRequest(
-                "the flow API cannot list runs; list one run's edges with ls('flow://RUN_ID/')"
+                "the flow API cannot list runs; list one run's edges with "
+                + call("ls", "flow://RUN_ID/")
             )
         if edge:
             entries = [await self._info(path)]

@@ -82,6 +82,7 @@ class SandboxFileSystem(UploadFileSystem):
     default_endpoint = DEFAULT_ENDPOINT
     root_marker = ""
     supports_resume = True
+    uploads_directories_whole = True
 
     def __init__(
         self,

@@ -25,22 +25,19 @@ file is published at commit.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import io
 import logging
-from collections import deque
 from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
 from fsspec.spec import AbstractBufferedFile
 
-from ..engine.plan import PartSpec
-from ..engine.sources import Buffer, LiveParts, SpoolSource
+from ..engine.sources import Buffer
 from ..engine.target import Completion
 from ..engine.uploader import Uploader
-from ..errors import InvalidRequest, UploadFailed
 from .blocking import run_blocking
+from .upload_writer import UploadWriter
 
 __all__ = ["CompressedUpload", "UploadFile"]
 
@@ -54,7 +51,8 @@ class UploadFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyp
 
     ``fs`` is the filesystem the file belongs to (``None`` for a bare presigned URL);
     ``loop`` the event loop the uploader runs on; ``on_published`` is told the result
-    once the file is visible.
+    once the file is visible.  The write itself is an
+    :class:`~atai_fs.fs.upload_writer.UploadWriter`, whose coroutines run on ``loop``.
     """
 
     def __init__(
@@ -74,33 +72,25 @@ class UploadFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyp
         self._uploader = uploader
         self._loop = loop
         self._on_published = on_published
-        self._expected_size = size
-        self._written = 0
         self._result: Completion | None = None
-        self._sent = False
-        self._spool: SpoolSource | None = None
-        self._live: LiveParts | None = None
-        #: Parts sent and not yet waited for, with their spools (closed by their sender,
-        #: or at release for a part cancelled before its send began).
-        self._in_flight: deque[tuple[concurrent.futures.Future[None], SpoolSource]] = deque()
-        if size is not None and size < 0:
-            self.closed = True
-            raise InvalidRequest(f"size must not be negative, got {size}")
-        if size is None or not uploader.streams(size):
-            config = uploader.config
-            self._spool = SpoolSource(config.spool_threshold, spool_dir=config.spool_dir)
-            return
         try:
-            self._live = self._run(uploader.begin(size))
+            self._writer = UploadWriter(path, uploader, size)
         except BaseException:
             self.closed = True
             raise
-        self._submit(self._live.full_parts())
+        if self._writer.streams:
+            try:
+                self._run(self._writer.begin())
+            except BaseException:
+                self.discard()
+                raise
 
     # -- writing ---------------------------------------------------------------------
 
     def write(self, data: Buffer) -> int:
-        """Accept bytes; with a known size, full parts are sent while writing goes on."""
+        """Accept bytes; with a known size, full parts are sent while writing goes on
+        (at most twice the part concurrency of the moment waiting for the network;
+        beyond that this waits)."""
         if not self.writable():
             raise ValueError("File not in write mode")
         if self.closed:
@@ -108,58 +98,15 @@ class UploadFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyp
         if self.forced:
             raise ValueError("This file has been force-flushed, can only close")
         view = memoryview(data).cast("B")
-        length = view.nbytes
-        if self._expected_size is not None and self._written + length > self._expected_size:
-            self.discard()
-            raise InvalidRequest(
-                f"{self.path}: writing {self._written + length} bytes into a file opened with "
-                f"size={self._expected_size}; the upload was aborted. Pass the exact size, "
-                "or open without size= to let the size be found at close"
-            )
-        if self._spool is not None:
-            self._spool.write(view)
-        elif self._live is not None:
-            self._submit(self._live.write(view))
-        self._written += length
-        self.loc += length
-        return length
-
-    def _submit(self, parts: list[tuple[PartSpec, SpoolSource]]) -> None:
-        """Send full parts, at most :meth:`Uploader.parts_to_hold` in flight (else wait)."""
-        pending = deque(parts)
         try:
-            while pending:
-                self._raise_if_a_part_failed()
-                while len(self._in_flight) >= self._uploader.parts_to_hold():
-                    self._wait_oldest()
-                part, spool = pending.popleft()
-                future = asyncio.run_coroutine_threadsafe(self._send(part, spool), self._loop)
-                self._in_flight.append((future, spool))
-        finally:
-            for _, spool in pending:  # never sent: the upload failed meanwhile
-                spool.close()
-
-    async def _send(self, part: PartSpec, spool: SpoolSource) -> None:
-        try:
-            await self._uploader.send_part(part, spool)
-        finally:
-            spool.close()  # its memory is free for the parts still to come
-
-    def _wait_oldest(self) -> None:
-        future, _ = self._in_flight.popleft()
-        try:
-            future.result()
+            parts = self._writer.accept(view)
+            if parts:
+                self._run(self._writer.send(parts))
         except BaseException:
             self.discard()
             raise
-
-    def _raise_if_a_part_failed(self) -> None:
-        for future, _ in self._in_flight:
-            if future.done() and not future.cancelled():
-                error = future.exception()
-                if error is not None:
-                    self.discard()
-                    raise error
+        self.loc += view.nbytes
+        return view.nbytes
 
     def flush(self, force: bool = False) -> None:
         """Nothing to push early: data streams out as parts fill, or at close."""
@@ -175,7 +122,7 @@ class UploadFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyp
         if self.closed:
             return
         try:
-            self._send_everything()
+            self._run(self._writer.finish())  # a transaction publishes at commit
             if self.autocommit:
                 self.commit()
         except BaseException:
@@ -184,54 +131,25 @@ class UploadFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyp
         finally:
             self.closed = True
             if self.autocommit:
-                self._release()  # in a transaction, commit or discard releases
-
-    def _send_everything(self) -> None:
-        """Everything short of publishing (a transaction publishes at commit)."""
-        if self._sent:
-            return
-        if self._expected_size is not None and self._written != self._expected_size:
-            raise InvalidRequest(
-                f"{self.path}: only {self._written} of the {self._expected_size} bytes "
-                "announced with size= were written; the upload was aborted"
-            )
-        if self._spool is not None:
-            self._run(self._uploader.stage(self._spool))
-        else:
-            while self._in_flight:
-                self._wait_oldest()
-        self._sent = True
+                self._writer.release()  # in a transaction, commit or discard releases
 
     def commit(self) -> None:
         """Publish the file (called at close, or at the end of an fsspec transaction)."""
         if self._result is None:
-            if not self._sent:
-                raise UploadFailed(f"{self.path}: cannot commit before every part was sent")
             try:
-                self._result = self._run(self._uploader.publish())
+                self._result = self._run(self._writer.publish())
             finally:
-                self._release()
+                self._writer.release()
         if self._on_published is not None:
             self._on_published(self._result)
 
     def discard(self) -> None:
         """Abandon the upload: nothing is published, storage is released."""
-        for future, _ in self._in_flight:
-            future.cancel()
         try:
-            self._run(self._uploader.discard())
+            self._run(self._writer.discard())
         finally:
-            self._release()
+            self._writer.release()
             self.closed = True
-
-    def _release(self) -> None:
-        for _, spool in self._in_flight:
-            spool.close()
-        self._in_flight.clear()
-        for holder in (self._spool, self._live):
-            if holder is not None:
-                holder.close()
-        self._spool = self._live = None
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return run_blocking(self._loop, coroutine)
@@ -257,15 +175,15 @@ class UploadFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyp
         # Collected without close(): abandon, never publish.  No blocking wait here: a
         # finalizer may run on the event loop's own thread.
         log.warning("%s was garbage-collected without close(); aborting its upload", self.path)
-        for future, _ in getattr(self, "_in_flight", ()):
-            future.cancel()
-        self._release()
         self.closed = True
+        writer = self._writer
         try:
             if self._loop.is_running():
-                asyncio.run_coroutine_threadsafe(self._uploader.discard(), self._loop)
+                asyncio.run_coroutine_threadsafe(writer.discard(), self._loop)
+                return
         except RuntimeError:  # interpreter shutdown: the loop is gone
             pass
+        writer.release()
 
     def __repr__(self) -> str:
         where = self.path if self.fs is None else f"{self.fs.protocol[0]}://{self.path}"

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from ..advice import pass_options
 from ..checksums import crc32c_base64
 from ..engine.body import DEFAULT_CHUNK_SIZE, PartBody
 from ..engine.plan import PartSpec, UploadPlan
@@ -39,6 +40,11 @@ __all__ = [
 ]
 
 DEFAULT_ENDPOINT = "https://api.u1.archetypeai.app/v0.5"
+_API_VERSION_PATH = "/v0.5"
+
+#: A server's suggestion naming a raw REST route ("List files with GET /files/metadata")
+#: speaks to callers of the HTTP API, not to users of a filesystem: it is left out.
+_REST_ROUTE = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD) /")
 
 #: Direct-to-cloud uploads accept files up to 250 GB (spec section 7).
 MAX_FILE_SIZE = 250 * 10**9
@@ -53,7 +59,8 @@ SIMPLE_UPLOAD_LIMIT = 512 * 10**6
 _PLAIN_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+=,@()-]{0,254}")
 
 _STATUS_HINTS = {
-    401: "check the API key (api_key=... or the ATAI_API_KEY environment variable)",
+    401: f"check the API key ({pass_options(('api_key', ...))} or set the ATAI_API_KEY "
+    "environment variable)",
     403: "the API key is valid but lacks permission for this; ask an org admin",
     404: "check the name; it may have been deleted, or the upload may have expired",
     409: "the server state changed under this request (e.g. the upload was already "
@@ -99,6 +106,17 @@ class AtaiApi(ApiClient):
     def parse_error(self, response: HttpResponse) -> ErrorBody:
         """Either envelope (``{"errors": [...]}`` or the legacy ``{"detail": ...}``), or none."""
         return _parse_envelope(response)
+
+    def hint(self, status: int, body: ErrorBody) -> str | None:
+        """A 404 without the API's error envelope comes from no route of the API: the
+        endpoint URL is wrong, whatever the file name (a missing ``/v0.5``, most often)."""
+        if status == 404 and body.code is None:
+            return (
+                f"the endpoint URL {self.http.api_base} looks wrong: it answered 404 without "
+                f"the API's error body; the Files API lives under {_API_VERSION_PATH} (e.g. "
+                f"{DEFAULT_ENDPOINT}); check endpoint_url or ATAI_API_ENDPOINT"
+            )
+        return super().hint(status, body)
 
     # -- direct-to-cloud upload ------------------------------------------------------
 
@@ -270,8 +288,9 @@ def _parse_envelope(response: HttpResponse) -> ErrorBody:
             if item.get("code"):
                 codes.append(str(item["code"]))
             text = str(item.get("message") or "")
-            if item.get("suggestion"):
-                text += f" ({item['suggestion']})"
+            suggestion = str(item.get("suggestion") or "")
+            if suggestion and not _REST_ROUTE.search(suggestion):
+                text += f" ({suggestion})"
             if text:
                 messages.append(text)
         return ErrorBody(code=codes[0] if codes else None, message="; ".join(messages))

@@ -159,3 +159,10 @@ def test_invalid_options_are_refused_before_any_request(fs, emulator):
     with pytest.raises(ValueError, match="at most 40 tags"):
         fs.pipe_file("aionvision://a.txt", b"x", tags=[f"t{i}" for i in range(41)])
     assert emulator.stats.api_requests == 0
+
+
+def test_progress_option_counts_the_files_of_a_put_on_a_bar(emulator, tmp_path, capsys):
+    paths = [local_file(tmp_path, f"frame-{i}.jpg", 2_000)[0] for i in range(3)]
+    make_fs(emulator, progress=True).put(paths, "aionvision://bar/")
+    screen = capsys.readouterr().err
+    assert "aionvision:// 3 files" in screen and "3/3" in screen

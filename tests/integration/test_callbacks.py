@@ -1,8 +1,9 @@
 """Progress callbacks (fsspec's ``callback=``, e.g. ``TqdmCallback``) report exact bytes.
 
 Every write mode sets the total first and ends at the file's size; a resumed upload
-reports the bytes the server already holds before any part it sends now.  Writes through
-``open(..., "wb")`` take no callback in fsspec, so they are not covered here.
+starts from the bytes the server already holds (heard with the size, before any part it
+sends now).  Bytes are reported as they are sent, so a large part moves the bar before
+it finishes; a retried part never makes the total pass the size.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import pytest
 from fsspec.callbacks import Callback, TqdmCallback
 
-from atai_fs import UploadFailed
+from atai_fs import ConfigurationError, UploadFailed
 from tests.atai.test_resume import fail_put_file_midway, impatient
 from tests.conftest import PART_SIZE, download, make_fs
 from tests.sizes import SIZES
@@ -92,7 +93,7 @@ def test_pipe_file_reports_every_byte(fs, name):
     assert_reports_exactly(recorder, len(data))
 
 
-def test_resumed_put_file_reports_bytes_already_uploaded_first(emulator, tmp_path):
+def test_resumed_put_file_starts_from_the_bytes_already_uploaded(emulator, tmp_path):
     local_file = tmp_path / "dataset.bin"
     local_file.write_bytes(os.urandom(40 * PART_SIZE - 123))
     size = local_file.stat().st_size
@@ -103,10 +104,26 @@ def test_resumed_put_file_reports_bytes_already_uploaded_first(emulator, tmp_pat
     recorder = Recorder()
     impatient(emulator).put_file(str(local_file), "dataset.bin", callback=recorder)
 
-    assert recorder.history[:2] == [(size, 0), (size, already)]
+    # One first call with both, so a bar takes them as its start, not as speed.
+    assert recorder.history[0] == (size, already)
     assert recorder.values == sorted(recorder.values)
     assert (recorder.size, recorder.value) == (size, size)
     assert download(emulator, "dataset.bin") == local_file.read_bytes()
+
+
+def test_a_resumed_upload_starts_its_bar_at_the_bytes_already_uploaded(emulator, tmp_path):
+    pytest.importorskip("tqdm")
+    from atai_fs.fs.progress_bar import FileBar
+
+    local_file = tmp_path / "dataset.bin"
+    local_file.write_bytes(os.urandom(40 * PART_SIZE - 123))
+    upload_id = fail_put_file_midway(emulator, local_file)
+    already = len(emulator.uploads[upload_id].checkpointed_parts) * PART_SIZE
+    bar = FileBar("dataset.bin", file=io.StringIO())
+    impatient(emulator).put_file(str(local_file), "dataset.bin", callback=bar)
+    # tqdm's rate counts from its initial value: the resumed bytes are not speed.
+    assert (bar.tqdm.initial, bar.tqdm.n, bar.tqdm.total) == (already, *(2 * [bar.size]))
+    bar.close()
 
 
 def test_failed_put_file_reports_no_more_than_it_sent(emulator, tmp_path):
@@ -174,3 +191,84 @@ def test_tqdm_callback_shows_a_full_bar(emulator, local_bytes):
     assert (progress.tqdm.n, progress.tqdm.total) == (len(data), len(data))
     progress.close()
     assert "100%" in screen.getvalue()
+
+
+def test_a_retried_part_never_makes_the_total_pass_the_size(emulator, local_bytes):
+    # The first PUT of a part is cut after half its body: its bytes were counted as sent.
+    path, data = local_bytes("data.bin", 4 * PART_SIZE + 9)
+    emulator.faults.add(route="storage_put", action="reset", nth=1)
+    recorder = Recorder()
+    make_fs(emulator, chunk_size=4096, max_concurrency=1).put_file(
+        path, "data.bin", callback=recorder
+    )
+    assert emulator.faults.fired
+    assert recorder.values == sorted(recorder.values)
+    assert max(recorder.values) <= len(data)
+    assert (recorder.size, recorder.value) == (len(data), len(data))
+    assert download(emulator, "data.bin") == data
+
+
+@pytest.mark.parametrize("announced", [False, True], ids=["unknown-size", "known-size"])
+@pytest.mark.parametrize("size", [0, PART_SIZE - 1, 5 * PART_SIZE + 7])
+def test_open_for_writing_reports_bytes_to_its_callback(fs, emulator, announced, size):
+    data = os.urandom(size)
+    recorder = Recorder()
+    options = {"size": size} if announced else {}
+    with fs.open("data.bin", "wb", callback=recorder, **options) as f:
+        for start in range(0, size, 10_000):
+            f.write(data[start : start + 10_000])
+    assert_reports_exactly(recorder, size)
+    assert download(emulator, "data.bin") == data
+
+
+def test_progress_option_draws_a_bar_for_every_write(emulator, capsys):
+    pandas = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    frame = pandas.DataFrame({"x": range(200_000)})
+    options = {"api_key": emulator.api_key, "endpoint_url": emulator.endpoint_url}
+    frame.to_parquet("atai://tables/frame.parquet", storage_options={**options, "progress": True})
+    screen = capsys.readouterr().err
+    assert "atai://tables/frame.parquet" in screen
+    assert "100%" in screen
+    frame.to_parquet("atai://tables/quiet.parquet", storage_options=options)
+    assert "quiet.parquet" not in capsys.readouterr().err
+
+
+def test_progress_option_reads_fsspec_configuration_strings(emulator, monkeypatch, capsys):
+    import fsspec.config
+
+    # What FSSPEC_ATAI_PROGRESS=true becomes.
+    monkeypatch.setitem(fsspec.config.conf, "atai", {"progress": "true"})
+    fs = fsspec.filesystem(
+        "atai",
+        api_key=emulator.api_key,
+        endpoint_url=emulator.endpoint_url,
+        skip_instance_cache=True,
+    )
+    assert fs.progress is True
+    fs.pipe_file("blob.bin", os.urandom(3 * PART_SIZE))
+    fs.get_file("blob.bin", os.devnull)
+    screen = capsys.readouterr().err
+    assert screen.count("atai://blob.bin") >= 2  # the upload's bar, then the download's
+
+
+def test_a_callback_passed_wins_over_the_progress_option(emulator, capsys):
+    recorder = Recorder()
+    make_fs(emulator, progress=True).pipe_file("blob.bin", b"x" * 100, callback=recorder)
+    assert_reports_exactly(recorder, 100)
+    assert "blob.bin" not in capsys.readouterr().err
+
+
+def test_a_bad_progress_option_names_it(emulator):
+    with pytest.raises(ConfigurationError, match="progress must be true or false"):
+        make_fs(emulator, progress="lots")
+
+
+@pytest.mark.parametrize(
+    "protocol", ["atai", "flow", "sandbox", "aionvision"], ids=lambda name: f"{name}://"
+)
+def test_every_protocol_takes_the_progress_option(protocol):
+    import fsspec
+
+    cls = fsspec.get_filesystem_class(protocol)
+    assert "progress" in cls.option_names()

@@ -28,6 +28,7 @@ PAGES = {
     "atai.md": ROOT / "docs" / "atai.md",
     "aionvision.md": ROOT / "docs" / "aionvision.md",
     "sandbox.md": ROOT / "docs" / "sandbox.md",
+    "async.md": ROOT / "docs" / "async.md",
 }
 
 _FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -56,6 +57,7 @@ def test_the_docs_have_runnable_examples():
     assert blocks("atai.md", "# runnable")
     assert blocks("aionvision.md", "# runnable")
     assert blocks("sandbox.md", "# runnable")
+    assert blocks("async.md", "# runnable")
     assert blocks("README.md", "# runnable")
 
 

@@ -168,3 +168,21 @@ def test_filesystem_pickles_without_losing_its_options(emulator):
     assert (clone.route, clone.conflict, clone.user) == ("machines", "replace", "dev")
     clone.pipe_file(url("/home/dev/p.txt"), b"p")
     assert emulator.read_file(SANDBOX, "/home/dev/p.txt") == b"p"
+
+
+@pytest.mark.parametrize("announced", [False, True], ids=["unknown-size", "known-size"])
+def test_open_async_publishes_the_exact_bytes(emulator, announced):
+    import asyncio
+
+    data = os.urandom(5 * PART_SIZE + 3)
+
+    async def main():
+        async with make_fs(emulator, asynchronous=True) as fs:
+            options = {"size": len(data)} if announced else {}
+            async with await fs.open_async(url("/workspace/async.bin"), "wb", **options) as f:
+                for start in range(0, len(data), 10_000):
+                    await f.write(data[start : start + 10_000])
+
+    asyncio.run(main())
+    assert emulator.read_file(SANDBOX, "/workspace/async.bin") == data
+    assert only_session(emulator).status == "completed"

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import shlex
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -14,6 +18,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from .config import ServedConfig
 from .faults import BaseFault, BaseFaultInjector
@@ -36,6 +41,25 @@ by a fresh temporary directory each time."""
 
 T = TypeVar("T")
 _S = TypeVar("_S", bound="BackgroundServer[Any, Any]")
+
+access_log = logging.getLogger("atai_fs.emulator.access")
+"""One line per request when ``access_log=True`` (see :class:`RequestLog`)."""
+
+
+class RequestLog(AbstractAccessLogger):
+    """``GET /v0.5/files/metadata 200 1234 B 3.1 ms``: method, path, status, bytes,
+    duration.  The path only: query strings carry URL signatures, and no header (the
+    API key) is ever written."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %d %d B %.1f ms",
+            request.method,
+            request.path,
+            response.status,
+            response.body_length,
+            time * 1000,
+        )
 
 
 class BackgroundServer(Generic[C, FI]):
@@ -61,6 +85,9 @@ class BackgroundServer(Generic[C, FI]):
     """Path of the API under ``http://HOST:PORT`` (what clients take as endpoint URL)."""
     _title = "emulator"
     """What the foreground banner calls it: "<title> listening on <endpoint URL>"."""
+    _environment: tuple[str | None, str] = (None, "")
+    """The variables clients read the key and the endpoint URL from (key first; ``None``
+    for an API without keys), for the banner's ready-to-paste ``export`` line."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Take the configuration and injector classes from the subclass's type arguments."""
@@ -76,6 +103,7 @@ class BackgroundServer(Generic[C, FI]):
         port: int = 0,
         *,
         faults: Iterable[BaseFault | str] = (),
+        access_log: bool = False,
         **options: Any,
     ) -> None:
         # Built here, so a bad or unknown option fails in the caller's thread (the
@@ -87,6 +115,8 @@ class BackgroundServer(Generic[C, FI]):
         )
         self._temporary = data_dir is None
         """``data_dir`` is a fresh temporary directory at each start, removed at stop."""
+        self._access_log = access_log
+        """Log one line per request to :data:`access_log` (``atai-fs serve --access-log``)."""
         self.host = host
         self._requested_port = port
         self.stats = EmulatorStats()
@@ -176,15 +206,37 @@ class BackgroundServer(Generic[C, FI]):
         self.stop()
 
     def serve_in_foreground(self) -> None:
-        """For the CLI: start, print one line with the endpoint URL, serve until Ctrl-C."""
-        self.start()
+        """For the CLI: start, print the endpoint URL and the ``export`` line of the
+        clients' variables, serve until Ctrl-C or SIGTERM (``kill``, ``timeout``, ``docker
+        stop``); either way the server stops and a temporary data directory is removed."""
+        if self._access_log and not access_log.handlers:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            access_log.addHandler(handler)
+            access_log.setLevel(logging.INFO)
+            access_log.propagate = False
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
         try:
+            self.start()
             print(f"{self._title} listening on {self.endpoint_url} ({self._details()})", flush=True)
-            threading.Event().wait()  # the server runs in its thread until Ctrl-C
+            print(self.export_line(), flush=True)
+            threading.Event().wait()  # the server runs in its thread until interrupted
         except KeyboardInterrupt:
             pass
         finally:
             self.stop()
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+
+    def export_line(self) -> str:
+        """``export ATAI_API_KEY=... ATAI_API_ENDPOINT=http://...``: what a shell needs for
+        clients to use this emulator."""
+        key_variable, endpoint_variable = self._environment
+        assignments = [f"{endpoint_variable}={shlex.quote(self.endpoint_url)}"]
+        if key_variable is not None:
+            assignments.insert(0, f"{key_variable}={shlex.quote(self.api_key)}")
+        return "export " + " ".join(assignments)
 
     def _details(self) -> str:
         """What the foreground banner says after the endpoint URL."""
@@ -221,7 +273,10 @@ class BackgroundServer(Generic[C, FI]):
             try:
                 self._app = self._build_app(self._config, self.stats, self.faults)
                 runner = web.AppRunner(
-                    self._app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
+                    self._app,
+                    access_log=access_log if self._access_log else None,
+                    access_log_class=RequestLog,
+                    shutdown_timeout=_SHUTDOWN_TIMEOUT,
                 )
                 loop.run_until_complete(runner.setup())
                 site = web.TCPSite(runner, self.host, self._requested_port)
@@ -242,3 +297,8 @@ class BackgroundServer(Generic[C, FI]):
     def _remove_temporary_dir(self) -> None:
         if self._temporary:
             shutil.rmtree(self._config.data_dir, ignore_errors=True)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM ends a foreground server as Ctrl-C does (with its cleanup)."""
+    raise KeyboardInterrupt(f"signal {signum}")

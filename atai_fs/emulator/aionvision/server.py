@@ -32,6 +32,7 @@ class AionVisionEmulator(BackgroundServer[AionVisionConfig, AionFaultInjector]):
     _thread_name = "aionvision-emulator"
     _api_prefix = API_PREFIX
     _title = "Aionvision Uploads API emulator"
+    _environment = ("AIONVISION_API_KEY", "AIONVISION_API_ENDPOINT")
 
     # -- public view -----------------------------------------------------------------
 
@@ -75,8 +76,8 @@ class AionVisionEmulator(BackgroundServer[AionVisionConfig, AionFaultInjector]):
 
 
 def serve_aionvision(host: str = "127.0.0.1", port: int = 8766, **options: Any) -> None:
-    """Serve in the foreground until Ctrl-C (``atai-fs serve aionvision``); prints one
-    line with the endpoint URL and key.  ``options`` are those of
+    """Serve in the foreground until Ctrl-C or SIGTERM (``atai-fs serve aionvision``); prints
+    the endpoint URL, key and ``export`` line.  ``options`` are those of
     :class:`AionVisionEmulator`; ``faults`` may be :func:`parse_aion_fault` strings."""
     AionVisionEmulator(host=host, port=port, **options).serve_in_foreground()
 

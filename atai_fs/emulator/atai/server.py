@@ -47,6 +47,7 @@ class ATAIEmulator(BackgroundServer[EmulatorConfig, FaultInjector]):
     _thread_name = "atai-emulator"
     _api_prefix = API_PREFIX
     _title = "ATAI Files API emulator"
+    _environment = ("ATAI_API_KEY", "ATAI_API_ENDPOINT")
 
     # -- public view -----------------------------------------------------------------
 
@@ -67,7 +68,8 @@ def serve(
     data_dir: str | Path | None = None,
     **options: Any,
 ) -> None:
-    """Serve in the foreground until Ctrl-C; prints one line with the endpoint URL.
+    """Serve in the foreground until Ctrl-C or SIGTERM; prints the endpoint URL and the
+    ``export`` line of the clients' variables.
 
     ``options`` are those of :class:`ATAIEmulator`; ``data_dir=None`` uses a temporary
     directory removed on exit. ``faults`` may be :func:`parse_fault` strings

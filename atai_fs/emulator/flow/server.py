@@ -36,6 +36,7 @@ class FlowEmulator(BackgroundServer[FlowEmulatorConfig, FlowFaultInjector]):
     _thread_name = "atai-flow-emulator"
     _api_prefix = API_PREFIX
     _title = "flow engine emulator"
+    _environment = (None, "FLOW_API_ENDPOINT")
 
     # -- public view -----------------------------------------------------------------
 
@@ -65,7 +66,7 @@ def serve_flow(
     data_dir: str | Path | None = None,
     **options: Any,
 ) -> None:
-    """Serve in the foreground until Ctrl-C (``atai-fs serve flow``); prints the endpoint.
+    """Serve until Ctrl-C or SIGTERM (``atai-fs serve flow``); prints the endpoint.
 
     ``options`` are those of :class:`FlowEmulator`; ``faults`` may be their text
     (command-line use).

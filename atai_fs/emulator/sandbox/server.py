@@ -32,6 +32,7 @@ class SandboxEmulator(BackgroundServer[SandboxConfig, SandboxFaultInjector]):
     _build_app = staticmethod(build_sandbox_app)
     _thread_name = "sandbox-emulator"
     _title = "Nullspace sandbox upload emulator"
+    _environment = ("SANDBOX_API_KEY", "SANDBOX_API_ENDPOINT")
 
     # -- public view -----------------------------------------------------------------
 
@@ -66,6 +67,6 @@ def serve_sandbox(
     data_dir: str | Path | None = None,
     **options: Any,
 ) -> None:
-    """Serve in the foreground until Ctrl-C (``atai-fs serve sandbox``); prints one line
-    with the endpoint URL.  ``options`` are those of :class:`SandboxEmulator`."""
+    """Serve until Ctrl-C or SIGTERM (``atai-fs serve sandbox``); prints the
+    endpoint URL and ``export`` line.  ``options`` are those of :class:`SandboxEmulator`."""
     SandboxEmulator(data_dir=data_dir, host=host, port=port, **options).serve_in_foreground()

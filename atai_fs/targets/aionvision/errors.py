@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ...advice import pass_options
 from ...errors import AtaiFsError, ProtocolError, QuotaExceeded, error_for_status
 from ...http import HttpResponse
 from .._api import ErrorAnswer, ErrorBody, body_text
@@ -12,7 +13,8 @@ from .._api import ErrorAnswer, ErrorBody, body_text
 __all__ = ["STATUS_HINTS", "aionvision_error", "parse_error_body"]
 
 STATUS_HINTS: Mapping[int, str] = {
-    401: "check the API key (api_key=... or the AIONVISION_API_KEY environment variable)",
+    401: f"check the API key ({pass_options(('api_key', ...))} or set the AIONVISION_API_KEY "
+    "environment variable)",
     402: "the subscription or payment needs attention in the Aionvision dashboard",
     403: "the API key lacks permission for this",
     413: "the file or batch is over the server's size or count limit",

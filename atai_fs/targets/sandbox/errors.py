@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ...advice import pass_options
 from ...errors import (
     AlreadyCompleted,
     ArchiveRejected,
@@ -75,7 +76,8 @@ REASONS: Mapping[str, tuple[type[SandboxUploadError], str]] = {
     ),
     "target_conflict": (
         TargetConflict,
-        "the destination exists; pass conflict='replace' or conflict='merge' to write over it",
+        f"the destination exists; {pass_options(('conflict', 'replace'), ('conflict', 'merge'))} "
+        "to write over it",
     ),
     "upload_aborted": (UploadAborted, "the session was aborted; start a new upload"),
     "upload_already_completed": (
@@ -86,7 +88,8 @@ REASONS: Mapping[str, tuple[type[SandboxUploadError], str]] = {
 }
 
 STATUS_HINTS: Mapping[int, str] = {
-    401: "check the API key (api_key=... or the SANDBOX_API_KEY environment variable)",
+    401: f"check the API key ({pass_options(('api_key', ...))} or set the SANDBOX_API_KEY "
+    "environment variable)",
     403: "the API key is valid but lacks permission for this sandbox",
     404: "check the sandbox id; the sandbox or the upload session may not exist any more",
     429: "the API rate limit was exceeded; lower max_concurrency or retry later",

@@ -277,7 +277,7 @@ def test_cli_serves_on_s3_storage(moto_endpoint, tmp_path):
         process.wait(timeout=20)
 
 
-def test_cli_refuses_a_storage_that_is_not_local_or_s3():
+def test_cli_refuses_a_storage_that_is_not_local_or_s3_as_a_usage_error():
     from atai_fs.cli import main
 
-    assert main(["serve", "--storage", "gs://bucket"]) == 1
+    assert main(["serve", "--storage", "gs://bucket"]) == 2

@@ -1,0 +1,141 @@
+"""What the paths on an ``atai-fs`` command line name: a local path, a URL, or ``-``.
+
+Each argument is resolved on its own (``cp ./a.txt atai://x/ sandbox://...`` mixes
+filesystems), with the storage options of ``-o key=value`` that apply to its protocol:
+``-o key=value`` applies to every remote filesystem of the command, ``-o
+PROTOCOL.key=value`` to that protocol's only (two APIs, two keys).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fsspec import AbstractFileSystem
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+
+from .exits import Problems, UsageError
+
+__all__ = ["STDIO", "Location", "StorageOptions", "expand", "is_glob"]
+
+#: The argument naming standard input (as a source) or standard output (as a destination).
+STDIO = "-"
+
+
+class StorageOptions:
+    """The ``-o`` options of a command, split by the protocol they apply to."""
+
+    def __init__(self, items: Iterable[str] | None) -> None:
+        self._common: dict[str, Any] = {}
+        self._by_protocol: dict[str, dict[str, Any]] = {}
+        for item in items or ():
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise UsageError(f"-o expects KEY=VALUE, got {item!r}")
+            protocol, dot, name = key.partition(".")
+            options = self._by_protocol.setdefault(protocol, {}) if dot else self._common
+            options[name if dot else key] = _value(value)
+
+    def for_protocol(self, protocol: str) -> dict[str, Any]:
+        return {**self._common, **self._by_protocol.get(protocol, {})}
+
+
+def _value(text: str) -> Any:
+    """A JSON value where the text is one (``4``, ``true``, ``{"attempts": 3}``), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@dataclass(frozen=True)
+class Location:
+    """One path on one filesystem, and the text the user wrote for it (for messages)."""
+
+    fs: AbstractFileSystem
+    path: str
+    text: str
+
+    @classmethod
+    def parse(cls, text: str, options: StorageOptions) -> Location:
+        if text == STDIO:
+            return cls(LocalFileSystem(), STDIO, text)
+        protocol = text.split("://", 1)[0] if "://" in text else "file"
+        if protocol in ("file", "local"):
+            path = text.split("://", 1)[1] if "://" in text else text
+            return cls(LocalFileSystem(), os.path.abspath(os.path.expanduser(path)), text)
+        fs, path = url_to_fs(text, **options.for_protocol(protocol))
+        return cls(fs, path, text)
+
+    @property
+    def is_stdio(self) -> bool:
+        return self.path == STDIO
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+    @property
+    def names_a_directory(self) -> bool:
+        """Whether the user wrote a trailing ``/`` (``atai://runs/``: into, or contents of)."""
+        return self.text.endswith("/")
+
+    def at(self, path: str) -> Location:
+        """Another path on the same filesystem, shown as its URL."""
+        return Location(self.fs, path, self.url_of(path))
+
+    def url_of(self, path: str) -> str:
+        """``path`` as the user would write it: a local path, or ``PROTOCOL://path``."""
+        if self.is_local:
+            return path
+        protocol = self.fs.protocol
+        return f"{protocol if isinstance(protocol, str) else protocol[0]}://{path}"
+
+    def join(self, *names: str) -> str:
+        """``path/name/...`` in this filesystem's separators."""
+        separator = os.sep if self.is_local else "/"
+        parts = [self.path.rstrip("/\\")] if self.path.rstrip("/\\") else []
+        parts += [name.strip("/") for name in names if name.strip("/")]
+        joined = separator.join(parts)
+        return joined if joined or not self.is_local else separator
+
+    def info(self) -> dict[str, Any] | None:
+        """The path's fsspec info, or ``None`` when nothing is there."""
+        try:
+            info: dict[str, Any] = self.fs.info(self.path)
+        except FileNotFoundError:
+            return None
+        return info
+
+    def is_directory(self) -> bool:
+        info = self.info()
+        return info is not None and info.get("type") == "directory"
+
+
+def is_glob(path: str) -> bool:
+    """Whether ``path`` has glob characters (``*``, ``?``, ``[``), as fsspec's ``glob``
+    reads them."""
+    return any(character in path for character in "*?[")
+
+
+def expand(locations: Sequence[Location], problems: Problems) -> list[Location]:
+    """Each location, with globs expanded; a glob matching nothing is a problem."""
+    expanded: list[Location] = []
+    for location in locations:
+        if location.is_stdio or not is_glob(location.path):
+            expanded.append(location)
+            continue
+        matches = sorted(location.fs.glob(location.path))
+        if not matches:
+            problems.add(f"no match for {location.text!r}")
+        expanded += [location.at(match) for match in matches]
+    return expanded
+
+
+def basename(path: str) -> str:
+    """The last name of a path, whatever its separators."""
+    return path.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
