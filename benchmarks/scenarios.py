@@ -21,6 +21,8 @@ _FILE_COLUMNS = ("wall", "mbps", "cpu", "rss", "emu_cpu", "api", "puts", "inflig
 _MEMORY_COLUMNS = ("rss", "wall", "mbps", "cpu", "api", "puts", "errors")
 _PATH_COLUMNS = ("wall", "mbps", "link", "settled", "inflight", "cpu", "rss", "api", "errors")
 _WAN = {"latency": 0.03, "put_bandwidth": 16e6, "link_bandwidth": 400e6}
+_WAN_QUARTER = {"latency": 0.03, "put_bandwidth": 4e6, "link_bandwidth": 100e6}
+"""The WAN path at a quarter of its bandwidths: a link this machine's emulator can carry."""
 _FAR = {"latency": 0.1, "put_bandwidth": 8e6, "link_bandwidth": 1e9}
 _LAN = {"latency": 0.0005, "link_bandwidth": 1.25e9}
 
@@ -156,6 +158,10 @@ def wan_put(workdir: Path, scale: float) -> Plan:
     return _path_put(workdir, scale, size=512 * MiB, shaping=_WAN)
 
 
+def wan_quarter_put(workdir: Path, scale: float) -> Plan:
+    return _path_put(workdir, scale, size=256 * MiB, shaping=_WAN_QUARTER)
+
+
 def far_put(workdir: Path, scale: float) -> Plan:
     return _path_put(workdir, scale, size=512 * MiB, shaping=_FAR)
 
@@ -265,28 +271,54 @@ def small(workdir: Path, scale: float) -> Plan:
 
 
 def streaming(workdir: Path, scale: float) -> Plan:
+    """Peak RSS of every write mode at every part size, adaptive concurrency on."""
     size = _scaled(GiB, scale)
-    return Plan(
-        title=f"Streaming memory: {_human(size)} written 1 MiB at a time from a generator",
-        emulators={"main": {"part_size": 8 * MiB}},
-        cases=(
+    path = random_file(workdir / "stream.csv", size)
+    part_sizes = (8 * MiB, _scaled(64 * MiB, scale, floor=MiB), _scaled(400e6, scale, floor=MiB))
+    profiles = {f"{_human(part_size)} parts": part_size for part_size in part_sizes}
+    cases: list[Case] = []
+    for group in profiles:
+        cases += [
             Case(
-                'fs.open(..., "wb")',
+                f"fs.put_file, {group}",
+                "atai_put_file",
+                "put_file",
+                {"path": str(path), "name": "stream/put.csv"},
+                group,
+                group,
+            ),
+            Case(
+                f'fs.open(..., "wb"), {group}',
                 "atai_stream",
                 "open",
                 {"size": size, "name": "stream/unknown.bin"},
+                group,
+                group,
             ),
             Case(
-                'fs.open(..., "wb", size=N)',
+                f'fs.open(..., "wb", size=N), {group}',
                 "atai_stream",
                 "open_size",
                 {"size": size, "known_size": True, "name": "stream/known.bin"},
+                group,
+                group,
             ),
+        ]
+    return Plan(
+        title=(
+            f"Memory: {_human(size)} by every write mode at {', '.join(profiles)} "
+            "(open() fed 1 MiB at a time from a generator)"
         ),
-        columns=_MEMORY_COLUMNS,
+        emulators={group: {"part_size": part_size} for group, part_size in profiles.items()},
+        cases=tuple(cases),
+        columns=("rss", "wall", "mbps", "settled", "inflight", "cpu", "api", "errors"),
         ratio_metric="rss",
-        baselines=("open",),
-        notes=("unknown size spools to a temporary file, then uploads at close",),
+        baselines=("put_file",),
+        notes=(
+            "unknown size spools to a temporary file, then uploads at close",
+            "known size: each part spools (memory shared by the parts held, the rest on disk)",
+            "ratio: peak RSS vs put_file at the same part size",
+        ),
     )
 
 
@@ -351,6 +383,11 @@ SCENARIOS = {
     for s in (
         Scenario("large_put", "1 GiB put over loopback: atai_fs vs official vs raw", large_put),
         Scenario("wan_put", "512 MiB over 30 ms, 16 MB/s per PUT, 400 MB/s link", wan_put),
+        Scenario(
+            "wan_quarter_put",
+            "256 MiB over 30 ms, 4 MB/s per PUT, 100 MB/s link",
+            wan_quarter_put,
+        ),
         Scenario("far_put", "512 MiB over 100 ms, 8 MB/s per PUT, 1 GB/s link", far_put),
         Scenario("lan_put", "1 GiB over a fast LAN: 0.5 ms, no per-PUT cap", lan_put),
         Scenario("large_parts", "1 GiB in 64 MiB and in 400 MB parts", large_parts),
@@ -358,7 +395,7 @@ SCENARIOS = {
             "dataframe", "df.to_parquet into atai:// vs local file + official upload", dataframe
         ),
         Scenario("small_files", "500 x 64 KiB under a rate limit", small),
-        Scenario("streaming", "peak RSS of fs.open writes, unknown and known size", streaming),
+        Scenario("streaming", "peak RSS of every write mode and part size", streaming),
         Scenario(
             "shared_limits", "8 processes under one organisation's rate limits", shared_limits
         ),

@@ -259,6 +259,9 @@ class TransferConfig:
     their lifetime, if shorter) are refreshed before use.  ``verify_etag`` compares MD5
     ETags with the bytes sent (``"auto"``: until the storage shows its ETags are not
     MD5s; ``True``: always; ``False``: never; see :mod:`atai_fs.engine.integrity`).
+    ``hash_in_threads`` runs the checksums of large chunks (MD5, CRC32C) in a worker
+    thread beside the event loop (``None``: on machines with 4 cores or more, where it
+    pays; see :func:`~atai_fs.engine.body.hashing_off_loop_pays`).
     ``retry`` is the one retry policy of every call and every part.
     """
 
@@ -272,6 +275,7 @@ class TransferConfig:
     checkpoint_seconds: float = 10.0
     url_refresh_margin: float = 60.0
     verify_etag: EtagMode = "auto"
+    hash_in_threads: bool | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:

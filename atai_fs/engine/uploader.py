@@ -57,7 +57,7 @@ from ..errors import (
     UploadFailed,
     UrlExpired,
 )
-from .body import PartBody, chunk_size_for
+from .body import PartBody, chunk_size_for, hashing_off_loop_pays
 from .checkpoints import Checkpoints
 from .concurrency import PartConcurrency
 from .config import TransferConfig
@@ -148,6 +148,8 @@ class Uploader:
         self._resent: set[int] = set()  # parts resent because their ETag was not their MD5
         self._signature_refused: set[int] = set()  # parts whose URL's signature was refused
         self._slots = slots
+        threads = config.hash_in_threads
+        self._hash_in_threads = hashing_off_loop_pays() if threads is None else threads
         self._plan_slots: asyncio.Semaphore | None = None  # the server's own cap, if any
         self._progress = Progress(callback)
         self._clock = clock
@@ -552,6 +554,7 @@ class Uploader:
             chunk_size=chunk_size_for(self._slots.limit, self.config.chunk_size),
             on_chunk=observe if (md5 is not None or wants_crc) else None,
             on_sent=lambda done: self._progress.reached(number, done),
+            observe_in_thread=self._hash_in_threads,
         )
         try:
             token = await self.target.put_part(part, body)

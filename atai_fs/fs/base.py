@@ -179,6 +179,9 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         ``"auto"`` (default): compare MD5 ETags with the MD5 of the bytes sent and resend
         a part on mismatch, until the storage shows its ETags are not MD5s; ``True``:
         always; ``False``: never (see :mod:`atai_fs.engine.integrity`).
+    ``hash_in_threads``
+        Checksum large chunks in a worker thread beside the event loop (default: on
+        machines with 4 cores or more, where it pays).
     ``resume_dir``
         Where resumable ``put_file`` keeps its small records of which local file an
         in-progress upload comes from (default ``~/.cache/atai_fs/uploads``).
