@@ -225,7 +225,11 @@ def test_an_interrupted_upload_ends_its_line_and_says_how_to_resume(slow_emulato
     code, screen = in_terminal(
         args,
         endpoint_env(slow_emulator),
-        interrupt_when=lambda screen: bool(bytes_shown(screen, "6.00M")),  # it started
+        # Once the upload exists on the server (the bar shows before that).
+        interrupt_when=lambda screen: (
+            bool(bytes_shown(screen, "6.00M"))
+            and any(u.state == "in_progress" for u in slow_emulator.uploads.values())
+        ),
     )
     assert code == 130
     command = shlex.join(["atai-fs", *args])

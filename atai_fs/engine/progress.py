@@ -77,8 +77,10 @@ class Progress:
 
     def part_sent(self, number: int, length: int) -> None:
         """Part ``number`` (``length`` bytes) was delivered: whatever of it no chunk
-        counted (a target that sent it another way) is counted now."""
+        counted (a target that sent it another way) is counted now, and reported at
+        once (a finished part is always news, whatever the pace of chunk reports)."""
         self.reached(number, length)
+        self.flush()
 
     def advance(self, count: int) -> None:
         """``count`` more bytes were delivered at once (a one-request upload)."""
