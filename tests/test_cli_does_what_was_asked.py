@@ -410,15 +410,6 @@ def test_no_raw_rest_hint_reaches_the_user(env):
     assert code == 1 and "GET /files" not in one_error_line(err)
 
 
-def test_a_misspelt_option_names_the_closest_and_a_bad_value_names_the_option(env, tree):
-    code, _, err = atai_fs("cp", "-o", "max_concurency=4", str(tree / "a.txt"), "atai://o", env=env)
-    assert code == 1 and "did you mean 'max_concurrency'" in one_error_line(err)
-    code, _, err = atai_fs(
-        "cp", "-o", "max_concurrency=lots", str(tree / "a.txt"), "atai://o", env=env
-    )
-    assert code == 1 and "max_concurrency must be a whole number" in one_error_line(err)
-
-
 def test_aionvision_uploads_say_per_file_uploaded_or_skipped_with_its_id(tmp_path):
     from atai_fs.emulator.aionvision import AionVisionEmulator
 

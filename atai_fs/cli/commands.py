@@ -261,8 +261,14 @@ def add_file_commands(commands: Any, common: argparse.ArgumentParser) -> None:
             + (" mv deletes each source once its copy is complete." if name == "mv" else ""),
         )
         copy.add_argument("paths", nargs="+", metavar="PATH", help="sources..., then destination")
-        if name == "cp":
-            copy.add_argument("-r", "--recursive", action="store_true", help="copy directories")
+        copy.add_argument(
+            "-r",
+            "--recursive",
+            action="store_true",
+            help="copy directories"
+            if name == "cp"
+            else "accepted as in aws s3 mv / gsutil mv: mv moves directories anyway",
+        )
         copy.add_argument(
             "--include", action="append", metavar="GLOB", help="copy only files matching it"
         )

@@ -327,6 +327,11 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     ) -> None:
         """Resolve key and endpoint (argument, then environment, then default) and build
         the one :class:`~atai_fs.http.HttpClient` of this filesystem."""
+        if api_key is not None and not isinstance(api_key, str):
+            # The value is not shown: it is meant to be a secret.
+            raise ConfigurationError(
+                f"api_key must be a string, not {type(api_key).__name__} (its value is not shown)"
+            )
         variable = self.api_key_variable
         self.api_key = api_key or (os.environ.get(variable) if variable else None) or None
         variable = self.endpoint_variable
