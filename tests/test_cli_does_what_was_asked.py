@@ -532,6 +532,13 @@ def test_an_interrupted_upload_of_many_files_leaves_none_unaccounted_for(emulato
     for upload_id in left:  # each one said so, with the command that resumes it
         assert f"upload {upload_id} was left in progress" in err
     assert err.count("run 'atai-fs cp -r src atai://up/' again to resume it") == 4
+    # One line per upload and one that ends the command: nothing said twice.
+    *notes, last = err.strip().splitlines()
+    assert len(notes) == 4, err
+    assert last == (
+        "atai-fs: interrupted; 4 upload(s) left resumable: run the same command again to "
+        "resume: atai-fs cp -r src atai://up/"
+    )
 
 
 def test_a_directory_goes_to_a_sandbox_whole_as_one_archive(tree, tmp_path):

@@ -161,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return OK
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        print(f"atai-fs: {what}", file=sys.stderr)
+        # A command may have said what the interruption left (uploads to resume).
+        print(f"atai-fs: {what}" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
         return TERMINATED if isinstance(exc, Terminated) else INTERRUPTED
     except NotImplementedError:
         if args.debug:

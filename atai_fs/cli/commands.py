@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from ..advice import for_cli
 from ..engine.uploader import collect_left_resumable
 from .copying import Filters, plan_copy, remove_emptied, remove_source, run_transfers
 from .exits import Problems, UsageError
@@ -41,21 +42,23 @@ def _copy_watched(args: argparse.Namespace, *, move: bool) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     bars: list[TransferProgress] = []
-    # Warnings meanwhile (a retry, an upload left resumable) print above the bars.
+    # Warnings meanwhile (a retry, a failed abort) print above the bars.
     with collect_left_resumable() as left, logging_redirect_tqdm():
         try:
             return _copy(args, bars, move=move)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interruption:
             for progress in bars:
                 progress.finish()
-            if left:
-                command = shlex.join(["atai-fs", *getattr(args, "argv", ["cp", *args.paths])])
-                print(
-                    f"atai-fs: interrupted; {len(left)} upload(s) left resumable: run the same "
-                    f"command again to resume: {command}",
-                    file=sys.stderr,
-                )
-            raise
+            if not left:
+                raise
+            command = shlex.join(["atai-fs", *getattr(args, "argv", ["cp", *args.paths])])
+            for note in left:  # each upload, by its id, below the closed bars
+                print(f"atai-fs: {for_cli(note, command)}", file=sys.stderr)
+            # The same kind (Ctrl-C or SIGTERM), now saying what the rerun resumes.
+            raise type(interruption)(
+                f"{len(left)} upload(s) left resumable: run the same command again to "
+                f"resume: {command}"
+            ) from interruption
         finally:
             for progress in bars:
                 progress.finish()
