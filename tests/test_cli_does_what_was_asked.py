@@ -476,6 +476,21 @@ def test_include_and_exclude_filter_recursive_copies(env, emulator, tree):
     assert fs.find("f/") == ["f/d/a.txt"]
 
 
+def test_exclude_and_include_filter_files_named_or_matched_by_a_glob(env, fs, tmp_path):
+    for name in ("keep.csv", "drop.log"):
+        (tmp_path / name).write_bytes(name.encode())
+    code, _, err = atai_fs(
+        "cp", "--exclude", "*.log", "keep.csv", "drop.log", "atai://named/", env=env, cwd=tmp_path
+    )
+    assert (code, err) == (0, "")
+    code, _, err = atai_fs(
+        "cp", "--include", "*.csv", "*", "atai://globbed/", env=env, cwd=tmp_path
+    )
+    assert (code, err) == (0, "")
+    assert fs.find("named/") == ["named/keep.csv"]
+    assert fs.find("globbed/") == ["globbed/keep.csv"]
+
+
 def test_a_sandbox_conflict_says_the_dash_o_option_to_pass(tmp_path):
     from atai_fs.emulator.sandbox import SandboxEmulator
 
