@@ -198,6 +198,18 @@ def test_cp_into_a_missing_local_directory_refuses_as_posix_cp_does(env, fs, tmp
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("source", ["atai://a.txt", "local.txt"], ids=["download", "local"])
+def test_cp_to_a_file_in_a_missing_local_directory_names_the_directory(env, fs, tmp_path, source):
+    fs.pipe_file("a.txt", b"a")
+    (tmp_path / "local.txt").write_bytes(b"a")
+    code, _, err = atai_fs("cp", source, "missing/a.txt", env=env, cwd=tmp_path)
+    line = one_error_line(err)
+    assert code == 1
+    assert f"no such directory {str(tmp_path / 'missing')!r}" in line
+    assert "partial" not in line and "Errno" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["local.txt"]
+
+
 def test_cp_r_of_one_directory_into_a_new_local_directory_creates_it(env, fs, tmp_path):
     fs.pipe_file("ds/sub/b.txt", b"b")
     code, _, _ = atai_fs("cp", "-r", "atai://ds", "new/", env=env, cwd=tmp_path)

@@ -137,6 +137,13 @@ def plan_copy(
             if not filters.admits(basename(source.path)):
                 continue  # a file named or matched by a glob is filtered as any other
             name = destination.join(basename(source.path)) if into else destination.path
+            parent = os.path.dirname(name)
+            if destination.is_local and not os.path.isdir(parent):
+                problems.add(
+                    f"cannot copy {source.text!r} to {destination.text!r}: no such directory "
+                    f"{parent!r}"
+                )
+                continue
             _add(plan, source, destination.at(name), info.get("size"), problems)
             continue
         if not recursive:
