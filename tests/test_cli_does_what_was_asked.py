@@ -417,6 +417,23 @@ def test_an_endpoint_without_the_api_path_is_named_as_wrong(emulator):
     assert "may have been deleted" not in line
 
 
+@pytest.mark.parametrize(
+    ("url", "variable"),
+    [
+        ("atai://a.txt", "ATAI_API_KEY"),
+        ("sandbox://sb_a1b2c3d4/workspace/a.txt", "SANDBOX_API_KEY"),
+    ],
+)
+def test_a_missing_key_says_the_variable_and_the_dash_o_option_only(tmp_path, url, variable):
+    (tmp_path / "a.txt").write_bytes(b"a")
+    env = {k: v for k, v in cli_env().items() if not k.endswith("_API_KEY")}
+    code, _, err = atai_fs("cp", "a.txt", url, env=env, cwd=tmp_path)
+    line = one_error_line(err)
+    assert code == 1
+    assert f"set the {variable} environment variable, or pass -o api_key=..." in line
+    assert "storage_options" not in line and "pandas" not in line
+
+
 def test_no_raw_rest_hint_reaches_the_user(env):
     code, _, err = atai_fs("info", "atai://missing.txt", env=env)
     assert code == 1 and "GET /files" not in one_error_line(err)
