@@ -119,3 +119,27 @@ def test_a_key_that_reads_as_a_number_is_refused_without_showing_it(env, local_f
     code, _, err = atai_fs("cp", "-o", "api_key=31415926", str(local_file), "atai://o", env=env)
     line = usage_error(code, err)
     assert "api_key must be a string" in line and "31415926" not in line
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        ("timeouts=abc", "e.g. 'connect=30,api=120'"),  # its own fields, not retry's
+        ("retry=5", "retry must be its fields written name=value (e.g. 'deadline=300,"),
+        ("transfer=zz", "e.g. 'max_concurrency=80,"),
+    ],
+)
+def test_a_config_option_written_wrong_shows_its_own_fields(env, local_file, option, said):
+    code, _, err = atai_fs("cp", "-o", option, str(local_file), "atai://o", env=env)
+    assert said in usage_error(code, err)
+
+
+def test_a_choice_option_lists_its_values_as_words_not_a_python_tuple(tmp_path, local_file):
+    from atai_fs.emulator.sandbox import SandboxEmulator
+
+    with SandboxEmulator(tmp_path / "sandbox") as sandbox:
+        env = cli_env(SANDBOX_API_KEY=sandbox.api_key, SANDBOX_API_ENDPOINT=sandbox.endpoint_url)
+        target = "sandbox://sb_a1b2c3d4/workspace/a.txt"
+        code, _, err = atai_fs("cp", "-o", "conflict=rename", str(local_file), target, env=env)
+    line = usage_error(code, err)
+    assert "conflict must be 'error', 'replace' or 'merge', got 'rename'" in line
