@@ -595,3 +595,15 @@ def test_a_directory_goes_to_a_sandbox_whole_as_one_archive(tree, tmp_path):
         assert (code, err) == (0, "")
         assert sandbox.read_file("sb_a1b2c3d4", "/workspace/d/sub/c.txt") == b"sub/c.txt"
         assert [view.kind for view in sandbox.sessions.values()] == ["directory_tar"]
+
+
+def test_an_endpoint_that_refuses_connections_is_said_at_once_not_after_the_deadline(emulator):
+    # Nothing listens on the emulator's port once it is stopped: a wrong port, as a typo.
+    env = cli_env(emulator)
+    emulator.stop()
+    code, _, err = atai_fs("ls", "-o", "retry=attempts=3,base_delay=0", "atai://", env=env)
+    still_trying, error = err.strip().splitlines()
+    assert code == 1
+    assert "could not connect" in still_trying and "retrying for up to 5 minutes" in still_trying
+    assert "pass -o retry=deadline=30 to give up sooner" in still_trying
+    assert error.startswith("atai-fs: error: ") and "gave up after 3 tries" in error
