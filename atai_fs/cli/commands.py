@@ -283,21 +283,36 @@ def add_file_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         )
         copy.set_defaults(handler=cmd_cp if name == "cp" else cmd_mv, recursive=False)
 
-    ls = command("ls", help="list files and directories")
-    ls.add_argument("url", help="e.g. atai://runs/ (globs allowed)")
+    ls = command(
+        "ls",
+        help="list files and directories",
+        description="List a directory's entries (names; -l adds size and status, -R "
+        "everything below), a file's own entry, or what a glob matches.",
+    )
+    ls.add_argument("url", metavar="URL", help="e.g. atai://runs/ (globs allowed)")
     ls.add_argument("-l", "--long", action="store_true", help="sizes and status")
     ls.add_argument("-R", "--recursive", action="store_true", help="everything below")
     ls.add_argument("--bytes", action="store_true", help="sizes in bytes (with -l)")
     ls.add_argument("--full", action="store_true", help="print full URLs")
     ls.set_defaults(handler=cmd_ls)
 
-    du = command("du", help="total size and file count below URLs")
-    du.add_argument("urls", nargs="+", metavar="URL")
+    du = command(
+        "du",
+        help="total size and file count below URLs",
+        description="For each URL (globs allowed), the total size and the number of files "
+        "at or below it.",
+    )
+    du.add_argument("urls", nargs="+", metavar="URL", help="e.g. atai://runs/")
     du.add_argument("--bytes", action="store_true", help="sizes in bytes")
     du.set_defaults(handler=cmd_du)
 
-    rm = command("rm", help="delete files (asks first unless -y)")
-    rm.add_argument("urls", nargs="+", metavar="URL")
+    rm = command(
+        "rm",
+        help="delete files (asks first unless -y)",
+        description="Delete files (globs allowed; a directory with -r). Asks on the "
+        "terminal first; without a terminal, refuses unless -y is given.",
+    )
+    rm.add_argument("urls", nargs="+", metavar="URL", help="e.g. atai://runs/old.bin")
     rm.add_argument("-r", "--recursive", action="store_true", help="delete below a prefix")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     rm.add_argument(
@@ -305,10 +320,18 @@ def add_file_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     rm.set_defaults(handler=cmd_rm)
 
-    info = command("info", help="print a file's metadata as JSON")
-    info.add_argument("url")
+    info = command(
+        "info",
+        help="print a file's metadata as JSON",
+        description="Print the metadata the API holds for one file or directory, as JSON.",
+    )
+    info.add_argument("url", metavar="URL", help="e.g. atai://runs/big.bin")
     info.set_defaults(handler=cmd_info)
 
-    cat = command("cat", help="write files' bytes to stdout")
-    cat.add_argument("urls", nargs="+", metavar="URL")
+    cat = command(
+        "cat",
+        help="write files' bytes to stdout",
+        description="Write the bytes of each file (globs allowed), in order, to stdout.",
+    )
+    cat.add_argument("urls", nargs="+", metavar="URL", help="e.g. atai://logs/run-1.jsonl")
     cat.set_defaults(handler=cmd_cat)
