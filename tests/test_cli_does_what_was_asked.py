@@ -273,10 +273,11 @@ def test_serve_stopped_with_sigterm_removes_its_temporary_data_dir():
         data_dir = Path(banner.rsplit("data_dir: ", 1)[1].rstrip(")\n"))
         assert data_dir.is_dir()
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=PATIENCE)
+        code = process.wait(timeout=PATIENCE)
     finally:
         if process.poll() is None:
             process.kill()
+    assert code == 0  # being stopped is how a server ends (README)
     assert not data_dir.exists()
 
 
