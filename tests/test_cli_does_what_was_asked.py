@@ -586,6 +586,25 @@ def test_an_interrupted_upload_of_many_files_leaves_none_unaccounted_for(emulato
     )
 
 
+@pytest.mark.parametrize(
+    "command", [["cat", "URL"], ["cp", "URL", "-"], ["rm", "-y", "URL"]], ids=["cat", "cp", "rm"]
+)
+def test_reading_a_write_only_url_says_it_is_write_only_not_that_nothing_is_there(
+    tmp_path, command
+):
+    from atai_fs.emulator.sandbox import SandboxEmulator
+
+    with SandboxEmulator(tmp_path / "sandbox") as sandbox:
+        env = cli_env(SANDBOX_API_KEY=sandbox.api_key, SANDBOX_API_ENDPOINT=sandbox.endpoint_url)
+        url = "sandbox://sb_a1b2c3d4/workspace/f.txt"
+        (tmp_path / "f.txt").write_bytes(b"f")
+        assert atai_fs("cp", str(tmp_path / "f.txt"), url, env=env)[0] == 0
+        code, out, err = atai_fs(*[url if a == "URL" else a for a in command], env=env)
+    line = one_error_line(err)
+    assert (code, out) == (1, "")
+    assert "sandbox:// is write-only" in line and "no such file" not in line
+
+
 def test_a_directory_goes_to_a_sandbox_whole_as_one_archive(tree, tmp_path):
     from atai_fs.emulator.sandbox import SandboxEmulator
 

@@ -139,15 +139,27 @@ class Location:
         joined = separator.join(parts)
         return joined if joined or not self.is_local else separator
 
+    @property
+    def is_readable(self) -> bool:
+        """Whether the filesystem can read or list (an upload-only API cannot)."""
+        return bool(getattr(type(self.fs), "readable", True))
+
     def info(self) -> dict[str, Any] | None:
-        """The path's fsspec info, or ``None`` when nothing is there."""
+        """The path's fsspec info, or ``None`` when nothing is there.  An upload-only
+        API cannot tell: its refusal (``sandbox:// is write-only``) is raised, never
+        taken for "no such file"."""
         try:
             info: dict[str, Any] = self.fs.info(self.path)
         except FileNotFoundError:
+            if not self.is_readable:
+                raise
             return None
         return info
 
     def is_directory(self) -> bool:
+        """Whether a directory is there (a write-only API's never is: names imply them)."""
+        if not self.is_readable:
+            return False
         info = self.info()
         return info is not None and info.get("type") == "directory"
 
