@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["call", "for_cli", "pass_options", "rerun"]
+__all__ = ["call", "for_cli", "in_pandas", "pass_options", "rerun"]
 
 
 def pass_options(*choices: tuple[str, Any]) -> str:
@@ -40,6 +40,15 @@ def _options_for_cli(match: re.Match[str]) -> str:
     return "pass " + _ONE_KEYWORD.sub(option, match.group(1))
 
 
+def in_pandas(name: str) -> str:
+    """`` (storage_options={'api_key': ...} in pandas and Dask)``: where a library caller
+    puts an option; on the command line nothing (``-o`` already says it)."""
+    return f" (storage_options={{{name!r}: ...}} in pandas and Dask)"
+
+
+_IN_PANDAS = re.compile(r" \(storage_options=\{'[a-z_]+': \.\.\.\} in pandas and Dask\)")
+
+
 def rerun(call_name: str) -> str:
     """``run the same put_file again``; on the command line, the command the user ran
     (``run 'atai-fs cp big.bin atai://runs/' again``)."""
@@ -60,7 +69,7 @@ _CALL = re.compile(r"\b(ls|info|cat|rm|du)\('([^']*)'\)")
 def for_cli(text: str, command: str | None = None) -> str:
     """``text`` with every piece of advice written by this module in the CLI's words;
     ``command`` is the command line to rerun (else "the same atai-fs command")."""
-    text = _PASS_OPTIONS.sub(_options_for_cli, text)
+    text = _IN_PANDAS.sub("", _PASS_OPTIONS.sub(_options_for_cli, text))
     again = f"run {command!r} again" if command else "run the same atai-fs command again"
     text = _RERUN.sub(lambda _: again, text)
     return _CALL.sub(lambda match: f"atai-fs {match.group(1)} {match.group(2)}", text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from atai_fs.advice import call, for_cli, pass_options, rerun
+from atai_fs.advice import call, for_cli, in_pandas, pass_options, rerun
 
 
 def test_options_to_pass_become_dash_o_options():
@@ -19,6 +19,14 @@ def test_a_placeholder_value_stays_a_placeholder():
     assert for_cli(f"({pass_options(('api_key', ...))} or set ATAI_API_KEY)") == (
         "(pass -o api_key=... or set ATAI_API_KEY)"
     )
+
+
+def test_where_pandas_users_put_an_option_is_not_said_on_the_command_line():
+    python = f"no key: {pass_options(('api_key', ...))}{in_pandas('api_key')}"
+    assert (
+        python == "no key: pass api_key=... (storage_options={'api_key': ...} in pandas and Dask)"
+    )
+    assert for_cli(python) == "no key: pass -o api_key=..."
 
 
 def test_the_call_to_rerun_becomes_the_command_that_was_run():

@@ -198,6 +198,18 @@ def test_cp_into_a_missing_local_directory_refuses_as_posix_cp_does(env, fs, tmp
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("source", ["atai://a.txt", "local.txt"], ids=["download", "local"])
+def test_cp_to_a_file_in_a_missing_local_directory_names_the_directory(env, fs, tmp_path, source):
+    fs.pipe_file("a.txt", b"a")
+    (tmp_path / "local.txt").write_bytes(b"a")
+    code, _, err = atai_fs("cp", source, "missing/a.txt", env=env, cwd=tmp_path)
+    line = one_error_line(err)
+    assert code == 1
+    assert f"no such directory {str(tmp_path / 'missing')!r}" in line
+    assert "partial" not in line and "Errno" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["local.txt"]
+
+
 def test_cp_r_of_one_directory_into_a_new_local_directory_creates_it(env, fs, tmp_path):
     fs.pipe_file("ds/sub/b.txt", b"b")
     code, _, _ = atai_fs("cp", "-r", "atai://ds", "new/", env=env, cwd=tmp_path)
@@ -261,10 +273,11 @@ def test_serve_stopped_with_sigterm_removes_its_temporary_data_dir():
         data_dir = Path(banner.rsplit("data_dir: ", 1)[1].rstrip(")\n"))
         assert data_dir.is_dir()
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=PATIENCE)
+        code = process.wait(timeout=PATIENCE)
     finally:
         if process.poll() is None:
             process.kill()
+    assert code == 0  # being stopped is how a server ends (README)
     assert not data_dir.exists()
 
 
@@ -405,18 +418,26 @@ def test_an_endpoint_without_the_api_path_is_named_as_wrong(emulator):
     assert "may have been deleted" not in line
 
 
+@pytest.mark.parametrize(
+    ("url", "variable"),
+    [
+        ("atai://a.txt", "ATAI_API_KEY"),
+        ("sandbox://sb_a1b2c3d4/workspace/a.txt", "SANDBOX_API_KEY"),
+    ],
+)
+def test_a_missing_key_says_the_variable_and_the_dash_o_option_only(tmp_path, url, variable):
+    (tmp_path / "a.txt").write_bytes(b"a")
+    env = {k: v for k, v in cli_env().items() if not k.endswith("_API_KEY")}
+    code, _, err = atai_fs("cp", "a.txt", url, env=env, cwd=tmp_path)
+    line = one_error_line(err)
+    assert code == 1
+    assert f"set the {variable} environment variable, or pass -o api_key=..." in line
+    assert "storage_options" not in line and "pandas" not in line
+
+
 def test_no_raw_rest_hint_reaches_the_user(env):
     code, _, err = atai_fs("info", "atai://missing.txt", env=env)
     assert code == 1 and "GET /files" not in one_error_line(err)
-
-
-def test_a_misspelt_option_names_the_closest_and_a_bad_value_names_the_option(env, tree):
-    code, _, err = atai_fs("cp", "-o", "max_concurency=4", str(tree / "a.txt"), "atai://o", env=env)
-    assert code == 1 and "did you mean 'max_concurrency'" in one_error_line(err)
-    code, _, err = atai_fs(
-        "cp", "-o", "max_concurrency=lots", str(tree / "a.txt"), "atai://o", env=env
-    )
-    assert code == 1 and "max_concurrency must be a whole number" in one_error_line(err)
 
 
 def test_aionvision_uploads_say_per_file_uploaded_or_skipped_with_its_id(tmp_path):
@@ -485,6 +506,21 @@ def test_include_and_exclude_filter_recursive_copies(env, emulator, tree):
     assert fs.find("f/") == ["f/d/a.txt"]
 
 
+def test_exclude_and_include_filter_files_named_or_matched_by_a_glob(env, fs, tmp_path):
+    for name in ("keep.csv", "drop.log"):
+        (tmp_path / name).write_bytes(name.encode())
+    code, _, err = atai_fs(
+        "cp", "--exclude", "*.log", "keep.csv", "drop.log", "atai://named/", env=env, cwd=tmp_path
+    )
+    assert (code, err) == (0, "")
+    code, _, err = atai_fs(
+        "cp", "--include", "*.csv", "*", "atai://globbed/", env=env, cwd=tmp_path
+    )
+    assert (code, err) == (0, "")
+    assert fs.find("named/") == ["named/keep.csv"]
+    assert fs.find("globbed/") == ["globbed/keep.csv"]
+
+
 def test_a_sandbox_conflict_says_the_dash_o_option_to_pass(tmp_path):
     from atai_fs.emulator.sandbox import SandboxEmulator
 
@@ -541,6 +577,32 @@ def test_an_interrupted_upload_of_many_files_leaves_none_unaccounted_for(emulato
     for upload_id in left:  # each one said so, with the command that resumes it
         assert f"upload {upload_id} was left in progress" in err
     assert err.count("run 'atai-fs cp -r src atai://up/' again to resume it") == 4
+    # One line per upload and one that ends the command: nothing said twice.
+    *notes, last = err.strip().splitlines()
+    assert len(notes) == 4, err
+    assert last == (
+        "atai-fs: interrupted; 4 upload(s) left resumable: run the same command again to "
+        "resume: atai-fs cp -r src atai://up/"
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [["cat", "URL"], ["cp", "URL", "-"], ["rm", "-y", "URL"]], ids=["cat", "cp", "rm"]
+)
+def test_reading_a_write_only_url_says_it_is_write_only_not_that_nothing_is_there(
+    tmp_path, command
+):
+    from atai_fs.emulator.sandbox import SandboxEmulator
+
+    with SandboxEmulator(tmp_path / "sandbox") as sandbox:
+        env = cli_env(SANDBOX_API_KEY=sandbox.api_key, SANDBOX_API_ENDPOINT=sandbox.endpoint_url)
+        url = "sandbox://sb_a1b2c3d4/workspace/f.txt"
+        (tmp_path / "f.txt").write_bytes(b"f")
+        assert atai_fs("cp", str(tmp_path / "f.txt"), url, env=env)[0] == 0
+        code, out, err = atai_fs(*[url if a == "URL" else a for a in command], env=env)
+    line = one_error_line(err)
+    assert (code, out) == (1, "")
+    assert "sandbox:// is write-only" in line and "no such file" not in line
 
 
 def test_a_directory_goes_to_a_sandbox_whole_as_one_archive(tree, tmp_path):
@@ -553,3 +615,15 @@ def test_a_directory_goes_to_a_sandbox_whole_as_one_archive(tree, tmp_path):
         assert (code, err) == (0, "")
         assert sandbox.read_file("sb_a1b2c3d4", "/workspace/d/sub/c.txt") == b"sub/c.txt"
         assert [view.kind for view in sandbox.sessions.values()] == ["directory_tar"]
+
+
+def test_an_endpoint_that_refuses_connections_is_said_at_once_not_after_the_deadline(emulator):
+    # Nothing listens on the emulator's port once it is stopped: a wrong port, as a typo.
+    env = cli_env(emulator)
+    emulator.stop()
+    code, _, err = atai_fs("ls", "-o", "retry=attempts=3,base_delay=0", "atai://", env=env)
+    still_trying, error = err.strip().splitlines()
+    assert code == 1
+    assert "could not connect" in still_trying and "retrying for up to 5 minutes" in still_trying
+    assert "pass -o retry=deadline=30 to give up sooner" in still_trying
+    assert error.startswith("atai-fs: error: ") and "gave up after 3 tries" in error

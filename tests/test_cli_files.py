@@ -103,6 +103,27 @@ def test_errors_are_one_line_with_exit_code_1(env, capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["cp", "mv", "ls", "du", "rm", "info", "cat", "serve", "demo"])
+def test_every_command_help_says_what_it_does_and_what_each_argument_is(command):
+    result = subprocess.run(
+        [sys.executable, "-m", "atai_fs.cli", command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    usage, description, *sections = result.stdout.split("\n\n")
+    assert usage.startswith(f"usage: atai-fs {command}")
+    assert not description.startswith(("positional arguments:", "options:")), result.stdout
+    assert len(description.split()) >= 8, result.stdout
+    positionals = [s for s in sections if s.startswith("positional arguments:")]
+    lines = positionals[0].splitlines()[1:] if positionals else []
+    for number, line in enumerate(lines):  # an entry, its help beside it or indented below
+        if line.startswith("  ") and not line.startswith("   "):
+            wrapped = number + 1 < len(lines) and lines[number + 1].startswith("   ")
+            assert len(line.split()) >= 2 or wrapped, f"{command}: {line.strip()} has no help"
+
+
 def test_help_everywhere():
     for command in ([], ["cp"], ["ls"], ["rm"], ["info"], ["cat"], ["serve"], ["demo"]):
         result = subprocess.run(

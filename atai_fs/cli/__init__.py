@@ -13,6 +13,7 @@ words (:func:`atai_fs.advice.for_cli`): ``-o conflict=replace``, the command to 
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import shlex
@@ -96,7 +97,25 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--rows", type=int, default=1_000_000, help="rows of the demo DataFrame")
     demo.set_defaults(handler=_demo)
+    parser.set_defaults(command_parsers=commands.choices)
     return parser
+
+
+def _refuse_unrecognized(parser: argparse.ArgumentParser, extras: Sequence[str]) -> NoReturn:
+    """A usage error for what ``parser`` (the command's own) does not take, naming the
+    closest option it does take (``--recursve``: did you mean --recursive?)."""
+    first = extras[0]
+    if not first.startswith("-") or first == "-":
+        parser.error(f"unexpected argument {first!r}")
+    flag = first.split("=", 1)[0]
+    valid = [
+        option
+        for action in parser._actions  # argparse keeps no public list of a parser's flags
+        for option in action.option_strings
+        if action.help != argparse.SUPPRESS
+    ]
+    match = difflib.get_close_matches(flag, valid, n=1, cutoff=0.6)
+    parser.error(f"unknown option {flag}" + (f"; did you mean {match[0]}?" if match else ""))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -111,7 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = shlex.join(["atai-fs", *arguments])
     parser = _build_parser()
-    args = parser.parse_args(arguments)
+    args, extras = parser.parse_known_args(arguments)
+    if extras:
+        _refuse_unrecognized(args.command_parsers.get(args.command, parser), extras)
+    del args.command_parsers
     args.argv = arguments  # to say the command again
     args.debug = getattr(args, "debug", False)
     args.quiet = getattr(args, "quiet", False)
@@ -129,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         usage = f"atai-fs {args.command}"
-        print(f"{usage}: error: {exc} (see {usage} --help)", file=sys.stderr)
+        print(f"{usage}: error: {for_cli(str(exc), command)} (see {usage} --help)", file=sys.stderr)
         return USAGE
     except BrokenPipeError:
         # The reader went away (``| head``): nothing more to say, and Python must not
@@ -139,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return OK
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        print(f"atai-fs: {what}", file=sys.stderr)
+        # A command may have said what the interruption left (uploads to resume).
+        print(f"atai-fs: {what}" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
         return TERMINATED if isinstance(exc, Terminated) else INTERRUPTED
     except NotImplementedError:
         if args.debug:

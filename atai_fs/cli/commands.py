@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from ..advice import for_cli
 from ..engine.uploader import collect_left_resumable
 from .copying import Filters, plan_copy, remove_emptied, remove_source, run_transfers
 from .exits import Problems, UsageError
@@ -41,21 +42,23 @@ def _copy_watched(args: argparse.Namespace, *, move: bool) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     bars: list[TransferProgress] = []
-    # Warnings meanwhile (a retry, an upload left resumable) print above the bars.
+    # Warnings meanwhile (a retry, a failed abort) print above the bars.
     with collect_left_resumable() as left, logging_redirect_tqdm():
         try:
             return _copy(args, bars, move=move)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interruption:
             for progress in bars:
                 progress.finish()
-            if left:
-                command = shlex.join(["atai-fs", *getattr(args, "argv", ["cp", *args.paths])])
-                print(
-                    f"atai-fs: interrupted; {len(left)} upload(s) left resumable: run the same "
-                    f"command again to resume: {command}",
-                    file=sys.stderr,
-                )
-            raise
+            if not left:
+                raise
+            command = shlex.join(["atai-fs", *getattr(args, "argv", ["cp", *args.paths])])
+            for note in left:  # each upload, by its id, below the closed bars
+                print(f"atai-fs: {for_cli(note, command)}", file=sys.stderr)
+            # The same kind (Ctrl-C or SIGTERM), now saying what the rerun resumes.
+            raise type(interruption)(
+                f"{len(left)} upload(s) left resumable: run the same command again to "
+                f"resume: {command}"
+            ) from interruption
         finally:
             for progress in bars:
                 progress.finish()
@@ -261,8 +264,14 @@ def add_file_commands(commands: Any, common: argparse.ArgumentParser) -> None:
             + (" mv deletes each source once its copy is complete." if name == "mv" else ""),
         )
         copy.add_argument("paths", nargs="+", metavar="PATH", help="sources..., then destination")
-        if name == "cp":
-            copy.add_argument("-r", "--recursive", action="store_true", help="copy directories")
+        copy.add_argument(
+            "-r",
+            "--recursive",
+            action="store_true",
+            help="copy directories"
+            if name == "cp"
+            else "accepted as in aws s3 mv / gsutil mv: mv moves directories anyway",
+        )
         copy.add_argument(
             "--include", action="append", metavar="GLOB", help="copy only files matching it"
         )
@@ -274,21 +283,36 @@ def add_file_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         )
         copy.set_defaults(handler=cmd_cp if name == "cp" else cmd_mv, recursive=False)
 
-    ls = command("ls", help="list files and directories")
-    ls.add_argument("url", help="e.g. atai://runs/ (globs allowed)")
+    ls = command(
+        "ls",
+        help="list files and directories",
+        description="List a directory's entries (names; -l adds size and status, -R "
+        "everything below), a file's own entry, or what a glob matches.",
+    )
+    ls.add_argument("url", metavar="URL", help="e.g. atai://runs/ (globs allowed)")
     ls.add_argument("-l", "--long", action="store_true", help="sizes and status")
     ls.add_argument("-R", "--recursive", action="store_true", help="everything below")
     ls.add_argument("--bytes", action="store_true", help="sizes in bytes (with -l)")
     ls.add_argument("--full", action="store_true", help="print full URLs")
     ls.set_defaults(handler=cmd_ls)
 
-    du = command("du", help="total size and file count below URLs")
-    du.add_argument("urls", nargs="+", metavar="URL")
+    du = command(
+        "du",
+        help="total size and file count below URLs",
+        description="For each URL (globs allowed), the total size and the number of files "
+        "at or below it.",
+    )
+    du.add_argument("urls", nargs="+", metavar="URL", help="e.g. atai://runs/")
     du.add_argument("--bytes", action="store_true", help="sizes in bytes")
     du.set_defaults(handler=cmd_du)
 
-    rm = command("rm", help="delete files (asks first unless -y)")
-    rm.add_argument("urls", nargs="+", metavar="URL")
+    rm = command(
+        "rm",
+        help="delete files (asks first unless -y)",
+        description="Delete files (globs allowed; a directory with -r). Asks on the "
+        "terminal first; without a terminal, refuses unless -y is given.",
+    )
+    rm.add_argument("urls", nargs="+", metavar="URL", help="e.g. atai://runs/old.bin")
     rm.add_argument("-r", "--recursive", action="store_true", help="delete below a prefix")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     rm.add_argument(
@@ -296,10 +320,18 @@ def add_file_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     rm.set_defaults(handler=cmd_rm)
 
-    info = command("info", help="print a file's metadata as JSON")
-    info.add_argument("url")
+    info = command(
+        "info",
+        help="print a file's metadata as JSON",
+        description="Print the metadata the API holds for one file or directory, as JSON.",
+    )
+    info.add_argument("url", metavar="URL", help="e.g. atai://runs/big.bin")
     info.set_defaults(handler=cmd_info)
 
-    cat = command("cat", help="write files' bytes to stdout")
-    cat.add_argument("urls", nargs="+", metavar="URL")
+    cat = command(
+        "cat",
+        help="write files' bytes to stdout",
+        description="Write the bytes of each file (globs allowed), in order, to stdout.",
+    )
+    cat.add_argument("urls", nargs="+", metavar="URL", help="e.g. atai://logs/run-1.jsonl")
     cat.set_defaults(handler=cmd_cat)

@@ -52,8 +52,8 @@ PARALLEL_FILES = 8
 @dataclass(frozen=True)
 class Filters:
     """``--include`` / ``--exclude`` globs, matched against paths relative to the copied
-    directory: a file is copied when it matches an include (or none are given) and no
-    exclude."""
+    directory (a file named on the command line or matched by a glob: its name): a file
+    is copied when it matches an include (or none are given) and no exclude."""
 
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()
@@ -119,7 +119,7 @@ def plan_copy(
                 problems.add(f"cannot copy {source.text!r}: no such file or directory")
             elif info["type"] == "directory":
                 problems.add(f"cannot write the directory {source.text!r} to stdout")
-            else:
+            elif source.is_stdio or filters.admits(basename(source.path)):
                 plan.transfers.append(Transfer(source, destination, info.get("size")))
         return plan
     into = _copies_into(expanded, destination, recursive)
@@ -134,7 +134,16 @@ def plan_copy(
             problems.add(f"cannot copy {source.text!r}: no such file or directory")
             continue
         if info["type"] != "directory":
+            if not filters.admits(basename(source.path)):
+                continue  # a file named or matched by a glob is filtered as any other
             name = destination.join(basename(source.path)) if into else destination.path
+            parent = os.path.dirname(name)
+            if destination.is_local and not os.path.isdir(parent):
+                problems.add(
+                    f"cannot copy {source.text!r} to {destination.text!r}: no such directory "
+                    f"{parent!r}"
+                )
+                continue
             _add(plan, source, destination.at(name), info.get("size"), problems)
             continue
         if not recursive:

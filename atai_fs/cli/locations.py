@@ -14,10 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fsspec import AbstractFileSystem
+from fsspec import AbstractFileSystem, available_protocols
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from ..engine.config import closest_hint
+from ..errors import ConfigurationError
 from .exits import Problems, UsageError
 
 __all__ = ["STDIO", "Location", "StorageOptions", "expand", "is_glob"]
@@ -35,13 +37,36 @@ class StorageOptions:
         for item in items or ():
             key, sep, value = item.partition("=")
             if not sep or not key:
-                raise UsageError(f"-o expects KEY=VALUE, got {item!r}")
+                # Not echoed: what was given may be a key pasted without its name.
+                raise UsageError("-o expects KEY=VALUE (e.g. -o api_key=...), got no KEY=")
             protocol, dot, name = key.partition(".")
+            if dot:
+                _check_protocol(protocol, key)
             options = self._by_protocol.setdefault(protocol, {}) if dot else self._common
             options[name if dot else key] = _value(value)
 
     def for_protocol(self, protocol: str) -> dict[str, Any]:
         return {**self._common, **self._by_protocol.get(protocol, {})}
+
+
+#: The protocols atai_fs registers (``fsspec.specs`` entry points), suggested first.
+OWN_PROTOCOLS = ("atai", "flow", "sandbox", "aionvision")
+
+
+def _closest_protocol(protocol: str) -> str:
+    """``; did you mean 'atai'?``: one of ours if one is close, else any fsspec knows."""
+    return closest_hint(protocol, OWN_PROTOCOLS) or closest_hint(protocol, available_protocols())
+
+
+def _check_protocol(protocol: str, key: str) -> None:
+    """Refuse ``-o PROTOCOL.KEY=VALUE`` whose prefix names no protocol: it would apply to
+    nothing, silently (``-o retry.attempts=3`` meant ``-o retry=attempts=3``)."""
+    if protocol not in available_protocols():
+        raise UsageError(
+            f"-o {key}=...: {protocol!r} is not a protocol{_closest_protocol(protocol)} "
+            f"(-o PROTOCOL.KEY=VALUE sets KEY for PROTOCOL:// only; a nested option is "
+            f"written -o {protocol}=KEY=VALUE)"
+        )
 
 
 def _value(text: str) -> Any:
@@ -68,7 +93,18 @@ class Location:
         if protocol in ("file", "local"):
             path = text.split("://", 1)[1] if "://" in text else text
             return cls(LocalFileSystem(), os.path.abspath(os.path.expanduser(path)), text)
-        fs, path = url_to_fs(text, **options.for_protocol(protocol))
+        if protocol not in available_protocols():
+            raise UsageError(
+                f"unknown protocol {protocol + '://'!r} in {text!r}"
+                f"{_closest_protocol(protocol)} (atai_fs registers "
+                f"{', '.join(p + '://' for p in OWN_PROTOCOLS)})"
+            )
+        try:
+            fs, path = url_to_fs(text, **options.for_protocol(protocol))
+        except ConfigurationError as exc:
+            # A misspelt or ill-typed storage option (of -o or of the environment) is
+            # refused when the filesystem is made: before anything is attempted.
+            raise UsageError(str(exc)) from exc
         return cls(fs, path, text)
 
     @property
@@ -103,15 +139,27 @@ class Location:
         joined = separator.join(parts)
         return joined if joined or not self.is_local else separator
 
+    @property
+    def is_readable(self) -> bool:
+        """Whether the filesystem can read or list (an upload-only API cannot)."""
+        return bool(getattr(type(self.fs), "readable", True))
+
     def info(self) -> dict[str, Any] | None:
-        """The path's fsspec info, or ``None`` when nothing is there."""
+        """The path's fsspec info, or ``None`` when nothing is there.  An upload-only
+        API cannot tell: its refusal (``sandbox:// is write-only``) is raised, never
+        taken for "no such file"."""
         try:
             info: dict[str, Any] = self.fs.info(self.path)
         except FileNotFoundError:
+            if not self.is_readable:
+                raise
             return None
         return info
 
     def is_directory(self) -> bool:
+        """Whether a directory is there (a write-only API's never is: names imply them)."""
+        if not self.is_readable:
+            return False
         info = self.info()
         return info is not None and info.get("type") == "directory"
 

@@ -60,6 +60,12 @@ def closest_hint(name: str, choices: Iterable[str]) -> str:
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
+def one_of(choices: Iterable[str]) -> str:
+    """``'error', 'replace' or 'merge'``: the valid values of an option, for messages."""
+    shown = [repr(choice) for choice in choices]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
 def refuse_unknown(names: Iterable[str], valid: Iterable[str], where: str) -> None:
     """Raise :class:`ConfigurationError` for the first of ``names`` not in ``valid``."""
     allowed = sorted(set(valid))
@@ -165,7 +171,18 @@ def convert(value: Any, annotation: Any, option: str) -> Any:
     return value
 
 
-def _parse_fields(text: str, option: str) -> dict[str, Any]:
+def _example(kind: type) -> str:
+    """``'connect=30,api=120'``: two fields of ``kind`` with their defaults, for messages
+    saying how its string form is written."""
+    shown = [
+        f"{f.name}={f.default:g}" if isinstance(f.default, float) else f"{f.name}={f.default}"
+        for f in dataclasses.fields(kind)
+        if f.init and f.repr and f.default not in (None, dataclasses.MISSING)
+    ]
+    return ",".join(shown[:2])
+
+
+def _parse_fields(text: str, option: str, kind: type) -> dict[str, Any]:
     """``"a=1,b=2"`` or a JSON object, as a dict of strings (or JSON values)."""
     text = text.strip()
     if text.startswith("{"):
@@ -182,7 +199,7 @@ def _parse_fields(text: str, option: str) -> dict[str, Any]:
         if not sep:
             raise ConfigurationError(
                 f"{option}: cannot read {item!r}; write fields as name=value, e.g. "
-                "'attempts=3,deadline=60'"
+                f"{_example(kind)!r}"
             )
         fields[key.strip()] = val.strip()
     return fields
@@ -201,7 +218,7 @@ def coerce(kind: type[C], value: Any, option: str) -> C:
         if parse is not None and "=" not in value and not value.strip().startswith("{"):
             parsed: C = parse(value)
             return parsed
-        value = _parse_fields(value, option)
+        value = _parse_fields(value, option, kind)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         from_number = getattr(kind, "from_number", None)
         if from_number is not None:
@@ -209,7 +226,8 @@ def coerce(kind: type[C], value: Any, option: str) -> C:
             return built
     if not isinstance(value, Mapping):
         raise ConfigurationError(
-            f"{option} must be a {kind.__name__}, a dict of its fields or a string, got {value!r}"
+            f"{option} must be its fields written name=value (e.g. {_example(kind)!r}), a "
+            f"dict of them or a {kind.__name__}, got {value!r}"
         )
     if not dataclasses.is_dataclass(kind):  # pragma: no cover - programming error
         raise TypeError(f"{kind.__name__} is not a config dataclass")

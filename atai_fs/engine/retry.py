@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from ..errors import AtaiFsError
+from ..advice import pass_options
+from ..errors import AtaiFsError, ConnectError
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
 
@@ -123,7 +124,23 @@ class RetryPolicy:
                         raise
                     raise exc.after_retries(tries, spent) from exc
                 log.debug("%s failed (%s); try %d in %.2fs", what, exc, tries + 1, delay)
+                if tries == 2 and isinstance(exc, ConnectError):
+                    self._say_still_trying(exc, tries, left)
                 await self.sleep(delay)
+
+    def _say_still_trying(self, exc: ConnectError, tries: int, left: float | None) -> None:
+        """One warning when a call could not connect twice running: a wrong endpoint or
+        port would otherwise look like a hang for the whole deadline."""
+        bounds = [] if left is None else [f"for up to {_duration(left)}"]
+        if self.attempts is not None:
+            more = self.attempts - tries
+            bounds.append(f"at most {more} more {'try' if more == 1 else 'tries'}")
+        log.warning(
+            "%s; retrying %s (%s to give up sooner)",
+            exc,
+            ", ".join(bounds) or "without a deadline",
+            pass_options(("retry", "deadline=30")),
+        )
 
 
 def _duration(seconds: float) -> str:

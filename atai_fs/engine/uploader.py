@@ -82,7 +82,8 @@ LEFT_RESUMABLE: contextvars.ContextVar[list[str] | None] = contextvars.ContextVa
 @contextlib.contextmanager
 def collect_left_resumable() -> Iterator[list[str]]:
     """The notes of uploads left resumable by cancellation inside this block (also
-    handed to an enclosing block, which hears of every upload within)."""
+    handed to an enclosing block, which hears of every upload within).  A collected note
+    is not logged: the collector says it (the CLI, once its progress bars are closed)."""
     outer = LEFT_RESUMABLE.get()
     notes: list[str] = []
     token = LEFT_RESUMABLE.set(notes)
@@ -421,9 +422,10 @@ class Uploader:
                 f"in progress with {len(self._tokens)} of {len(plan.parts)} parts sent; "
                 f"{rerun(self.target.resume_command)} to resume it"
             )
-            log.warning("%s", note)
             collected = LEFT_RESUMABLE.get()
-            if collected is not None:
+            if collected is None:
+                log.warning("%s", note)
+            else:  # the collector says it, once, where it suits its reader
                 collected.append(note)
             return None
         await self._abort(plan)

@@ -24,7 +24,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback, NoOpCallback
 from fsspec.compression import compr
 from fsspec.utils import infer_compression
 
-from ..advice import pass_options
+from ..advice import in_pandas, pass_options
 from ..engine.concurrency import PartConcurrency
 from ..engine.config import TransferConfig, coerce, parse_flag, plain_config, refuse_unknown
 from ..engine.integrity import EtagCheck
@@ -330,6 +330,11 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     ) -> None:
         """Resolve key and endpoint (argument, then environment, then default) and build
         the one :class:`~atai_fs.http.HttpClient` of this filesystem."""
+        if api_key is not None and not isinstance(api_key, str):
+            # The value is not shown: it is meant to be a secret.
+            raise ConfigurationError(
+                f"api_key must be a string, not {type(api_key).__name__} (its value is not shown)"
+            )
         variable = self.api_key_variable
         self.api_key = api_key or (os.environ.get(variable) if variable else None) or None
         variable = self.endpoint_variable
@@ -375,8 +380,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         if not getattr(self, "api_key", None):
             raise ConfigurationError(
                 f"no {self.service_name} API key: set the {self.api_key_variable} environment "
-                f"variable, or {pass_options(('api_key', ...))} (storage_options="
-                "{'api_key': ...} in pandas and Dask)"
+                f"variable, or {pass_options(('api_key', ...))}{in_pandas('api_key')}"
             )
 
     def __repr__(self) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
-from ..engine.config import parse_size
+from ..engine.config import one_of, parse_size
 from ..engine.resume import LocalFileIdentity
 from ..engine.sources import SpoolSource
 from ..engine.target import Completion, UploadTarget
@@ -102,10 +102,10 @@ class SandboxFileSystem(UploadFileSystem):
         )
         if route not in ROUTE_PREFIXES:
             raise ConfigurationError(
-                f"route must be one of {sorted(ROUTE_PREFIXES)}, got {route!r}"
+                f"route must be {one_of(sorted(ROUTE_PREFIXES))}, got {route!r}"
             )
         if conflict not in CONFLICTS:
-            raise ConfigurationError(f"conflict must be one of {CONFLICTS}, got {conflict!r}")
+            raise ConfigurationError(f"conflict must be {one_of(CONFLICTS)}, got {conflict!r}")
         self.route = route
         self.conflict = conflict
         self.user = user

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ...engine.config import one_of
 from ...engine.ratelimit import RateLimit
 from ...errors import ConfigurationError, FileTooLarge, InvalidRequest, UnsupportedFormat
 
@@ -182,9 +183,9 @@ class UploadOptions:
                     f"tag {tag!r} must be 1 to {_MAX_TAG_LENGTH} characters without commas"
                 )
         if self.storage_target not in _STORAGE_TARGETS:
-            problems.append(f"storage_target must be one of {_STORAGE_TARGETS}")
+            problems.append(f"storage_target must be {one_of(_STORAGE_TARGETS)}")
         if self.intent is not None and self.intent not in _INTENTS:
-            problems.append(f"intent must be one of {_INTENTS}")
+            problems.append(f"intent must be {one_of(_INTENTS)}")
         if problems:
             raise InvalidRequest("invalid Aionvision upload options: " + "; ".join(problems))
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ...engine.body import PartBody
+from ...engine.config import one_of
 from ...engine.plan import PartSpec
 from ...engine.ratelimit import RateLimiter
 from ...errors import AtaiFsError, ConfigurationError, ProtocolError
@@ -166,7 +167,7 @@ class SandboxApi(ApiClient):
     ) -> None:
         if route not in ROUTE_PREFIXES:
             raise ConfigurationError(
-                f"route must be one of {sorted(ROUTE_PREFIXES)}, got {route!r}"
+                f"route must be {one_of(sorted(ROUTE_PREFIXES))}, got {route!r}"
             )
         super().__init__(http, limiter, require_key=require_key)
         self.route = route

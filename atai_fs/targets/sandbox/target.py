@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...engine.body import DEFAULT_CHUNK_SIZE, PartBody
+from ...engine.config import one_of
 from ...engine.plan import PartSpec, UploadPlan
 from ...engine.resume import ResumeRecord
 from ...engine.sources import LiveParts, PartSource
@@ -77,14 +78,14 @@ class SandboxUploadTarget(UploadTarget):
         members: Sequence[TreeMember] | None = None,
     ) -> None:
         if kind not in KINDS:
-            raise ConfigurationError(f"kind must be one of {KINDS}, got {kind!r}")
+            raise ConfigurationError(f"kind must be {one_of(KINDS)}, got {kind!r}")
         if source_kind not in SOURCE_KINDS:
             raise ConfigurationError(
-                f"source_kind must be one of {SOURCE_KINDS}, got {source_kind!r}"
+                f"source_kind must be {one_of(SOURCE_KINDS)}, got {source_kind!r}"
             )
         if conflict not in CONFLICTS:
             raise ConfigurationError(
-                f"conflict must be one of {CONFLICTS} (what to do when {target_path} exists), "
+                f"conflict must be {one_of(CONFLICTS)} (what to do when {target_path} exists), "
                 f"got {conflict!r}"
             )
         self.api = api
