@@ -11,6 +11,7 @@ The route an upload takes, its concurrency, retries and cleanup are the
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import inspect
 import os
@@ -141,6 +142,13 @@ class _EnvironmentToken:
     def __get__(self, instance: object, owner: type) -> tuple[str | None, ...]:
         names = getattr(owner, "environment_variables", ())
         return tuple(os.environ.get(name) for name in names)
+
+
+#: The tasks of the files of one ``put`` of many (each ``_put_file`` adds its own), so
+#: that a failed ``put`` stops and waits for the others.
+_PUT_SIBLINGS: contextvars.ContextVar[set[asyncio.Task[Any]] | None] = contextvars.ContextVar(
+    "atai_fs_put_siblings", default=None
+)
 
 
 class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is untyped
@@ -512,6 +520,10 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         """
         if os.path.isdir(lpath):
             return None  # directories are implied by the files put into them
+        siblings = _PUT_SIBLINGS.get()
+        task = asyncio.current_task()
+        if siblings is not None and task is not None:
+            siblings.add(task)  # so a failed put can stop and wait for it
         name = self._write_name(rpath)
         await self._refuse_existing_if(mode, name)
         config = self._call_config(options)
@@ -573,15 +585,26 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
     ) -> Completion | list[Any] | None:
         """fsspec's ``put`` of many files; when one fails and fsspec cancels the others,
         each of those is aborted or left resumable, and the error lists the latter."""
+        siblings: set[asyncio.Task[Any]] = set()
+        token = _PUT_SIBLINGS.set(siblings)
         with collect_left_resumable() as left:
             try:
                 result: list[Any] | None = await super()._put(lpath, rpath, recursive, **kwargs)
                 return result
-            except AtaiFsError as exc:
-                if not left:
+            except BaseException as exc:
+                # fsspec raises the first failure and leaves the other files running:
+                # stop them and wait for their cleanup, so each is aborted or left
+                # resumable (and listed) before the caller hears of the failure.
+                running = [t for t in siblings if not t.done() and t is not asyncio.current_task()]
+                for sibling in running:
+                    sibling.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+                if not left or not isinstance(exc, AtaiFsError):
                     raise
                 listed = "; ".join(left)
                 raise exc.annotated(f"[the other uploads stopped with it: {listed}]") from exc
+            finally:
+                _PUT_SIBLINGS.reset(token)
 
     # The blocking API: an interrupt (Ctrl-C) cancels the call and waits for its cleanup.
     put_file = interruptible("_put_file")
