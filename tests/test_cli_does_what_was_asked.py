@@ -456,6 +456,11 @@ def test_aionvision_uploads_say_per_file_uploaded_or_skipped_with_its_id(tmp_pat
         assert code == 0 and out.startswith(f"uploaded {image} (id ")
         code, out, _ = atai_fs(*args, str(image), "aionvision://", env=env)
         assert code == 0 and out.startswith(f"skipped {image}: duplicate")
+        # Run from the folder, a relative argument is shown as written, not absolute.
+        again = ("cp", "-o", "poll_interval=0.01", "-o", "skip_duplicates=true")
+        code, out, _ = atai_fs(*again, "frame.jpg", "aionvision://", env=env, cwd=tmp_path)
+        assert code == 0 and out.startswith("skipped frame.jpg: duplicate"), out
+        assert str(tmp_path) not in out
 
 
 # -- mv, du, ls -R, --dry-run, --include/--exclude ------------------------------------------
@@ -482,7 +487,21 @@ def test_ls_r_lists_everything_below(env, fs):
     fs.pipe_file("tree/a.bin", b"a")
     fs.pipe_file("tree/sub/b.bin", b"b")
     code, out, _ = atai_fs("ls", "-R", "atai://tree/", env=env)
-    assert code == 0 and out.split() == ["tree/a.bin", "tree/sub/", "tree/sub/b.bin"]
+    assert code == 0 and out.split() == ["a.bin", "sub/", "sub/b.bin"]  # from the directory
+    code, out, _ = atai_fs("ls", "-R", "atai://tree", env=env)
+    assert code == 0 and out.split() == ["a.bin", "sub/", "sub/b.bin"]
+    code, out, _ = atai_fs("ls", "-R", "--full", "atai://tree/", env=env)
+    assert out.split() == ["atai://tree/a.bin", "atai://tree/sub/", "atai://tree/sub/b.bin"]
+
+
+def test_ls_of_several_urls_lists_each_under_its_url(env, fs):
+    fs.pipe_file("one/a.bin", b"a")
+    fs.pipe_file("two/b.bin", b"b")
+    code, out, err = atai_fs("ls", "atai://one/", "atai://two/", env=env)
+    assert code == 0, err
+    assert out == "atai://one/:\na.bin\n\natai://two/:\nb.bin\n"
+    code, out, err = atai_fs("ls", "atai://missing/", "atai://one/", env=env)
+    assert code == 1 and "atai://one/:\na.bin" in out and "missing" in err
 
 
 def test_dry_run_prints_and_does_nothing(env, fs, tree):

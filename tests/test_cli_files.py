@@ -136,11 +136,11 @@ def test_help_everywhere():
         assert "usage: atai-fs" in result.stdout
 
 
-def in_terminal(args, env=None, *, interrupt_when=None, seconds=120):
-    """Run ``atai-fs ARGS`` on a pseudo-terminal of 120 columns; returns its exit code
-    and everything it drew.  ``interrupt_when(screen)`` true sends it Ctrl-C (SIGINT)."""
+def in_terminal(args, env=None, *, interrupt_when=None, seconds=120, shape=(24, 120)):
+    """Run ``atai-fs ARGS`` on a pseudo-terminal of ``shape`` (rows, columns); returns its
+    exit code and everything it drew.  ``interrupt_when(screen)`` true sends it Ctrl-C."""
     controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", *shape, 0, 0))
     process = subprocess.Popen(
         [sys.executable, "-m", "atai_fs.cli", *args],
         stdin=terminal,
@@ -204,8 +204,21 @@ def test_progress_bar_in_a_real_terminal(env, tmp_path):
     assert code == 0
     assert "\r" in screen  # redrawn in place
     assert "big.bin" in screen and "100%" in screen and "8.00M/8.00M" in screen
+    assert "files" not in screen  # one file, one bar: no total beside it
     assert screen.endswith("\n")
     assert download(env, "bar/big.bin") == source.read_bytes()
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 120), (24, 0)])
+def test_a_terminal_that_reports_no_size_still_gets_a_whole_bar(env, tmp_path, shape):
+    """A container's pseudo-terminal before its first resize says 0 x 0: tqdm alone
+    would draw nothing there (0 rows) or a bar cut off (0 columns)."""
+    source = tmp_path / "sized.bin"
+    source.write_bytes(os.urandom(2 << 20))
+    code, screen = in_terminal(["cp", str(source), "atai://sized.bin"], shape=shape)
+    assert code == 0
+    assert "sized.bin: 100%" in screen and "2.00M/2.00M [" in screen
+    assert screen.rstrip().endswith("B/s]"), screen[-200:]
 
 
 def test_progress_moves_while_a_large_part_is_sent(tmp_path):

@@ -52,7 +52,7 @@ def test_a_misspelt_flag_names_the_closest_flag_of_its_command(env, local_file, 
 
 
 def test_an_extra_argument_is_named(env):
-    code, _, err = atai_fs("ls", "atai://a/", "atai://b/", env=env)
+    code, _, err = atai_fs("info", "atai://a/", "atai://b/", env=env)
     assert "unexpected argument 'atai://b/'" in usage_error(code, err)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..advice import for_cli
 from ..engine.uploader import collect_left_resumable
-from .copying import Filters, plan_copy, remove_emptied, remove_source, run_transfers
+from .copying import CopyPlan, Filters, plan_copy, remove_emptied, remove_source, run_transfers
 from .exits import Problems, UsageError
 from .locations import Location, StorageOptions, expand, is_glob
 from .progress import TransferProgress, human_size
@@ -25,10 +25,11 @@ from .progress import TransferProgress, human_size
 __all__ = ["add_file_commands"]
 
 
-def _progress(args: argparse.Namespace, total: int | None) -> TransferProgress | None:
+def _progress(args: argparse.Namespace, plan: CopyPlan) -> TransferProgress | None:
     if args.quiet or not sys.stderr.isatty():
         return None
-    return TransferProgress(total_bytes=total, stream=sys.stderr)
+    files = None if any(t.whole_directory for t in plan.transfers) else len(plan.transfers)
+    return TransferProgress(total_bytes=plan.total_bytes, files=files, stream=sys.stderr)
 
 
 def _locations(args: argparse.Namespace, texts: list[str]) -> list[Location]:
@@ -82,7 +83,7 @@ def _copy(args: argparse.Namespace, bars: list[TransferProgress], *, move: bool)
             print(f"would {verb} {transfer.source.text} -> {transfer.target.text}")
         return problems.exit_code
     to_stdout = destination.is_stdio
-    progress = None if to_stdout else _progress(args, plan.total_bytes)
+    progress = None if to_stdout else _progress(args, plan)
     bars.extend([progress] if progress else [])
     report = (lambda line: None) if args.quiet or to_stdout else print
     run_transfers(plan, progress, report, after_each=remove_source if move else None)
@@ -102,19 +103,40 @@ def cmd_mv(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    (location,) = _locations(args, [args.url])
+    """List each URL; with more than one, each listing under its URL (as ``ls a b``)."""
+    locations = _locations(args, args.urls)
     problems = Problems()
+    for index, location in enumerate(locations):
+        if len(locations) > 1:
+            print(f"{'' if index == 0 else chr(10)}{location.text}:", flush=True)
+        try:
+            _list(location, args, problems)
+        except FileNotFoundError as missing:  # said, and the other URLs still listed
+            problems.add(str(missing).splitlines()[0] or f"no such file: {location.text}")
+    return problems.exit_code
+
+
+def _list(location: Location, args: argparse.Namespace, problems: Problems) -> None:
+    """One URL's listing.  Names are the entries' own (``-R``: relative to the listed
+    directory, as ``find`` and ``rclone ls`` print them); ``--full`` and ``-l`` give URLs."""
+    base = location.path.rstrip("/")
     for entry in _entries(location, args.recursive, problems):
         suffix = "/" if entry["type"] == "directory" else ""
         name = entry["name"] + suffix
         if not args.long:
-            shown = name if args.recursive else entry["name"].rsplit("/", 1)[-1] + suffix
-            print(location.url_of(name) if args.full else shown)
+            if args.full:
+                shown = location.url_of(name)
+            elif args.recursive and base and name.startswith(base + "/"):
+                shown = name[len(base) + 1 :]
+            elif args.recursive and not base:
+                shown = name
+            else:
+                shown = entry["name"].rsplit("/", 1)[-1] + suffix
+            print(shown)
             continue
         size = "-" if entry["type"] == "directory" else _size(entry.get("size"), args)
         status = entry.get("file_status") or entry.get("status") or entry["type"]
         print(f"{size:>10}  {status:<24}  {location.url_of(name)}")
-    return problems.exit_code
 
 
 def _entries(location: Location, recursive: bool, problems: Problems) -> list[dict[str, Any]]:
@@ -287,9 +309,10 @@ def add_file_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "ls",
         help="list files and directories",
         description="List a directory's entries (names; -l adds size and status, -R "
-        "everything below), a file's own entry, or what a glob matches.",
+        "everything below, named from the directory), a file's own entry, or what a glob "
+        "matches; several URLs are listed one after the other, each under its URL.",
     )
-    ls.add_argument("url", metavar="URL", help="e.g. atai://runs/ (globs allowed)")
+    ls.add_argument("urls", nargs="+", metavar="URL", help="e.g. atai://runs/ (globs allowed)")
     ls.add_argument("-l", "--long", action="store_true", help="sizes and status")
     ls.add_argument("-R", "--recursive", action="store_true", help="everything below")
     ls.add_argument("--bytes", action="store_true", help="sizes in bytes (with -l)")

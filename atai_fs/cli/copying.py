@@ -380,15 +380,30 @@ def _write_local(reader: IO[bytes], path: str, callback: Callback) -> None:
 
 
 def _describe(result: UploadResult) -> str:
-    """One Aionvision file's outcome, as the CLI prints it."""
+    """One Aionvision file's outcome, as the CLI prints it (the local file as the user
+    would name it from here, not the absolute path the upload was given)."""
+    path = shown_path(result.path)
     if result.status == "uploaded":
-        return f"uploaded {result.path} (id {result.image_id})"
+        return f"uploaded {path} (id {result.image_id})"
     if result.status == "skipped":
         existing = f" of {result.existing_image_id}" if result.existing_image_id else ""
-        return f"skipped {result.path}: duplicate{existing}"
+        return f"skipped {path}: duplicate{existing}"
     if result.status == "pending":
-        return f"pending {result.path} (batch session {result.session_id})"
-    return f"failed {result.path}: {result.error}"
+        return f"pending {path} (batch session {result.session_id})"
+    return f"failed {path}: {result.error}"
+
+
+def shown_path(path: str) -> str:
+    """A local ``path`` relative to the working directory when it lies under it (as
+    ``cp`` and ``aws s3 cp`` print them); other paths, and remote names, unchanged."""
+    if not os.path.isabs(path):
+        return path
+    here = os.getcwd()
+    try:
+        inside = os.path.commonpath([here, path]) == here
+    except ValueError:  # another drive
+        return path
+    return os.path.relpath(path, here) if inside else path
 
 
 def remove_source(transfer: Transfer) -> None:

@@ -1,10 +1,10 @@
 """The progress of ``atai-fs cp``: tqdm bars driven by fsspec callbacks.
 
-One file: one bar (name, bytes, rate, ETA).  Many files: a total bar (bytes of every
-file, files done) and a bar for each file in flight, which clears when its file is done,
-so every file that is moving shows its own progress.  Bytes a resumed upload finds on
-the server count where a bar starts, not towards its rate.  ``TQDM_DISABLE=1`` and the
-other ``TQDM_*`` variables apply.
+One file: one bar (name, bytes, rate, ETA), however it is copied.  Many files: a total
+bar (bytes of every file, files done) and a bar for each file in flight, which clears
+when its file is done, so every file that is moving shows its own progress.  Bytes a
+resumed upload finds on the server count where a bar starts, not towards its rate.
+``TQDM_DISABLE=1`` and the other ``TQDM_*`` variables apply.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from fsspec.callbacks import Callback
 
-from ..fs.progress_bar import FileBar, add_initial
+from ..fs.progress_bar import FileBar, add_initial, bar_shape
 
 __all__ = ["TransferProgress", "human_size"]
 
@@ -36,11 +36,18 @@ class TransferProgress(Callback):  # type: ignore[misc]  # fsspec is untyped
     :meth:`branched`.  :meth:`finish` ends every line, also after an interrupt.
     """
 
-    def __init__(self, *, total_bytes: int | None = None, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        total_bytes: int | None = None,
+        files: int | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
         super().__init__()
         self.stream = stream or sys.stderr
         self.total_bytes = total_bytes
-        self.files_total: int | None = None
+        #: The number of files, when the caller knows it (one file draws one bar).
+        self.files_total: int | None = files
         self.files_done = 0
         self.total: Any = None  # the total bar of a transfer of many files
         self._bars: list[FileBar] = []
@@ -53,13 +60,16 @@ class TransferProgress(Callback):  # type: ignore[misc]  # fsspec is untyped
 
     # fsspec calls set_size with the number of files of a put or get.
     def set_size(self, size: int) -> None:
-        self.files_total = size
+        self.files_total = size if self.files_total is None else self.files_total
         self._describe()
 
     def call(self, *args: Any, **kwargs: Any) -> None:
         """Files are counted by the files themselves (see :class:`_FileInFlight`)."""
 
-    def branched(self, path_1: str, path_2: str, **kwargs: Any) -> _FileInFlight:
+    def branched(self, path_1: str, path_2: str, **kwargs: Any) -> FileBar:
+        name = str(path_1 if path_1 is not None else path_2)
+        if self.files_total == 1:  # a total beside the file's own bar says nothing more
+            return self.single_file(name)
         if self.total is None:
             from tqdm.auto import tqdm
 
@@ -69,10 +79,10 @@ class TransferProgress(Callback):  # type: ignore[misc]  # fsspec is untyped
                 unit="B",
                 unit_scale=True,
                 unit_divisor=1024,
-                dynamic_ncols=True,
+                **bar_shape(self.stream),
             )
             self._describe()
-        return _FileInFlight(self, _short(str(path_1 if path_1 is not None else path_2)))
+        return _FileInFlight(self, _short(name))
 
     def _file_done(self) -> None:
         self.files_done += 1

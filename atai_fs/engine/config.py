@@ -66,14 +66,21 @@ def one_of(choices: Iterable[str]) -> str:
     return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
 
 
-def refuse_unknown(names: Iterable[str], valid: Iterable[str], where: str) -> None:
-    """Raise :class:`ConfigurationError` for the first of ``names`` not in ``valid``."""
-    allowed = sorted(set(valid))
+def refuse_unknown(
+    names: Iterable[str], valid: Iterable[str], where: str, *, unlisted: Iterable[str] = ()
+) -> None:
+    """Raise :class:`ConfigurationError` for the first of ``names`` not in ``valid``.
+
+    ``unlisted`` are accepted but left out of the message's list of valid options: the
+    generic options fsspec itself passes (``loop``, ``use_listings_cache``...), which
+    would bury the ones a user is looking for."""
+    allowed = set(valid) | set(unlisted)
+    shown = sorted(set(valid) - set(unlisted))
     for name in names:
         if name not in allowed:
             raise ConfigurationError(
-                f"unknown option {name!r} for {where}{closest_hint(name, allowed)} "
-                f"(valid options: {', '.join(allowed)})"
+                f"unknown option {name!r} for {where}{closest_hint(name, sorted(allowed))} "
+                f"(valid options: {', '.join(shown)})"
             )
 
 

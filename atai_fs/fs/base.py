@@ -15,6 +15,7 @@ import contextvars
 import dataclasses
 import inspect
 import os
+import posixpath
 import weakref
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
@@ -254,7 +255,12 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
         **options: Any,
     ) -> None:
         ours = {k: v for k, v in options.items() if k not in FSSPEC_OPTIONS}
-        refuse_unknown(ours, self.option_names(), f"{self.protocol[0]}:// ({type(self).__name__})")
+        refuse_unknown(
+            ours,
+            self.option_names(),
+            f"{self.protocol[0]}:// ({type(self).__name__})",
+            unlisted=FSSPEC_OPTIONS,
+        )
         ours = {k: v for k, v in ours.items() if v is not None}  # None: the default
         if "retry" in ours:
             ours["retry"] = coerce(RetryPolicy, ours["retry"], "retry")
@@ -490,6 +496,18 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             raise InvalidRequest(
                 f"cannot write to {raw!r}: a file name is required and must not end with "
                 "'/'; to copy files into a directory use put(..., 'PROTOCOL://dir/')"
+            )
+        if any(segment in (".", "..") for segment in name.split("/")):
+            # Object stores keep '..' as two literal dots, so 'x/../y.txt' would be
+            # stored under that odd name rather than as 'y.txt': refuse, naming the fix.
+            resolved = posixpath.normpath(name).lstrip("/")
+            fix = (
+                f"write to '{self.protocol[0]}://{resolved}'"
+                if resolved not in ("", ".") and not resolved.startswith("..")
+                else "name the file without '.' or '..' segments"
+            )
+            raise InvalidRequest(
+                f"cannot write to {raw!r}: '.' and '..' are not resolved in remote names; {fix}"
             )
         return name
 

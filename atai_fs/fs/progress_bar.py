@@ -8,13 +8,36 @@ callbacks (:class:`~fsspec.callbacks.TqdmCallback`), so they take ``callback=`` 
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from fsspec.callbacks import TqdmCallback
 
 from ..engine.progress import ClosedWithTransfer
 
-__all__ = ["FileBar", "TransferBar", "add_initial"]
+__all__ = ["FileBar", "TransferBar", "add_initial", "bar_shape"]
+
+#: The shape assumed for a terminal that reports 0 rows or 0 columns (a container's
+#: pseudo-terminal before its first resize, some CI runners): tqdm would draw nothing.
+FALLBACK_SHAPE = os.terminal_size((80, 24))
+
+
+def bar_shape(file: Any) -> dict[str, Any]:
+    """tqdm's size options for a bar on ``file``: follow the terminal's width as it is
+    resized, unless the terminal says it has no rows or columns, where tqdm draws
+    nothing (rows) or a bar cut short (columns); then a fixed 80 x 24."""
+    try:
+        shape = os.get_terminal_size(file.fileno())
+    except (AttributeError, OSError, ValueError):  # not a terminal: tqdm decides
+        return {"dynamic_ncols": True}
+    if shape.columns and shape.lines:
+        return {"dynamic_ncols": True}
+    return {
+        "dynamic_ncols": False,
+        "ncols": shape.columns or FALLBACK_SHAPE.columns,
+        "nrows": shape.lines or FALLBACK_SHAPE.lines,
+    }
 
 
 class FileBar(TqdmCallback):  # type: ignore[misc]  # fsspec is untyped
@@ -30,7 +53,7 @@ class FileBar(TqdmCallback):  # type: ignore[misc]  # fsspec is untyped
             "unit": "B",
             "unit_scale": True,
             "unit_divisor": 1024,
-            "dynamic_ncols": True,
+            **bar_shape(tqdm_kwargs.get("file", sys.stderr)),
             **tqdm_kwargs,
         }
         super().__init__(tqdm_kwargs=kwargs, tqdm_cls=tqdm)

@@ -45,6 +45,42 @@ def test_opening_a_directory_name_for_writing_is_a_value_error(fs, emulator, pat
     assert emulator.stats.api_requests == 0
 
 
+@pytest.mark.parametrize(
+    ("path", "fix"),
+    [
+        ("atai://x/../y.txt", "write to 'atai://y.txt'"),
+        ("atai://./y.txt", "write to 'atai://y.txt'"),
+        ("atai://a/./b/../c.txt", "write to 'atai://a/c.txt'"),
+        ("atai://../escape.txt", "without '.' or '..' segments"),
+    ],
+)
+def test_dot_segments_are_refused_naming_the_resolved_name(fs, emulator, path, fix, tmp_path):
+    """A store keeps '..' literally; writing 'x/../y.txt' must not create that odd name."""
+    local = tmp_path / "local.txt"
+    local.write_bytes(b"x")
+    for write in (
+        lambda: fs.open(path, "wb"),
+        lambda: fs.pipe_file(path, b"x"),
+        lambda: fs.put_file(str(local), path),
+    ):
+        with pytest.raises(InvalidRequest, match="are not resolved") as info:
+            write()
+        assert fix in str(info.value)
+        assert isinstance(info.value, ValueError)
+    assert emulator.stats.api_requests == 0
+    assert fs.ls("", detail=False) == []
+
+
+def test_unknown_option_lists_this_protocols_options_not_fsspecs():
+    with pytest.raises(ConfigurationError, match="did you mean 'max_concurrency'") as info:
+        ATAIFileSystem(api_key="k" * 20, max_concurency=4, skip_instance_cache=True)
+    listed = str(info.value).split("valid options: ")[1]
+    assert "max_concurrency" in listed and "progress" in listed
+    for internal in ("loop", "asynchronous", "use_listings_cache", "max_paths"):
+        assert internal not in listed.replace("list_page_size", "")
+    ATAIFileSystem(api_key="k" * 20, use_listings_cache=False, skip_instance_cache=True)
+
+
 def test_size_over_the_api_limit_fails_before_initiate(fs, emulator):
     with pytest.raises(FileTooLarge, match="250 GB") as info:
         fs.open("huge.bin", "wb", size=250 * 10**9 + 1)
