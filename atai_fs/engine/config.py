@@ -266,7 +266,8 @@ def plain_config(value: Any) -> Any:
 class TransferConfig:
     """Knobs of the engine, shared by every upload of a filesystem.
 
-    Part PUTs in flight per filesystem start at ``initial_concurrency`` and, with
+    Part PUTs in flight per filesystem start at ``initial_concurrency`` (32: see
+    :mod:`atai_fs.engine.concurrency` for why it is not lower) and, with
     ``adaptive`` (the default), grow while the throughput keeps rising and back off when
     the store or the path says it is overloaded, never beyond ``max_concurrency`` (the
     default fills a 10 Gbit/s path of 16 MB/s connections); ``adaptive=False`` pins them
@@ -291,7 +292,7 @@ class TransferConfig:
     """
 
     max_concurrency: int = 80
-    initial_concurrency: int = 16
+    initial_concurrency: int = 32
     adaptive: bool = True
     chunk_size: int = DEFAULT_CHUNK_SIZE
     spool_threshold: int = 8 << 20

@@ -168,7 +168,7 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
 
     ``max_concurrency``, ``initial_concurrency``, ``adaptive``
         Part PUTs in flight at once, across all uploads of this filesystem: from
-        ``initial_concurrency`` (16) up to ``max_concurrency`` (80), as far as the
+        ``initial_concurrency`` (32) up to ``max_concurrency`` (80), as far as the
         throughput keeps rising, and down when the storage says it is overloaded;
         ``adaptive=False`` pins them at ``max_concurrency``.
     ``spool_threshold``

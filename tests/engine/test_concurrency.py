@@ -20,10 +20,12 @@ import pytest
 
 from atai_fs.engine.body import chunk_size_for
 from atai_fs.engine.concurrency import PartConcurrency, signals_congestion
+from atai_fs.engine.config import TransferConfig
 from atai_fs.errors import RateLimited, RequestFailed, TransportError, UrlExpired
 
 MiB = 1 << 20
 PART = 8 * MiB
+DEFAULT_START = TransferConfig().initial_concurrency
 
 
 class VirtualClock:
@@ -107,7 +109,9 @@ def changes(values: list[int]) -> int:
     return sum(1 for a, b in itertools.pairwise(values) if a != b)
 
 
-def simulate(parts: int = 1500, *, cap: int = 80, initial: int = 16, **path_options: float):
+def simulate(
+    parts: int = 1500, *, cap: int = 80, initial: int = DEFAULT_START, **path_options: float
+):
     clock = VirtualClock()
     controller = PartConcurrency(cap, initial=initial, clock=clock)
     path = FluidPath(clock, **path_options)  # type: ignore[arg-type]
@@ -124,7 +128,7 @@ def test_it_settles_at_or_above_the_knee_within_a_factor_two(per_put, link, knee
     _, settled, _ = simulate(cap=cap, per_put=per_put, link=link)
     final = settled[-1]
     assert knee <= final or final == cap
-    assert final <= max(2 * knee, 16)  # 16: where it starts
+    assert final <= max(2 * knee, DEFAULT_START)  # where it starts, if above the knee
     # The link is full in the second half: the knee was reached and held.
     second_half = settled[len(settled) // 2 :]
     assert min(second_half) * per_put >= 0.9 * min(link, cap * per_put)
@@ -148,6 +152,16 @@ def test_it_grows_to_the_cap_when_every_part_is_capped_by_its_own_path():
 def test_it_stays_low_when_one_part_fills_the_link():
     _, settled, _ = simulate(link=400e6, initial=8)
     assert settled[-1] == 8  # a doubling that did not pay was undone
+
+
+def test_the_far_path_gets_most_of_its_parts_in_flight_from_the_start():
+    """512 MiB over 8 MB/s paths sharing 1 GB/s (the knee, 125, is beyond the cap): a
+    file this size has room for two or three levels, so where it starts decides."""
+    _, _, elapsed = simulate(64, per_put=8e6, link=1e9)
+    fixed_eight = 64 * PART / (8 * 8e6)
+    assert fixed_eight / elapsed >= 3.0
+    _, _, from_sixteen = simulate(64, per_put=8e6, link=1e9, initial=16)
+    assert elapsed <= from_sixteen
 
 
 def test_the_whole_upload_is_fast_on_a_wan_path():
