@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 _PACKAGES = (
@@ -19,8 +20,9 @@ _PACKAGES = (
 )
 
 
-def describe() -> dict[str, Any]:
+def describe(workdir: Path | None = None) -> dict[str, Any]:
     return {
+        "workdir_filesystem": filesystem_type(workdir) if workdir is not None else None,
         "cpu_model": _cpu_model(),
         "cores": os.cpu_count(),
         "memory_bytes": _memory_bytes(),
@@ -57,3 +59,23 @@ def _version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the filesystem holding ``path`` (``tmpfs``, ``ext4``...), from the
+    longest mount point above it; ``unknown`` where the system does not say."""
+    target = str(path.resolve())
+    best, kind = "", "unknown"
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1]
+                inside = target == point or target.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best):
+                    best, kind = point, fields[2]
+    except OSError:
+        pass
+    return kind

@@ -149,7 +149,7 @@ def _path_put(workdir: Path, scale: float, *, size: int, shaping: dict[str, Any]
             f"emulator: {latency}, {cap}{link / 1e6:g} MB/s link shared by all PUTs",
             f"raw ceiling: {knee} PUTs at once (link / per-PUT cap)",
             "of link: MB/s over the link's bandwidth; settled at: where atai_fs's adaptive "
-            "part concurrency settled (from 16)",
+            "part concurrency settled (from its default start)",
         ),
     )
 

@@ -30,7 +30,7 @@ class SuiteOptions:
 
 
 def run(scenarios: list[Scenario], options: SuiteOptions) -> None:
-    machine = describe()
+    machine = describe(options.workdir)
     for scenario in scenarios:
         result = run_scenario(scenario, options, machine)
         repeat = result["options"]["repeat"]
