@@ -79,8 +79,9 @@ class ATAIFileSystem(UploadFileSystem):
     endpoint_url:
         API base URL; defaults to ``ATAI_API_ENDPOINT``, then to the public service.
     max_concurrency:
-        Part PUTs in flight at once across all uploads of this filesystem (default 8,
-        or the ``transfer`` config's).
+        The most part PUTs in flight at once across all uploads of this filesystem
+        (default 80, or the ``transfer`` config's); the adaptive controller finds the
+        level below it that fills the path, from ``initial_concurrency`` (32).
     single_request_limit:
         Files up to this size whose type ``POST /files`` accepts (CSV, JSON, text, JPEG,
         PNG, MP4) go up in one request instead of initiate + parts + complete: one API
