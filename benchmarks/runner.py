@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,15 +34,24 @@ class Case:
     emulator: str = "main"
 
 
-def run_case(case: Case, emulator: EmulatorProcess, timeout: float) -> dict[str, Any]:
-    """Run ``case`` once; the record holds the client's JSON line and the emulator's side."""
+def run_case(
+    case: Case, emulator: EmulatorProcess, timeout: float, temp_dir: Path | None = None
+) -> dict[str, Any]:
+    """Run ``case`` once; the record holds the client's JSON line and the emulator's side.
+
+    ``temp_dir`` becomes the client's ``TMPDIR``: where atai_fs spools an unknown-size
+    write is then the same storage as where the official client's recipe writes its
+    local file first, so neither is compared on the other's disk."""
+    env = {**os.environ, "TMPDIR": str(temp_dir)} if temp_dir is not None else None
     params = {"api_key": emulator.api_key, "endpoint_url": emulator.endpoint_url, **case.params}
     command = [sys.executable, "-m", "benchmarks.clients", case.kind, json.dumps(params)]
     emulator.mark()
     emulator_cpu = emulator.cpu_seconds()
     started = time.perf_counter()
     try:
-        done = subprocess.run(command, cwd=_REPO, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            command, cwd=_REPO, env=env, capture_output=True, text=True, timeout=timeout
+        )
         exit_code, stdout, stderr = done.returncode, done.stdout, done.stderr
     except subprocess.TimeoutExpired as exc:
         exit_code, stdout, stderr = None, _text(exc.stdout), f"timed out after {timeout} s"

@@ -49,6 +49,8 @@ def run_scenario(
         _progress(f"{scenario.name}: preparing data")
         plan = scenario.build(workdir, options.scale)
         runs = []
+        temp_dir = workdir / "tmp"  # the clients' TMPDIR, beside their inputs
+        temp_dir.mkdir()
         repeat = min(options.repeat, plan.max_repeat or options.repeat)
         with ExitStack() as stack:
             emulators = {
@@ -60,7 +62,9 @@ def run_scenario(
             for repetition in range(repeat):
                 for case in plan.cases:
                     time.sleep(plan.settle_seconds)
-                    record = run_case(case, emulators[case.emulator], options.timeout)
+                    record = run_case(
+                        case, emulators[case.emulator], options.timeout, temp_dir=temp_dir
+                    )
                     link = plan.emulators[case.emulator].get("link_bandwidth")
                     runs.append({"repetition": repetition, "link_bandwidth": link, **record})
                     _progress(
