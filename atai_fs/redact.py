@@ -22,8 +22,9 @@ REDACTED = "***"
 _URL_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 #: RFC 6750's b64token: what follows ``Bearer`` when it is a credential (not ``<API key>``).
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*")
-#: Characters that continue a token: a secret next to one of them is part of another word.
-_TOKEN_CHARS = r"A-Za-z0-9_\-"
+#: Characters that continue a token: a short secret next to one of them is part of
+#: another word, a name or a URL (a key ``atai`` is not the scheme of ``atai://x``).
+_TOKEN_CHARS = r"A-Za-z0-9_\-.:/"
 #: The shortest secret replaced as a substring; a shorter one only as a whole token.
 _MIN_SECRET = 8
 

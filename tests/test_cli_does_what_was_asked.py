@@ -461,6 +461,11 @@ def test_aionvision_uploads_say_per_file_uploaded_or_skipped_with_its_id(tmp_pat
         code, out, _ = atai_fs(*again, "frame.jpg", "aionvision://", env=env, cwd=tmp_path)
         assert code == 0 and out.startswith("skipped frame.jpg: duplicate"), out
         assert str(tmp_path) not in out
+        (tmp_path / "sub").mkdir()
+        code, out, _ = atai_fs(
+            *again, "../frame.jpg", "aionvision://", env=env, cwd=tmp_path / "sub"
+        )
+        assert code == 0 and out.startswith("skipped ../frame.jpg: duplicate"), out
 
 
 # -- mv, du, ls -R, --dry-run, --include/--exclude ------------------------------------------
@@ -599,10 +604,7 @@ def test_an_interrupted_upload_of_many_files_leaves_none_unaccounted_for(emulato
     # One line per upload and one that ends the command: nothing said twice.
     *notes, last = err.strip().splitlines()
     assert len(notes) == 4, err
-    assert last == (
-        "atai-fs: interrupted; 4 upload(s) left resumable: run the same command again to "
-        "resume: atai-fs cp -r src atai://up/"
-    )
+    assert last == "atai-fs: interrupted; 4 upload(s) left resumable, each said above"
 
 
 @pytest.mark.parametrize(
@@ -646,3 +648,40 @@ def test_an_endpoint_that_refuses_connections_is_said_at_once_not_after_the_dead
     assert "could not connect" in still_trying and "retrying for up to 5 minutes" in still_trying
     assert "pass -o retry=deadline=30 to give up sooner" in still_trying
     assert error.startswith("atai-fs: error: ") and "gave up after 3 tries" in error
+
+
+def test_filters_that_match_nothing_say_so_and_exit_1(env, fs, tree):
+    code, _, err = atai_fs("cp", "-r", "--include", "*.zzz", str(tree), "atai://none/", env=env)
+    assert code == 1 and "no file under" in one_error_line(err) and "--include" in err
+    assert not fs.exists("none")
+
+
+def test_dry_run_refuses_what_the_run_would_refuse(env, fs, tmp_path):
+    local = tmp_path / "x.txt"
+    local.write_bytes(b"x")
+    code, out, err = atai_fs("cp", "-n", str(local), "atai://a/../b.txt", env=env)
+    assert code == 1 and "write to 'atai://b.txt'" in one_error_line(err)
+    assert "would copy" not in out
+
+
+def test_a_double_slash_name_is_refused_not_hidden(env, fs, tmp_path):
+    local = tmp_path / "x.txt"
+    local.write_bytes(b"x")
+    code, _, err = atai_fs("cp", str(local), "atai://d//e.txt", env=env)
+    assert code == 1 and "write to 'atai://d/e.txt'" in one_error_line(err)
+    assert fs.ls("", detail=False) == []
+
+
+@pytest.mark.parametrize("option", ["use_listings_cache=false", "loop=1", "asynchronous=true"])
+def test_fsspec_plumbing_is_refused_on_the_command_line(env, option):
+    code, _, err = atai_fs("ls", "-o", option, "atai://", env=env)
+    assert code == 2 and "fsspec's own setting" in err and "Traceback" not in err
+
+
+def test_a_short_key_does_not_mangle_messages(emulator, tmp_path):
+    env = cli_env(None, ATAI_API_ENDPOINT=emulator.endpoint_url)
+    local = tmp_path / "e.txt"
+    local.write_bytes(b"x")
+    code, _, err = atai_fs("cp", "-o", "api_key=atai", str(local), "atai://e.txt", env=env)
+    assert code == 1
+    assert "atai://e.txt" in err and "***://" not in err

@@ -255,10 +255,12 @@ def test_several_files_each_show_their_bar_and_a_total(env, tmp_path):
 def test_an_interrupted_upload_ends_its_line_and_says_how_to_resume(slow_emulator, tmp_path):
     source = tmp_path / "big upload.bin"
     source.write_bytes(os.urandom(6 << 20))
-    args = ["cp", str(source), "atai://big.bin"]
+    key = slow_emulator.api_key
+    args = ["cp", "-o", f"api_key={key}", str(source), "atai://big.bin"]
+    endpoint = {"ATAI_API_ENDPOINT": slow_emulator.endpoint_url}
     code, screen = in_terminal(
         args,
-        endpoint_env(slow_emulator),
+        endpoint,
         # Once the upload exists on the server (the bar shows before that).
         interrupt_when=lambda screen: (
             bool(bytes_shown(screen, "6.00M"))
@@ -266,11 +268,15 @@ def test_an_interrupted_upload_ends_its_line_and_says_how_to_resume(slow_emulato
         ),
     )
     assert code == 130
-    command = shlex.join(["atai-fs", *args])
-    said = "atai-fs: interrupted; 1 upload(s) left resumable: run the same command again"
-    assert f"\n{said} to resume: {command}" in screen  # on a line of its own
+    # The command to rerun, said once, with the key hidden (it is the user's to give).
+    command = shlex.join(["atai-fs", "cp", "-o", "api_key=...", str(source), "atai://big.bin"])
+    assert screen.count(command) == 1, screen
+    assert key not in screen
+    said = "atai-fs: interrupted; 1 upload(s) left resumable, each said above"
+    assert f"\n{said}" in screen  # on a line of its own
+    assert "100%" not in screen  # the bar stops where the upload stopped
     assert "big.bin" not in stored_names(slow_emulator)
-    code, screen = in_terminal(args, endpoint_env(slow_emulator))
+    code, screen = in_terminal(args, endpoint)
     assert code == 0
     assert download(slow_emulator, "big.bin") == source.read_bytes()
 

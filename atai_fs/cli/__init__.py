@@ -16,7 +16,6 @@ import argparse
 import difflib
 import logging
 import os
-import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from ..advice import for_cli
 from ..errors import AtaiFsError
 from .commands import add_file_commands
 from .exits import ERROR, INTERRUPTED, OK, TERMINATED, USAGE, UsageError
+from .locations import shown_command
 from .serve import add_serve_command
 
 __all__ = ["main"]
@@ -128,7 +128,7 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``atai-fs`` console script."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    command = shlex.join(["atai-fs", *arguments])
+    command = shown_command(arguments)
     parser = _build_parser()
     args, extras = parser.parse_known_args(arguments)
     if extras:

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from ..advice import for_cli
 from ..engine.uploader import collect_left_resumable
+from ..fs.base import UploadFileSystem
 from .copying import CopyPlan, Filters, plan_copy, remove_emptied, remove_source, run_transfers
 from .exits import Problems, UsageError
-from .locations import Location, StorageOptions, expand, is_glob
+from .locations import Location, StorageOptions, expand, is_glob, shown_command
 from .progress import TransferProgress, human_size
 
 __all__ = ["add_file_commands"]
@@ -52,13 +52,12 @@ def _copy_watched(args: argparse.Namespace, *, move: bool) -> int:
                 progress.finish()
             if not left:
                 raise
-            command = shlex.join(["atai-fs", *getattr(args, "argv", ["cp", *args.paths])])
+            command = shown_command(getattr(args, "argv", ["cp", *args.paths]))
             for note in left:  # each upload, by its id, below the closed bars
                 print(f"atai-fs: {for_cli(note, command)}", file=sys.stderr)
-            # The same kind (Ctrl-C or SIGTERM), now saying what the rerun resumes.
+            # The same kind (Ctrl-C or SIGTERM); the command to rerun was said above.
             raise type(interruption)(
-                f"{len(left)} upload(s) left resumable: run the same command again to "
-                f"resume: {command}"
+                f"{len(left)} upload(s) left resumable, each said above"
             ) from interruption
         finally:
             for progress in bars:
@@ -77,9 +76,18 @@ def _copy(args: argparse.Namespace, bars: list[TransferProgress], *, move: bool)
         filters=Filters(args.include or (), args.exclude or ()),
         problems=problems,
     )
+    filters_given = bool(args.include or args.exclude)
+    if filters_given and not plan.transfers and not problems.count:
+        # As a glob that matches nothing: said, not an exit 0 that copied nothing.
+        problems.add(
+            f"nothing to {args.command}: no file under {', '.join(s.text for s in sources)} "
+            "passed --include/--exclude"
+        )
     if args.dry_run:
         verb = "move" if move else "copy"
         for transfer in plan.transfers:
+            if isinstance(transfer.target.fs, UploadFileSystem) and not transfer.whole_directory:
+                transfer.target.fs.check_name(transfer.target.path)  # refused as a run would
             print(f"would {verb} {transfer.source.text} -> {transfer.target.text}")
         return problems.exit_code
     to_stdout = destination.is_stdio

@@ -279,9 +279,10 @@ def _upload(
     lpaths, rpaths = [t.source.path for t in group], [t.target.path for t in group]
     if getattr(type(fs), "uploads_in_batches", False) or not isinstance(fs, AsyncFileSystem):
         results = fs.put(lpaths, rpaths, callback=callback)
+        typed = {t.source.path: t.source.text for t in group}
         for result in results if isinstance(results, list) else ():
             if isinstance(result, UploadResult):
-                report(_describe(result))
+                report(_describe(result, typed.get(result.path, result.path)))
         return
     callback.set_size(len(group))
     uploads = [
@@ -379,10 +380,9 @@ def _write_local(reader: IO[bytes], path: str, callback: Callback) -> None:
             os.remove(partial)
 
 
-def _describe(result: UploadResult) -> str:
-    """One Aionvision file's outcome, as the CLI prints it (the local file as the user
-    would name it from here, not the absolute path the upload was given)."""
-    path = shown_path(result.path)
+def _describe(result: UploadResult, path: str) -> str:
+    """One Aionvision file's outcome, as the CLI prints it, the local file named as the
+    user wrote it (``path``), not as the absolute path the upload was given."""
     if result.status == "uploaded":
         return f"uploaded {path} (id {result.image_id})"
     if result.status == "skipped":
@@ -391,19 +391,6 @@ def _describe(result: UploadResult) -> str:
     if result.status == "pending":
         return f"pending {path} (batch session {result.session_id})"
     return f"failed {path}: {result.error}"
-
-
-def shown_path(path: str) -> str:
-    """A local ``path`` relative to the working directory when it lies under it (as
-    ``cp`` and ``aws s3 cp`` print them); other paths, and remote names, unchanged."""
-    if not os.path.isabs(path):
-        return path
-    here = os.getcwd()
-    try:
-        inside = os.path.commonpath([here, path]) == here
-    except ValueError:  # another drive
-        return path
-    return os.path.relpath(path, here) if inside else path
 
 
 def remove_source(transfer: Transfer) -> None:

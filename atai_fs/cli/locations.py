@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from ..engine.config import closest_hint
 from ..errors import ConfigurationError
+from ..fs.base import FSSPEC_OPTIONS
 from .exits import Problems, UsageError
 
 __all__ = ["STDIO", "Location", "StorageOptions", "expand", "is_glob"]
@@ -42,6 +44,13 @@ class StorageOptions:
             protocol, dot, name = key.partition(".")
             if dot:
                 _check_protocol(protocol, key)
+            if (name if dot else key) in FSSPEC_OPTIONS:
+                # fsspec's own plumbing (an event loop, listings caches): meaningful to a
+                # program that builds filesystems, never to one command.
+                raise UsageError(
+                    f"-o {key}=...: {name if dot else key!r} is fsspec's own setting, not "
+                    "an option of a command (see the protocol's options in README)"
+                )
             options = self._by_protocol.setdefault(protocol, {}) if dot else self._common
             options[name if dot else key] = _value(value)
 
@@ -121,7 +130,12 @@ class Location:
         return self.text.endswith("/")
 
     def at(self, path: str) -> Location:
-        """Another path on the same filesystem, shown as its URL."""
+        """Another path on the same filesystem, shown as its URL; a local path below
+        this one is shown from what the user wrote (``../data/a.csv`` stays relative)."""
+        if self.is_local and not self.is_stdio and path != self.path:
+            base = self.path.rstrip(os.sep) + os.sep
+            if path.startswith(base):
+                return Location(self.fs, path, os.path.join(self.text, path[len(base) :]))
         return Location(self.fs, path, self.url_of(path))
 
     def url_of(self, path: str) -> str:
@@ -187,3 +201,30 @@ def expand(locations: Sequence[Location], problems: Problems) -> list[Location]:
 def basename(path: str) -> str:
     """The last name of a path, whatever its separators."""
     return path.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+#: Storage options whose values are secrets: never echoed in a command shown back.
+_SECRET_OPTIONS = ("api_key", "token", "password", "secret")
+_HIDDEN = "..."
+
+
+def shown_command(arguments: Iterable[str]) -> str:
+    """The command line as typed, to be run again, with every secret's value hidden:
+    ``-o api_key=KEY`` and ``--api-key KEY`` show ``...`` (the key is the user's to
+    supply again, from where it came; ``***`` would need shell quotes)."""
+    shown: list[str] = []
+    hide_next = False
+    for argument in arguments:
+        if hide_next:
+            shown.append(_HIDDEN)
+            hide_next = False
+            continue
+        key, sep, _ = argument.partition("=")
+        name = key.rsplit(".", 1)[-1].lstrip("-").replace("-", "_")
+        if any(name.endswith(secret) for secret in _SECRET_OPTIONS):
+            if sep:
+                shown.append(f"{key}={_HIDDEN}")
+                continue
+            hide_next = argument.startswith("--")
+        shown.append(argument)
+    return shlex.join(["atai-fs", *shown])

@@ -488,6 +488,11 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
             overrides["retry"] = coerce(RetryPolicy, overrides["retry"], "retry")
         return self.transfer.with_options(overrides)
 
+    def check_name(self, path: str) -> str:
+        """The name ``path`` would be written as, or the :class:`InvalidRequest` a write
+        to it would raise (what ``--dry-run`` checks before saying it would copy)."""
+        return self._write_name(path)
+
     def _write_name(self, path: str) -> str:
         """The stripped name for writing ``path``; refuses names that cannot be files."""
         raw = str(path)
@@ -497,9 +502,10 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
                 f"cannot write to {raw!r}: a file name is required and must not end with "
                 "'/'; to copy files into a directory use put(..., 'PROTOCOL://dir/')"
             )
-        if any(segment in (".", "..") for segment in name.split("/")):
-            # Object stores keep '..' as two literal dots, so 'x/../y.txt' would be
-            # stored under that odd name rather than as 'y.txt': refuse, naming the fix.
+        if any(segment in ("", ".", "..") for segment in name.strip("/").split("/")):
+            # Object stores keep '..' as two literal dots and '//' as an empty segment, so
+            # 'x/../y.txt' or 'd//e.txt' would be stored under a name no listing of 'x/' or
+            # 'd/' shows (nor a recursive rm removes): refuse, naming the fix.
             resolved = posixpath.normpath(name).lstrip("/")
             fix = (
                 f"write to '{self.protocol[0]}://{resolved}'"
@@ -507,7 +513,8 @@ class UploadFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec is unty
                 else "name the file without '.' or '..' segments"
             )
             raise InvalidRequest(
-                f"cannot write to {raw!r}: '.' and '..' are not resolved in remote names; {fix}"
+                f"cannot write to {raw!r}: '.', '..' and empty ('//') segments are not "
+                f"resolved in remote names; {fix}"
             )
         return name
 
